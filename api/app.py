@@ -1,0 +1,40 @@
+"""The FastAPI application: migrates the case file on start, then serves the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlmodel import Session
+
+from api import errors
+from api.launcher import installation_id
+from api.routes import actions, admin, people, topics
+from config.db import get_engine, migrate
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    migrate()
+    with Session(get_engine()) as session:
+        installation_id(session)
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="协商 Xieshang",
+        description="“有事好商量”协商议事闭环：议题 → 主体 → 调研 → 协商 → 成果 → 转交 → 整改 → 评估",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (people, topics, actions, admin):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["admin"])
+    def health() -> dict:
+        return {"status": "ok"}
+
+    return app

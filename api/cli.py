@@ -1,0 +1,118 @@
+"""The `xieshang` command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+
+import typer
+
+from config.settings import get_settings
+
+app = typer.Typer(help="协商 Xieshang：协商议事闭环工作流平台", no_args_is_help=True)
+
+KPI_LABELS = {
+    "completion_rate": "整改完成率",
+    "on_time_rate": "按时完成率",
+    "problem_solved_rate": "问题解决率",
+    "adoption_rate": "建议采纳率",
+    "long_term_mechanism_rate": "长效化率",
+    "satisfaction_rate": "群众满意度",
+    "mean_score": "平均评分",
+    "rebound_rate": "反弹率",
+    "response_rate": "响应率",
+}
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded stack (Prefect server, API and every deployment) until Ctrl-C."""
+    from api.stack import Stack
+    from config.db import migrate
+
+    settings = get_settings()
+    migrate()
+    stack = Stack(settings)
+    typer.echo("正在启动 Prefect 服务与协商平台……")
+    stack.start()
+    typer.echo(f"API 文档：  {stack.api_url}/docs")
+    typer.echo(f"Prefect UI：{stack.ui_url}")
+    typer.echo(f"日志目录：  {stack.log_dir}    按 Ctrl-C 停止")
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping:
+            for name, proc in stack.processes:
+                if proc.poll() is not None:
+                    typer.echo(f"{name} 已退出（代码 {proc.returncode}），请查看日志", err=True)
+                    stopping = True
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        typer.echo("正在停止……")
+        stack.stop()
+
+
+@app.command()
+def serve() -> None:
+    """Serve the API and all deployments in this process (what `up` runs beside Prefect)."""
+    from api.serve import main
+
+    main()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the application database to the newest schema."""
+    from config.db import migrate as run
+
+    run()
+    typer.echo(f"数据库已是最新结构：{get_settings().resolved_database_url}")
+
+
+@app.command()
+def demo(as_json: bool = typer.Option(False, "--json", help="最后一行输出 JSON 结果")) -> None:
+    """Drive one topic through all eight stages via the HTTP API (starts the stack if needed)."""
+    from api.demo import DemoError, run_loop
+    from api.stack import Stack, healthy
+
+    settings = get_settings()
+    stack = None
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    if healthy(f"{base}/ready"):
+        typer.echo(f"使用已运行的协商平台 {base}")
+    else:
+        typer.echo("未发现运行中的协商平台，正在启动嵌入式服务（约 20–40 秒）……")
+        stack = Stack(settings).start()
+    try:
+        result = run_loop(base, say=typer.echo)
+    except DemoError as exc:
+        typer.echo(f"示例失败：{exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        if stack is not None:
+            stack.stop()
+    typer.echo("")
+    typer.echo(f"议题 {result['topic_id']} 已走完八个环节：")
+    for s in result["stages"]:
+        typer.echo(f"  {s['stage']:<15} {s['flow_run_id']}  {s['state']}")
+    typer.echo("闭环指标：")
+    for key, label in KPI_LABELS.items():
+        value = result["kpis"].get(key)
+        shown = "—" if value is None else (f"{value:.0%}" if key != "mean_score" else f"{value}")
+        typer.echo(f"  {label}：{shown}")
+    if as_json:
+        sys.stdout.flush()
+        typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,283 @@
+"""`xieshang demo`: one topic through all eight stages, driven only through the HTTP API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+STAGES = [
+    "topic",
+    "subject",
+    "prestudy",
+    "session",
+    "report",
+    "transfer",
+    "implementation",
+    "assessment",
+]
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+class Client:
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=60)
+
+    def call(
+        self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202)
+    ) -> Any:
+        response = self.http.request(method, path, json=body)
+        if response.status_code not in ok:
+            raise DemoError(f"{method} {path} → {response.status_code}: {response.text}")
+        return response.json()
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.call("POST", path, body)
+
+    def get(self, path: str) -> Any:
+        return self.call("GET", path)
+
+
+def wait_for_run(client: Client, run_id: str, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.get(f"/runs/{run_id}")
+        if run["state_type"] in FINAL:
+            return run
+        time.sleep(0.5)
+    raise DemoError(f"流程运行 {run_id} 在 {timeout:.0f} 秒内未结束")
+
+
+def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
+    """Drive one topic through the whole loop; return the summary that --json prints."""
+    c = Client(base_url)
+    suffix = uuid.uuid4().hex[:6]
+    today = dt.date.today()
+
+    def dept(name: str) -> dict:
+        found = [d for d in c.get("/departments?limit=500") if d["name"] == name]
+        return found[0] if found else c.post("/departments", {"name": name})
+
+    def person(name: str, role: str, department_id: int | None = None) -> dict:
+        return c.post("/people", {"name": name, "role": role, "department_id": department_id})
+
+    housing = dept("区住房和城乡建设局")
+    streets = dept("城南街道办事处")
+    admin = person("王敏（协商办）", "administrator")
+    approver = person("陈建国（区委）", "approver")
+    officer = person("李强（住建局联络员）", "officer", housing["id"])
+    person("赵磊（住建局局长）", "department_head", housing["id"])
+    street_officer = person("周婷（街道联络员）", "officer", streets["id"])
+    resident = person("张桂英（居民代表）", "resident")
+    resident2 = person("刘大爷（居民代表）", "resident")
+    member = person("孙立（政协委员）", "member")
+    expert = person("吴工（规划专家）", "expert")
+
+    topic = c.post(
+        "/topics",
+        {
+            "title": f"老旧小区加装电梯协商（示例 {suffix}）",
+            "description": "城南片区 1990 年代建成的多层住宅无电梯，老年居民上下楼困难，加装电梯涉及费用分摊与低层住户意见。",
+            "category": "城市更新",
+            "source": "public",
+            "urgent": True,
+            "important": True,
+            "proposer_id": resident["id"],
+        },
+    )
+    tid = topic["id"]
+    say(f"议题 {tid}：{topic['title']}")
+    stages_out: list[dict] = []
+
+    def stage(name: str) -> None:
+        started = c.post(f"/topics/{tid}/stages/{name}")
+        run = wait_for_run(c, started["flow_run_id"])
+        stages_out.append({"stage": name, "flow_run_id": run["id"], "state": run["state_type"]})
+        say(f"  {name:<15} {run['id']}  {run['state_type']}")
+        if run["state_type"] != "COMPLETED":
+            raise DemoError(f"环节 {name} 的流程运行未成功：{run['state_name']}")
+
+    stage("topic")
+    c.post(f"/topics/{tid}/approve", {"by": approver["id"], "comment": "同意列入年度协商计划"})
+
+    parts = c.post(
+        f"/topics/{tid}/participants",
+        {
+            "participants": [
+                {"person_id": admin["id"], "role": "organizer"},
+                {"person_id": officer["id"], "role": "department"},
+                {"person_id": resident["id"], "role": "resident"},
+                {"person_id": resident2["id"], "role": "resident"},
+                {"person_id": member["id"], "role": "member"},
+                {"person_id": expert["id"], "role": "expert"},
+            ]
+        },
+    )
+    stage("subject")
+    for p in parts:
+        c.post(f"/participants/{p['id']}/rsvp", {"accept": True})
+
+    research = c.post(
+        f"/topics/{tid}/research-tasks",
+        {
+            "title": "入户走访低层与高层住户意愿",
+            "method": "field_visit",
+            "owner_id": member["id"],
+            "due_date": (today + dt.timedelta(days=10)).isoformat(),
+        },
+    )
+    stage("prestudy")
+    c.post(
+        f"/research-tasks/{research['id']}/findings",
+        {
+            "by": member["id"],
+            "findings": "走访 120 户，78% 支持加装；一楼住户担心采光与噪声，希望获得补偿。",
+        },
+    )
+
+    meeting = c.post(
+        f"/topics/{tid}/sessions",
+        {
+            "form": "on_site",
+            "starts_at": (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat(),
+            "place": "城南社区议事厅",
+        },
+    )
+    stage("session")
+    by_person = {p["person_id"]: p["id"] for p in parts}
+    opinions = c.post(
+        f"/sessions/{meeting['id']}/opinions",
+        {
+            "opinions": [
+                {
+                    "participant_id": by_person[resident["id"]],
+                    "content": "希望政府补贴一部分费用，减轻居民负担。",
+                    "consensus": True,
+                },
+                {
+                    "participant_id": by_person[resident2["id"]],
+                    "content": "一楼住户应按楼层获得合理补偿。",
+                    "consensus": True,
+                },
+                {
+                    "participant_id": by_person[officer["id"]],
+                    "content": "可适用市级加装电梯补贴政策，审批可并联办理。",
+                },
+                {
+                    "participant_id": by_person[expert["id"]],
+                    "content": "建议统一设计方案，减少对采光的影响。",
+                },
+            ]
+        },
+    )
+    ids = [o["id"] for o in opinions]
+    c.post(
+        f"/sessions/{meeting['id']}/conclude",
+        {
+            "consensus_reached": True,
+            "summary": "各方同意按楼层分摊费用并落实财政补贴，统一设计方案。",
+            "suggestions": [
+                {"content": "落实加装电梯财政补贴并简化并联审批", "opinion_ids": [ids[0], ids[2]]},
+                {
+                    "content": "制定按楼层分摊与低层补偿办法，统一设计方案",
+                    "opinion_ids": [ids[1], ids[3]],
+                },
+            ],
+        },
+    )
+
+    stage("report")
+    report = c.get(f"/topics/{tid}/report")
+    c.post(f"/reports/{report['id']}/approve", {"by": approver["id"], "comment": "同意，抓紧落实"})
+
+    suggestions = c.get(f"/topics/{tid}/suggestions")
+    deadline = (today + dt.timedelta(days=45)).isoformat()
+    items = [
+        c.post(
+            f"/topics/{tid}/items",
+            {
+                "suggestion_id": suggestions[0]["id"],
+                "title": "落实加装电梯补贴与并联审批",
+                "lead_department_id": housing["id"],
+                "co_department_ids": [streets["id"]],
+                "officer_id": officer["id"],
+                "deadline": deadline,
+            },
+        ),
+        c.post(
+            f"/topics/{tid}/items",
+            {
+                "suggestion_id": suggestions[1]["id"],
+                "title": "制定费用分摊与低层补偿办法",
+                "lead_department_id": streets["id"],
+                "officer_id": street_officer["id"],
+                "deadline": deadline,
+            },
+        ),
+    ]
+    stage("transfer")
+    owners = {items[0]["id"]: officer, items[1]["id"]: street_officer}
+    for item in items:
+        c.post(f"/items/{item['id']}/acknowledge", {"by": owners[item["id"]]["id"]})
+
+    stage("implementation")
+    for item in items:
+        owner = owners[item["id"]]["id"]
+        plan = c.post(
+            f"/items/{item['id']}/plan",
+            {
+                "by": owner,
+                "target": "30 日内出台办法并完成首批 3 栋楼加装审批",
+                "measures": "联合审批窗口；公示补贴标准；组织居民议事确认分摊方案",
+                "deadline": (today + dt.timedelta(days=30)).isoformat(),
+                "responsible_id": owner,
+            },
+        )
+        c.post(
+            f"/plans/{plan['id']}/review",
+            {"by": member["id"], "approved": True, "note": "方案可行"},
+        )
+        c.post(
+            f"/items/{item['id']}/progress",
+            {"by": owner, "note": "办法已起草并征求意见", "percent": 60},
+        )
+        c.post(
+            f"/items/{item['id']}/complete",
+            {
+                "by": owner,
+                "summary": "办法已印发，首批 3 栋楼开工",
+                "evidence_ref": "城南〔2026〕12号",
+                "solved": True,
+                "long_term_mechanism": True,
+            },
+        )
+
+    stage("assessment")
+    for who, score in ((resident, 5), (resident2, 4), (member, 5)):
+        c.post(
+            f"/topics/{tid}/ratings",
+            {
+                "person_id": who["id"],
+                "rater_kind": "resident" if who is not member else "member",
+                "score": score,
+            },
+        )
+    c.post(
+        f"/topics/{tid}/ratings",
+        {"rater_kind": "third_party", "score": 4, "comment": "第三方评估：整改到位"},
+    )
+    c.post(
+        f"/topics/{tid}/assessment/close",
+        {"by": admin["id"], "summary": "议题办结，结果向社会公开。"},
+    )
+
+    kpis = c.get(f"/topics/{tid}/kpis")
+    return {"topic_id": tid, "stages": stages_out, "kpis": kpis}

@@ -1,0 +1,31 @@
+"""Request dependencies: one database session per request; the route commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+from sqlmodel import Session
+
+from config.db import get_engine
+
+
+def get_session() -> Iterator[Session]:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()  # anything not committed by the route is dropped
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def commit(session: Session, *rows: Any) -> None:
+    """End the request's unit of work; refresh so the answer shows what was stored."""
+    session.commit()
+    for row in rows:
+        session.refresh(row)

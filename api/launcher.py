@@ -1,0 +1,154 @@
+"""Starts flow runs through Prefect deployments and reads them back; the API's only Prefect door."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from api.errors import ServiceUnavailable
+from config.deployments import FOLLOW_UP_FLOW, STAGE_FLOWS, deployment_ref
+from models.enums import Stage
+from models.tables import AppMeta
+
+
+class FlowRunPublic(BaseModel):
+    id: str
+    name: str
+    flow_name: str | None = None
+    deployment_id: str | None = None
+    tags: list[str]
+    state_type: str | None
+    state_name: str | None
+    created: dt.datetime | None
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+
+
+def installation_id(session: Session) -> str:
+    """This case file's id; it keeps idempotency keys apart when databases share one Prefect."""
+    row = session.get(AppMeta, "installation_id")
+    if row is None:
+        row = AppMeta(key="installation_id", value=uuid.uuid4().hex[:12])
+        session.add(row)
+        session.commit()
+    return row.value
+
+
+def run_tags(install_id: str, topic_id: int, stage: Stage) -> list[str]:
+    return [f"topic:{topic_id}", f"stage:{stage.value}", f"xs:{install_id}"]
+
+
+def _public(run: Any, flow_name: str | None = None) -> FlowRunPublic:
+    state = run.state
+    return FlowRunPublic(
+        id=str(run.id),
+        name=run.name,
+        flow_name=flow_name,
+        deployment_id=str(run.deployment_id) if run.deployment_id else None,
+        tags=list(run.tags),
+        state_type=state.type.value if state else None,
+        state_name=state.name if state else None,
+        created=run.created,
+        start_time=run.start_time,
+        end_time=run.end_time,
+    )
+
+
+async def launch_stage(install_id: str, topic_id: int, stage: Stage) -> FlowRunPublic:
+    """Create (or find) the one flow run of this stage for this topic; returns at once."""
+    from prefect.deployments import run_deployment
+
+    try:
+        run = await run_deployment(
+            deployment_ref(STAGE_FLOWS[stage.value]),
+            parameters={"topic_id": topic_id},
+            timeout=0,
+            as_subflow=False,
+            tags=run_tags(install_id, topic_id, stage),
+            idempotency_key=f"{install_id}:topic:{topic_id}:stage:{stage.value}",
+        )
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未启动任何流程：{exc}") from exc
+    except Exception as exc:
+        if type(exc).__name__ == "ObjectNotFound":
+            raise ServiceUnavailable(
+                "流程部署尚未就绪（请用 xieshang up 启动全部服务），未启动任何流程"
+            ) from exc
+        raise
+    return _public(run, STAGE_FLOWS[stage.value])
+
+
+async def launch_follow_up() -> FlowRunPublic:
+    """An on-demand sweep, beside the scheduled ones."""
+    from prefect.deployments import run_deployment
+
+    try:
+        run = await run_deployment(
+            deployment_ref(FOLLOW_UP_FLOW), timeout=0, as_subflow=False, tags=["on-demand"]
+        )
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
+    return _public(run, FOLLOW_UP_FLOW)
+
+
+async def topic_runs(install_id: str, topic_id: int) -> list[FlowRunPublic]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    try:
+        async with get_client() as client:
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=[f"topic:{topic_id}", f"xs:{install_id}"])
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+                limit=200,
+            )
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
+    names = {v: k for k, v in STAGE_FLOWS.items()}
+    result = []
+    for run in runs:
+        stage_tag = next((t for t in run.tags if t.startswith("stage:")), None)
+        flow_name = STAGE_FLOWS.get(stage_tag.split(":", 1)[1]) if stage_tag else None
+        result.append(_public(run, flow_name if flow_name in names else None))
+    return result
+
+
+async def read_run(flow_run_id: uuid.UUID) -> FlowRunPublic | None:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        async with get_client() as client:
+            run = await client.read_flow_run(flow_run_id)
+    except ObjectNotFound:
+        return None
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
+    stage_tag = next((t for t in run.tags if t.startswith("stage:")), None)
+    return _public(run, STAGE_FLOWS.get(stage_tag.split(":", 1)[1]) if stage_tag else None)
+
+
+async def missing_deployments() -> list[str]:
+    """Deployments Prefect does not know yet (empty when the stack is ready to run stages)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    missing = []
+    try:
+        async with get_client() as client:
+            for flow_name in [*STAGE_FLOWS.values(), FOLLOW_UP_FLOW]:
+                try:
+                    await client.read_deployment_by_name(deployment_ref(flow_name))
+                except ObjectNotFound:
+                    missing.append(deployment_ref(flow_name))
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
+    return missing

@@ -1,0 +1,71 @@
+"""Administration: the outbox, on-demand sweeps, overall KPIs, single flow runs."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from api import launcher
+from api.deps import Limit, Offset, SessionDep, commit
+from models import assessment, outbox
+from models.case import get, require_role
+from models.enums import Role
+from models.errors import NotFound
+from models.tables import Notification, Person
+
+router = APIRouter(tags=["admin"])
+
+
+@router.get("/notifications/undelivered", response_model=list[outbox.NotificationPublic])
+def undelivered(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list[Notification]:
+    """Pending, failed, in-doubt and unroutable messages, oldest first."""
+    return outbox.undelivered(session, limit=limit, offset=offset)
+
+
+def _admin(session: SessionDep, person_id: int) -> None:
+    require_role(get(session, Person, person_id), Role.ADMINISTRATOR, action="处理未送达通知")
+
+
+@router.post("/notifications/{notification_id}/resend", response_model=outbox.NotificationPublic)
+def resend(notification_id: int, data: outbox.OutboxAction, session: SessionDep) -> Notification:
+    _admin(session, data.by)
+    row = outbox.resend(session, notification_id)
+    commit(session, row)
+    return row
+
+
+@router.post("/notifications/{notification_id}/give-up", response_model=outbox.NotificationPublic)
+def give_up(notification_id: int, data: outbox.OutboxAction, session: SessionDep) -> Notification:
+    _admin(session, data.by)
+    row = outbox.give_up(session, notification_id)
+    commit(session, row)
+    return row
+
+
+@router.post("/follow-ups/sweep", response_model=launcher.FlowRunPublic, status_code=202)
+async def sweep_now() -> launcher.FlowRunPublic:
+    """Run the follow-up sweep now instead of waiting for its schedule."""
+    return await launcher.launch_follow_up()
+
+
+@router.get("/ready")
+async def ready() -> dict:
+    """200 once Prefect knows every deployment; 503 with what is missing before that."""
+    missing = await launcher.missing_deployments()
+    if missing:
+        raise launcher.ServiceUnavailable("流程部署尚未就绪：" + "、".join(missing))
+    return {"status": "ready"}
+
+
+@router.get("/kpis")
+def overall_kpis(session: SessionDep) -> dict:
+    return assessment.kpis(session)
+
+
+@router.get("/runs/{flow_run_id}", response_model=launcher.FlowRunPublic)
+async def read_run(flow_run_id: uuid.UUID) -> launcher.FlowRunPublic:
+    run = await launcher.read_run(flow_run_id)
+    if run is None:
+        raise NotFound(f"流程运行 {flow_run_id} 不存在")
+    return run

@@ -1,0 +1,44 @@
+"""Departments and people."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlmodel import select
+
+from api.deps import Limit, Offset, SessionDep, commit
+from models import people
+from models.case import get
+from models.tables import Department, Person
+
+router = APIRouter(tags=["people"])
+
+
+@router.post("/departments", response_model=people.DepartmentPublic, status_code=201)
+def create_department(data: people.DepartmentCreate, session: SessionDep) -> Department:
+    dept = people.create_department(session, data)
+    commit(session, dept)
+    return dept
+
+
+@router.get("/departments", response_model=list[people.DepartmentPublic])
+def list_departments(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list:
+    return list(
+        session.exec(select(Department).order_by(Department.id).limit(limit).offset(offset))
+    )
+
+
+@router.post("/people", response_model=people.PersonPublic, status_code=201)
+def create_person(data: people.PersonCreate, session: SessionDep) -> Person:
+    person = people.create_person(session, data)
+    commit(session, person)
+    return person
+
+
+@router.get("/people", response_model=list[people.PersonPublic])
+def list_people(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list:
+    return list(session.exec(select(Person).order_by(Person.id).limit(limit).offset(offset)))
+
+
+@router.get("/people/{person_id}", response_model=people.PersonPublic)
+def read_person(person_id: int, session: SessionDep) -> Person:
+    return get(session, Person, person_id)

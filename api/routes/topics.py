@@ -1,0 +1,318 @@
+"""Topics: proposal, approval, stages and their Prefect runs, and everything listed per topic."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from api import launcher
+from api.deps import Limit, Offset, SessionDep, commit
+from models import assessment, consultation, prestudy, rectification, stages, subject
+from models import report as reports
+from models import topic as topics
+from models.case import get
+from models.enums import Stage, StageState, TopicStatus
+from models.errors import NotFound
+from models.tables import (
+    Assessment,
+    AuditEvent,
+    ConsultationSession,
+    Participant,
+    Rating,
+    RectificationItem,
+    Report,
+    ResearchTask,
+    StageRun,
+    Suggestion,
+    Topic,
+)
+
+router = APIRouter(prefix="/topics", tags=["topics"])
+
+
+class StageView(BaseModel):
+    stage: Stage
+    label: str
+    state: StageState
+    flow_run_id: str | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    waiting_for: str | None = None
+
+
+class StageStart(BaseModel):
+    topic_id: int
+    stage: Stage
+    flow_run_id: str
+    created: bool
+    state_type: str | None = None
+
+
+class AuditPublic(BaseModel):
+    id: int
+    actor: str
+    action: str
+    detail: dict
+    at: dt.datetime
+
+
+@router.post("", response_model=topics.TopicPublic, status_code=201)
+def create_topic(data: topics.TopicCreate, session: SessionDep) -> Topic:
+    topic = topics.create_topic(session, data)
+    commit(session, topic)
+    return topic
+
+
+@router.get("", response_model=list[topics.TopicPublic])
+def list_topics(
+    session: SessionDep, status: TopicStatus | None = None, limit: Limit = 50, offset: Offset = 0
+) -> list[Topic]:
+    return topics.list_topics(session, status=status, limit=limit, offset=offset)
+
+
+@router.get("/{topic_id}", response_model=topics.TopicPublic)
+def read_topic(topic_id: int, session: SessionDep) -> Topic:
+    return get(session, Topic, topic_id)
+
+
+@router.post("/{topic_id}/approve", response_model=topics.TopicPublic)
+def approve_topic(topic_id: int, data: topics.Decision, session: SessionDep) -> Topic:
+    topic = topics.approve(session, topic_id, data)
+    commit(session, topic)
+    return topic
+
+
+@router.post("/{topic_id}/reject", response_model=topics.TopicPublic)
+def reject_topic(topic_id: int, data: topics.Rejection, session: SessionDep) -> Topic:
+    topic = topics.reject(session, topic_id, data)
+    commit(session, topic)
+    return topic
+
+
+@router.get("/{topic_id}/stages", response_model=list[StageView])
+def list_stages(topic_id: int, session: SessionDep) -> list[StageView]:
+    topic = get(session, Topic, topic_id)
+    runs = {r.stage: r for r in session.exec(select(StageRun).where(StageRun.topic_id == topic_id))}
+    waiting = (
+        stages.completion_reason(session, topic)
+        if topic.stage_state == StageState.WAITING
+        else None
+    )
+    views = []
+    for stage in Stage:
+        if stages.is_done(topic, stage):
+            state = StageState.DONE
+        elif topic.stage == stage:
+            state = topic.stage_state
+        else:
+            state = StageState.NOT_STARTED
+        run = runs.get(stage)
+        views.append(
+            StageView(
+                stage=stage,
+                label=stage.label,
+                state=state,
+                flow_run_id=run.flow_run_id if run else None,
+                started_at=run.started_at if run else None,
+                finished_at=run.finished_at if run else None,
+                waiting_for=waiting if topic.stage == stage else None,
+            )
+        )
+    return views
+
+
+@router.post(
+    "/{topic_id}/stages/{stage}",
+    response_model=StageStart,
+    status_code=202,
+    responses={200: {"description": "该环节已启动，返回同一流程运行"}},
+)
+async def start_stage(
+    topic_id: int, stage: Stage, session: SessionDep, response: Response
+) -> StageStart:
+    """Start a stage's flow run; starting it again returns the same run (idempotent)."""
+    topic = get(session, Topic, topic_id)
+    existing = stages.stage_run(session, topic_id, stage)
+    if existing:
+        response.status_code = 200
+        return StageStart(
+            topic_id=topic_id, stage=stage, flow_run_id=existing.flow_run_id, created=False
+        )
+    stages.check_can_start(session, topic, stage)
+    install_id = launcher.installation_id(session)
+    run = await launcher.launch_stage(install_id, topic_id, stage)
+    try:
+        stages.record_run(session, topic_id=topic_id, stage=stage, flow_run_id=run.id)
+        session.commit()
+    except IntegrityError:  # a concurrent request recorded the same run first
+        session.rollback()
+        response.status_code = 200
+        return StageStart(topic_id=topic_id, stage=stage, flow_run_id=run.id, created=False)
+    return StageStart(
+        topic_id=topic_id, stage=stage, flow_run_id=run.id, created=True, state_type=run.state_type
+    )
+
+
+@router.get("/{topic_id}/runs", response_model=list[launcher.FlowRunPublic])
+async def list_runs(topic_id: int, session: SessionDep) -> list[launcher.FlowRunPublic]:
+    """The topic's flow runs as Prefect records them (tagged topic:<id>)."""
+    get(session, Topic, topic_id)
+    return await launcher.topic_runs(launcher.installation_id(session), topic_id)
+
+
+@router.get("/{topic_id}/participants", response_model=list[subject.ParticipantPublic])
+def list_participants(topic_id: int, session: SessionDep) -> list:
+    get(session, Topic, topic_id)
+    return list(
+        session.exec(
+            select(Participant).where(Participant.topic_id == topic_id).order_by(Participant.id)
+        )
+    )
+
+
+@router.post(
+    "/{topic_id}/participants", response_model=list[subject.ParticipantPublic], status_code=201
+)
+def add_participants(topic_id: int, data: subject.ParticipantsAdd, session: SessionDep) -> list:
+    added = subject.add_participants(session, topic_id, data)
+    commit(session, *added)
+    return added
+
+
+@router.get("/{topic_id}/research-tasks", response_model=list[prestudy.ResearchTaskPublic])
+def list_research(topic_id: int, session: SessionDep) -> list:
+    get(session, Topic, topic_id)
+    return list(
+        session.exec(
+            select(ResearchTask).where(ResearchTask.topic_id == topic_id).order_by(ResearchTask.id)
+        )
+    )
+
+
+@router.post(
+    "/{topic_id}/research-tasks", response_model=prestudy.ResearchTaskPublic, status_code=201
+)
+def create_research(
+    topic_id: int, data: prestudy.ResearchTaskCreate, session: SessionDep
+) -> ResearchTask:
+    task = prestudy.create_task(session, topic_id, data)
+    commit(session, task)
+    return task
+
+
+@router.get("/{topic_id}/sessions", response_model=list[consultation.SessionPublic])
+def list_sessions(topic_id: int, session: SessionDep) -> list:
+    get(session, Topic, topic_id)
+    return list(
+        session.exec(
+            select(ConsultationSession)
+            .where(ConsultationSession.topic_id == topic_id)
+            .order_by(ConsultationSession.round)
+        )
+    )
+
+
+@router.post("/{topic_id}/sessions", response_model=consultation.SessionPublic, status_code=201)
+def schedule_session(
+    topic_id: int, data: consultation.SessionCreate, session: SessionDep
+) -> ConsultationSession:
+    meeting = consultation.schedule_session(session, topic_id, data)
+    commit(session, meeting)
+    return meeting
+
+
+@router.get("/{topic_id}/suggestions", response_model=list[consultation.SuggestionPublic])
+def list_suggestions(topic_id: int, session: SessionDep) -> list:
+    get(session, Topic, topic_id)
+    return list(
+        session.exec(
+            select(Suggestion).where(Suggestion.topic_id == topic_id).order_by(Suggestion.id)
+        )
+    )
+
+
+@router.get("/{topic_id}/report", response_model=reports.ReportPublic)
+def read_report(topic_id: int, session: SessionDep) -> Report:
+    get(session, Topic, topic_id)
+    report = session.exec(select(Report).where(Report.topic_id == topic_id)).first()
+    if report is None:
+        raise NotFound("该议题尚未形成协商成果报告")
+    return report
+
+
+@router.get("/{topic_id}/items", response_model=list[rectification.ItemPublic])
+def list_items(topic_id: int, session: SessionDep) -> list:
+    get(session, Topic, topic_id)
+    return list(
+        session.exec(
+            select(RectificationItem)
+            .where(RectificationItem.topic_id == topic_id)
+            .order_by(RectificationItem.id)
+        )
+    )
+
+
+@router.post("/{topic_id}/items", response_model=rectification.ItemPublic, status_code=201)
+def create_item(
+    topic_id: int, data: rectification.ItemCreate, session: SessionDep
+) -> RectificationItem:
+    item = rectification.create_item(session, topic_id, data)
+    commit(session, item)
+    return item
+
+
+@router.get("/{topic_id}/ratings", response_model=list[assessment.RatingPublic])
+def list_ratings(topic_id: int, session: SessionDep) -> list:
+    get(session, Topic, topic_id)
+    return list(session.exec(select(Rating).where(Rating.topic_id == topic_id).order_by(Rating.id)))
+
+
+@router.post("/{topic_id}/ratings", response_model=assessment.RatingPublic, status_code=201)
+def rate(topic_id: int, data: assessment.RatingIn, session: SessionDep) -> Rating:
+    rating = assessment.rate(session, topic_id, data)
+    commit(session, rating)
+    return rating
+
+
+@router.post(
+    "/{topic_id}/assessment/close", response_model=assessment.AssessmentPublic, status_code=201
+)
+def close_assessment(
+    topic_id: int, data: assessment.AssessmentClose, session: SessionDep
+) -> Assessment:
+    result = assessment.close(session, topic_id, data)
+    commit(session, result)
+    return result
+
+
+@router.get("/{topic_id}/assessment", response_model=assessment.AssessmentPublic)
+def read_assessment(topic_id: int, session: SessionDep) -> Assessment:
+    get(session, Topic, topic_id)
+    result = session.exec(select(Assessment).where(Assessment.topic_id == topic_id)).first()
+    if result is None:
+        raise NotFound("该议题尚未办结评估")
+    return result
+
+
+@router.get("/{topic_id}/kpis")
+def topic_kpis(topic_id: int, session: SessionDep) -> dict:
+    get(session, Topic, topic_id)
+    return assessment.kpis(session, topic_id=topic_id)
+
+
+@router.get("/{topic_id}/audit", response_model=list[AuditPublic])
+def topic_audit(topic_id: int, session: SessionDep, limit: Limit = 200, offset: Offset = 0) -> list:
+    get(session, Topic, topic_id)
+    return list(
+        session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.topic_id == topic_id)
+            .order_by(AuditEvent.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )

@@ -1,0 +1,121 @@
+"""Start and stop the embedded stack: a Prefect server (unless one is configured) and the
+process that serves the API and the deployments. Used by `xieshang up`, the demo and tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from config.prefect_env import prefect_environment
+from config.settings import Settings
+
+
+def healthy(url: str, timeout: float = 1.0) -> bool:
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class Stack:
+    """Children are started in their own process groups and stopped in reverse order."""
+
+    def __init__(self, settings: Settings, *, log_dir: Path | None = None) -> None:
+        self.settings = settings
+        self.log_dir = log_dir or settings.data_dir / "logs"
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+        self.started_prefect = False
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return self.settings.resolved_prefect_api_url
+
+    @property
+    def ui_url(self) -> str:
+        return self.prefect_api_url.removesuffix("/api")
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(prefect_environment(self.settings))
+        env["XS_API_HOST"] = self.settings.api_host
+        env["XS_API_PORT"] = str(self.settings.api_port)
+        env["XS_PREFECT_API_URL"] = self.prefect_api_url
+        env["XS_FOLLOW_UP_INTERVAL_SECONDS"] = str(self.settings.follow_up_interval_seconds)
+        if self.settings.apprise_config:
+            env["XS_APPRISE_CONFIG"] = str(self.settings.apprise_config)
+        return env
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+        proc = subprocess.Popen(
+            args,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.processes.append((name, proc))
+        return proc
+
+    def _wait(self, name: str, proc: subprocess.Popen, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if healthy(url):
+                return
+            if proc.poll() is not None:
+                break
+            time.sleep(0.3)
+        tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
+        self.stop()
+        raise RuntimeError(f"{name} 未能启动（日志 {self.log_dir / (name + '.log')}）：\n{tail}")
+
+    def start(self, timeout: float = 120) -> Stack:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        health = f"{self.prefect_api_url}/health"
+        if not self.settings.prefect_api_url and not healthy(health):
+            port = self.prefect_api_url.rsplit(":", 1)[1].split("/")[0]
+            proc = self._spawn(
+                "prefect-server",
+                [
+                    *[sys.executable, "-m", "prefect", "server", "start"],
+                    *["--host", "127.0.0.1", "--port", port, "--log-level", "WARNING"],
+                    "--analytics-off",
+                ],
+            )
+            self.started_prefect = True
+            self._wait("prefect-server", proc, health, timeout)
+        elif not healthy(health):
+            raise RuntimeError(f"配置的 Prefect 服务 {self.prefect_api_url} 无法访问")
+        proc = self._spawn("xieshang", [sys.executable, "-m", "api.serve"])
+        self._wait("xieshang", proc, f"{self.api_url}/ready", timeout)
+        return self
+
+    def stop(self) -> None:
+        for _name, proc in reversed(self.processes):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _name, proc in reversed(self.processes):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

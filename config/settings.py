@@ -1,0 +1,66 @@
+"""Settings for every process (API, runners, CLI), read from XS_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One settings object; child processes inherit it through the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="XS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./data"), description="运行数据目录")
+    database_url: str | None = Field(
+        default=None, description="应用数据库，默认数据目录下的 SQLite"
+    )
+    prefect_api_url: str | None = Field(default=None, description="Prefect API；默认本机服务")
+    apprise_config: Path | None = Field(default=None, description="Apprise 通知渠道配置文件")
+    timezone: str = "Asia/Shanghai"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    prefect_port: int = 4200
+
+    follow_up_interval_seconds: int = Field(default=60, ge=5)
+    # Deadlines the domain counts in working days.
+    approval_working_days: int = Field(default=3, ge=1)
+    rsvp_working_days: int = Field(default=3, ge=1)
+    ack_working_days: int = Field(default=3, ge=1)
+    plan_working_days: int = Field(default=5, ge=1)
+    rating_working_days: int = Field(default=5, ge=1)
+    due_soon_working_days: int = Field(default=3, ge=1)
+    recheck_days: int = Field(default=30, ge=1)
+    delivery_attempts: int = Field(default=5, ge=1)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Runner subprocesses start elsewhere; an absolute path keeps one case file.
+        return value.expanduser().resolve()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'xieshang.db'}"
+
+    @property
+    def resolved_prefect_api_url(self) -> str:
+        return self.prefect_api_url or f"http://127.0.0.1:{self.prefect_port}/api"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

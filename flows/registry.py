@@ -1,0 +1,43 @@
+"""Every deployment and its schedule, in one list (prefect.yaml mirrors it for workers)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from config.deployments import DEPLOYMENT
+from config.settings import get_settings
+from flows.assessment import assessment_stage
+from flows.follow_up import follow_up
+from flows.implementation import implementation_stage
+from flows.prestudy import prestudy_stage
+from flows.report import report_stage
+from flows.session import session_stage
+from flows.subject import subject_stage
+from flows.topic import topic_stage
+from flows.transfer import transfer_stage
+
+STAGE_FLOWS = [
+    topic_stage,
+    subject_stage,
+    prestudy_stage,
+    session_stage,
+    report_stage,
+    transfer_stage,
+    implementation_stage,
+    assessment_stage,
+]
+
+
+async def deployments() -> list[Any]:
+    """RunnerDeployments for `serve`: eight stage flows on demand, the sweep on an interval."""
+    interval = timedelta(seconds=get_settings().follow_up_interval_seconds)
+    result = [
+        await f.ato_deployment(name=DEPLOYMENT, tags=["xieshang", "stage"]) for f in STAGE_FLOWS
+    ]
+    result.append(
+        await follow_up.ato_deployment(
+            name=DEPLOYMENT, interval=interval, tags=["xieshang", "recurring"]
+        )
+    )
+    return result

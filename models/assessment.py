@@ -1,0 +1,274 @@
+"""评估质效: ratings, the KPIs as SQL aggregates, closing and disclosing the result list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, case, exists, func, or_, update
+from sqlmodel import Session, select
+
+from config.settings import get_settings
+from models.base import utcnow
+from models.case import audit, close_follow_ups, get, queue, require_role, schedule_follow_ups
+from models.deadlines import format_local, working_days_after
+from models.enums import (
+    Adoption,
+    FollowUpStatus,
+    ItemStatus,
+    Obligation,
+    ParticipantRole,
+    RaterKind,
+    Role,
+    Rsvp,
+    Stage,
+    TopicStatus,
+)
+from models.errors import Conflict, Invalid
+from models.stages import ensure_in_stage, settle
+from models.tables import (
+    Assessment,
+    FollowUp,
+    Participant,
+    Person,
+    Rating,
+    RectificationItem,
+    Suggestion,
+    Topic,
+)
+
+SATISFIED_FROM = 4  # scores 4 and 5 of 5 count as satisfied
+
+
+class RatingIn(BaseModel):
+    """Request body: one satisfaction rating (1–5) of the outcome."""
+
+    person_id: int | None = None
+    item_id: int | None = None
+    rater_kind: RaterKind = RaterKind.RESIDENT
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class RatingPublic(BaseModel):
+    id: int
+    topic_id: int
+    item_id: int | None
+    person_id: int | None
+    rater_kind: RaterKind
+    score: int
+    satisfied: bool
+    comment: str | None
+
+
+class AssessmentClose(BaseModel):
+    by: int
+    summary: str = Field(min_length=2, max_length=10000)
+    public: bool = True
+
+
+class AssessmentPublic(BaseModel):
+    id: int
+    topic_id: int
+    summary: str
+    kpis: dict[str, Any]
+    closed_at: dt.datetime
+    public: bool
+
+
+def _rate(num: Any, den: Any) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def kpis(
+    session: Session, *, topic_id: int | None = None, as_of: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The KPIs of DOMAIN.md, each one aggregate query (no query per item)."""
+    as_of = as_of or utcnow()
+    item = RectificationItem
+    where = [item.topic_id == topic_id] if topic_id is not None else []
+    completed = item.status == ItemStatus.COMPLETED
+    ir = session.exec(
+        select(
+            func.count(),
+            func.sum(case((or_(completed, item.deadline <= as_of), 1), else_=0)),
+            func.sum(case((completed, 1), else_=0)),
+            func.sum(case((and_(completed, item.completed_at <= item.deadline), 1), else_=0)),
+            func.sum(case((and_(completed, item.solved.is_(True)), 1), else_=0)),
+            func.sum(case((and_(completed, item.long_term_mechanism.is_(True)), 1), else_=0)),
+            func.sum(case((item.rechecked_at.is_not(None), 1), else_=0)),
+            func.sum(case((item.rebound.is_(True), 1), else_=0)),
+            func.sum(case((item.transferred_at.is_not(None), 1), else_=0)),
+            func.sum(
+                case(
+                    (
+                        and_(
+                            item.acknowledged_at.is_not(None),
+                            item.acknowledged_at <= item.ack_due_at,
+                        ),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
+        ).where(*where)
+    ).one()
+    total, due, done, on_time, solved, long_term, rechecked, rebound, transferred, acked = (
+        int(v or 0) for v in ir
+    )
+    sw = [Suggestion.topic_id == topic_id] if topic_id is not None else []
+    sr = session.exec(
+        select(
+            func.sum(case((Suggestion.adoption != Adoption.PENDING, 1), else_=0)),
+            func.sum(case((Suggestion.adoption == Adoption.ADOPTED, 1), else_=0)),
+        ).where(*sw)
+    ).one()
+    decided, adopted = (int(v or 0) for v in sr)
+    rw = [Rating.topic_id == topic_id] if topic_id is not None else []
+    rr = session.exec(
+        select(
+            func.count(),
+            func.sum(case((Rating.satisfied.is_(True), 1), else_=0)),
+            func.avg(Rating.score),
+        ).where(*rw)
+    ).one()
+    ratings, satisfied, mean = int(rr[0] or 0), int(rr[1] or 0), rr[2]
+    return {
+        "items": total,
+        "items_due": due,
+        "items_completed": done,
+        "completion_rate": _rate(done, due),
+        "on_time_rate": _rate(on_time, done),
+        "problem_solved_rate": _rate(solved, total),
+        "suggestions_decided": decided,
+        "suggestions_adopted": adopted,
+        "adoption_rate": _rate(adopted, decided),
+        "long_term_mechanism_rate": _rate(long_term, done),
+        "ratings": ratings,
+        "satisfaction_rate": _rate(satisfied, ratings),
+        "mean_score": round(float(mean), 2) if mean is not None else None,
+        "items_rechecked": rechecked,
+        "rebound_rate": _rate(rebound, rechecked),
+        "items_transferred": transferred,
+        "response_rate": _rate(acked, transferred),
+    }
+
+
+def request_ratings(session: Session, topic_id: int, *, now: dt.datetime | None = None) -> int:
+    """Ask residents and stakeholders who took part to rate what changed."""
+    now = now or utcnow()
+    topic = get(session, Topic, topic_id)
+    people = session.exec(
+        select(Person)
+        .join(Participant, Participant.person_id == Person.id)
+        .where(
+            Participant.topic_id == topic_id,
+            Participant.rsvp == Rsvp.ACCEPTED,
+            ~exists().where(Rating.topic_id == topic_id, Rating.person_id == Person.id),
+            ~exists().where(
+                FollowUp.obligation == Obligation.RATING,
+                FollowUp.subject_id == topic_id,
+                FollowUp.owed_by_id == Person.id,
+            ),
+            Participant.role.in_(
+                [ParticipantRole.RESIDENT, ParticipantRole.MEMBER, ParticipantRole.SUPERVISOR]
+            ),
+        )
+    ).all()
+    deadline, provisional = working_days_after(now, get_settings().rating_working_days)
+    items = session.exec(
+        select(RectificationItem).where(RectificationItem.topic_id == topic_id)
+    ).all()
+    for person in people:
+        queue(
+            session,
+            event_key=f"topic:{topic_id}:rating_request",
+            recipients=[person.tag],
+            template="rating_request",
+            topic_id=topic_id,
+            topic=topic,
+            person=person,
+            items=items,
+            deadline=format_local(deadline),
+            provisional=provisional,
+        )
+        schedule_follow_ups(
+            session,
+            obligation=Obligation.RATING,
+            subject_id=topic_id,
+            topic_id=topic_id,
+            owed_by_id=person.id,
+            deadline=deadline,
+            provisional=provisional,
+            now=now,
+        )
+    return len(people)
+
+
+def rate(session: Session, topic_id: int, data: RatingIn) -> Rating:
+    topic = get(session, Topic, topic_id, for_update=True)
+    ensure_in_stage(topic, Stage.ASSESSMENT, "评价整改成效")
+    if data.person_id is not None:
+        get(session, Person, data.person_id)
+        dup = session.exec(
+            select(Rating.id).where(
+                Rating.topic_id == topic_id,
+                Rating.person_id == data.person_id,
+                Rating.item_id == data.item_id
+                if data.item_id is not None
+                else Rating.item_id.is_(None),
+            )
+        ).first()
+        if dup:
+            raise Conflict("此人已对该议题（事项）作出评价")
+    if data.item_id is not None:
+        item = get(session, RectificationItem, data.item_id)
+        if item.topic_id != topic_id:
+            raise Invalid("该事项不属于本议题", field="item_id")
+    rating = Rating(topic_id=topic_id, satisfied=data.score >= SATISFIED_FROM, **data.model_dump())
+    session.add(rating)
+    session.flush()
+    if data.person_id is not None:
+        # A rating met this person's obligation: close their reminder rows.
+        session.execute(
+            update(FollowUp)
+            .where(
+                FollowUp.obligation == Obligation.RATING,
+                FollowUp.subject_id == topic_id,
+                FollowUp.owed_by_id == data.person_id,
+                FollowUp.status == FollowUpStatus.OPEN,
+            )
+            .values(status=FollowUpStatus.CLOSED, outcome="已评价", processed_at=utcnow())
+        )
+    audit(session, action="rated", topic_id=topic_id, score=data.score, kind=data.rater_kind.value)
+    return rating
+
+
+def close(session: Session, topic_id: int, data: AssessmentClose) -> Assessment:
+    topic = get(session, Topic, topic_id, for_update=True)
+    ensure_in_stage(topic, Stage.ASSESSMENT, "办结评估")
+    admin = get(session, Person, data.by)
+    require_role(admin, Role.ADMINISTRATOR, action="办结评估、公开结果")
+    n = session.exec(select(func.count()).where(Rating.topic_id == topic_id)).one()
+    if not n:
+        raise Conflict("尚无任何满意度评价，不能办结评估")
+    now = utcnow()
+    result = Assessment(
+        topic_id=topic_id,
+        summary=data.summary,
+        kpis=kpis(session, topic_id=topic_id, as_of=now),
+        closed_by_id=admin.id,  # type: ignore[arg-type]
+        closed_at=now,
+        public=data.public,
+    )
+    session.add(result)
+    session.flush()
+    close_follow_ups(
+        session, obligation=Obligation.RATING, subject_ids=[topic_id], outcome="评估已办结"
+    )
+    audit(session, action="assessment_closed", topic_id=topic_id, actor=admin)
+    settle(session, topic)
+    topic.status = TopicStatus.CLOSED
+    topic.closed_at = now
+    return result

@@ -1,0 +1,275 @@
+"""Helpers every operation uses to stage its side rows: audit, outbox and follow-ups.
+
+Nothing here commits; the route or task that owns the transaction does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel, select
+
+from models.base import utcnow
+from models.deadlines import format_local, step_due_at
+from models.enums import FollowUpStatus, FollowUpStep, Obligation, Role
+from models.errors import Forbidden, NotFound
+from models.messages import render
+from models.tables import AuditEvent, Department, FollowUp, Notification, Person, Topic
+
+T = TypeVar("T", bound=SQLModel)
+
+ROLE_TAG = "role-{}"
+
+ENTITY_LABELS: dict[str, str] = {
+    "Topic": "议题",
+    "Person": "人员",
+    "Department": "单位",
+    "Participant": "协商主体",
+    "ResearchTask": "调研任务",
+    "ConsultationSession": "协商会",
+    "Suggestion": "建议",
+    "Report": "协商成果报告",
+    "RectificationItem": "整改事项",
+    "Plan": "整改方案",
+}
+
+
+def get(session: Session, model: type[T], ident: int | None, *, for_update: bool = False) -> T:
+    """Load a row or raise NotFound with the entity's Chinese name."""
+    row = None
+    if ident is not None:
+        row = session.get(model, ident, with_for_update=for_update)
+    if row is None:
+        label = ENTITY_LABELS.get(model.__name__, model.__name__)
+        raise NotFound(f"{label} {ident} 不存在")
+    return row
+
+
+def require_role(person: Person, *roles: Role, action: str) -> None:
+    if person.role not in roles:
+        allowed = "、".join(ROLE_NAMES[r] for r in roles)
+        raise Forbidden(
+            f"{person.name}（{ROLE_NAMES[person.role]}）无权{action}，需由{allowed}办理"
+        )
+
+
+ROLE_NAMES = {
+    Role.ADMINISTRATOR: "协商办工作人员",
+    Role.APPROVER: "审定人",
+    Role.DEPARTMENT_HEAD: "单位负责人",
+    Role.OFFICER: "责任单位联络员",
+    Role.MEMBER: "政协委员",
+    Role.RESIDENT: "群众代表",
+    Role.EXPERT: "专家",
+    Role.SUPERVISOR: "监督员",
+}
+
+
+def audit(
+    session: Session,
+    *,
+    action: str,
+    topic_id: int | None,
+    actor: Person | None = None,
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditEvent(
+            topic_id=topic_id,
+            actor_id=actor.id if actor else None,
+            actor=actor.name if actor else "system",
+            action=action,
+            detail={k: _jsonable(v) for k, v in detail.items()},
+        )
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def touch(topic: Topic) -> None:
+    topic.updated_at = utcnow()
+
+
+def insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: list[dict]) -> None:
+    """Bulk insert that skips rows whose unique key exists: the outbox's 'never twice'."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    table = model.__table__  # type: ignore[attr-defined]
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two supported backends
+        raise RuntimeError(f"unsupported database {dialect}")
+    session.execute(stmt, rows)
+
+
+def notification_row(
+    *, event_key: str, recipient: str, template: str, context: dict[str, Any], topic_id: int | None
+) -> dict[str, Any]:
+    title, body = render(template, context)
+    return {
+        "event_key": event_key,
+        "recipient": recipient,
+        "channel": "apprise",
+        "template": template,
+        "title": title,
+        "body": body,
+        "topic_id": topic_id,
+        "status": "pending",
+        "attempts": 0,
+        "delivered_services": [],
+        "created_at": utcnow(),
+    }
+
+
+def queue(
+    session: Session,
+    *,
+    event_key: str,
+    recipients: Iterable[str],
+    template: str,
+    topic_id: int | None,
+    **context: Any,
+) -> None:
+    """Stage one message per recipient in the outbox, in the caller's transaction."""
+    rows = [
+        notification_row(
+            event_key=event_key,
+            recipient=r,
+            template=template,
+            context=context,
+            topic_id=topic_id,
+        )
+        for r in dict.fromkeys(recipients)
+    ]
+    insert_ignoring_duplicates(session, Notification, rows)
+
+
+def role_tag(role: Role) -> str:
+    return ROLE_TAG.format(role.value)
+
+
+def department_head_tags(session: Session, department_ids: Sequence[int]) -> dict[int, list[str]]:
+    rows = session.exec(
+        select(Person.department_id, Person.tag).where(
+            Person.role == Role.DEPARTMENT_HEAD, Person.department_id.in_(list(department_ids))
+        )
+    ).all()
+    heads: dict[int, list[str]] = {}
+    for dept_id, tag in rows:
+        heads.setdefault(dept_id, []).append(tag)
+    return heads
+
+
+def department_name(session: Session, department_id: int) -> str:
+    dept = session.get(Department, department_id)
+    return dept.name if dept else str(department_id)
+
+
+# The ladder per obligation: which rungs, at which working-day offset from the deadline.
+LADDERS: dict[Obligation, list[tuple[FollowUpStep, int]]] = {
+    Obligation.TOPIC_APPROVAL: [(FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)],
+    Obligation.RSVP: [(FollowUpStep.DUE_SOON, -1), (FollowUpStep.ESCALATE_ADMIN, 1)],
+    Obligation.RESEARCH: [
+        (FollowUpStep.DUE_SOON, -1),
+        (FollowUpStep.OVERDUE, 1),
+        (FollowUpStep.ESCALATE_ADMIN, 2),
+    ],
+    Obligation.REPORT_APPROVAL: [(FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)],
+    Obligation.ACKNOWLEDGEMENT: [
+        (FollowUpStep.DUE, 0),
+        (FollowUpStep.OVERDUE, 1),
+        (FollowUpStep.ESCALATE_HEAD, 1),
+        (FollowUpStep.ESCALATE_ADMIN, 2),
+    ],
+    Obligation.PLAN: [
+        (FollowUpStep.DUE_SOON, -1),
+        (FollowUpStep.OVERDUE, 1),
+        (FollowUpStep.ESCALATE_HEAD, 2),
+    ],
+    Obligation.ITEM_DEADLINE: [
+        (FollowUpStep.DUE_SOON, -3),
+        (FollowUpStep.DUE, 0),
+        (FollowUpStep.OVERDUE, 1),
+        (FollowUpStep.ESCALATE_HEAD, 2),
+        (FollowUpStep.ESCALATE_ADMIN, 3),
+    ],
+    Obligation.RECHECK: [(FollowUpStep.DUE, 0)],
+    Obligation.RATING: [(FollowUpStep.DUE_SOON, -1)],
+}
+
+# Who owes an obligation that no single person owes.
+DEFAULT_OWNER_ROLE: dict[Obligation, Role] = {
+    Obligation.TOPIC_APPROVAL: Role.APPROVER,
+    Obligation.REPORT_APPROVAL: Role.APPROVER,
+    Obligation.RECHECK: Role.ADMINISTRATOR,
+}
+
+
+def schedule_follow_ups(
+    session: Session,
+    *,
+    obligation: Obligation,
+    subject_id: int,
+    topic_id: int,
+    owed_by_id: int | None,
+    deadline: dt.datetime,
+    provisional: bool = False,
+    now: dt.datetime | None = None,
+) -> None:
+    """Write every rung of the obligation's ladder; rungs already past fire on the next sweep."""
+    from config.settings import get_settings
+
+    now = now or utcnow()
+    ladder = LADDERS[obligation]
+    if obligation is Obligation.ITEM_DEADLINE:
+        soon = get_settings().due_soon_working_days
+        ladder = [(s, -soon if s is FollowUpStep.DUE_SOON else o) for s, o in ladder]
+    rows = []
+    for step, offset in ladder:
+        due_at, unsure = step_due_at(deadline, offset)
+        if step is FollowUpStep.DUE_SOON and due_at <= now:
+            continue  # a "due soon" reminder after the fact says nothing
+        rows.append(
+            FollowUp(
+                topic_id=topic_id,
+                obligation=obligation,
+                subject_id=subject_id,
+                owed_by_id=owed_by_id,
+                step=step,
+                deadline=deadline,
+                due_at=due_at,
+                provisional=provisional or unsure,
+            )
+        )
+    session.add_all(rows)
+
+
+def close_follow_ups(
+    session: Session, *, obligation: Obligation, subject_ids: Sequence[int], outcome: str
+) -> None:
+    """The obligation was met: its open rungs will not fire."""
+    if not subject_ids:
+        return
+    session.execute(
+        update(FollowUp)
+        .where(
+            FollowUp.obligation == obligation,
+            FollowUp.subject_id.in_(list(subject_ids)),
+            FollowUp.status == FollowUpStatus.OPEN,
+        )
+        .values(status=FollowUpStatus.CLOSED, outcome=outcome, processed_at=utcnow())
+    )
+
+
+__all__ = ["format_local"]

@@ -1,0 +1,235 @@
+"""开展协商: sessions (rounds), opinions per participant, consensus and suggestions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from models.base import utcnow
+from models.case import audit, get, queue
+from models.deadlines import format_local
+from models.enums import Rsvp, SessionForm, SessionStatus, Stage, StageState
+from models.errors import Conflict, Invalid
+from models.stages import ensure_in_stage, ensure_open, is_done, settle
+from models.tables import ConsultationSession, Opinion, Participant, Person, Suggestion, Topic
+
+FORM_LABELS = {
+    SessionForm.THEMATIC: "专题协商会",
+    SessionForm.DELIBERATION: "民主恳谈会",
+    SessionForm.ONLINE: "网络协商",
+    SessionForm.WRITTEN: "书面协商",
+    SessionForm.ON_SITE: "现场协商",
+}
+
+
+class SessionCreate(BaseModel):
+    """Request body: when, where and in which form the consultation takes place."""
+
+    form: SessionForm
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None = None
+    place: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _check(self) -> SessionCreate:
+        if self.starts_at.tzinfo is None:
+            raise ValueError("starts_at 须带时区，例如 2026-12-01T14:30:00+08:00")
+        if self.ends_at is not None:
+            if self.ends_at.tzinfo is None:
+                raise ValueError("ends_at 须带时区")
+            if self.ends_at <= self.starts_at:
+                raise ValueError("结束时间须晚于开始时间")
+        if self.form == SessionForm.ONLINE and self.ends_at is None:
+            raise ValueError("网络协商须给出网上协商窗口的结束时间 ends_at")
+        if self.form not in (SessionForm.ONLINE, SessionForm.WRITTEN) and not self.place:
+            raise ValueError("线下协商须填写地点 place")
+        return self
+
+
+class SessionPublic(BaseModel):
+    id: int
+    topic_id: int
+    round: int
+    form: SessionForm
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None
+    place: str | None
+    status: SessionStatus
+    consensus_reached: bool
+    consensus_summary: str | None
+    concluded_at: dt.datetime | None
+
+
+class OpinionIn(BaseModel):
+    participant_id: int
+    content: str = Field(min_length=2, max_length=5000)
+    consensus: bool = False
+
+
+class OpinionsAdd(BaseModel):
+    """Request body: opinions as spoken, one per participant entry."""
+
+    opinions: list[OpinionIn] = Field(min_length=1, max_length=500)
+
+
+class OpinionPublic(BaseModel):
+    id: int
+    session_id: int
+    participant_id: int
+    content: str
+    consensus: bool
+
+
+class SuggestionIn(BaseModel):
+    content: str = Field(min_length=2, max_length=2000)
+    opinion_ids: list[int] = Field(min_length=1)
+
+
+class Conclusion(BaseModel):
+    """Request body: close a round, with or without consensus, and the suggestions it produced."""
+
+    consensus_reached: bool
+    summary: str = Field(min_length=2, max_length=5000)
+    suggestions: list[SuggestionIn] = Field(default_factory=list, max_length=200)
+
+    @model_validator(mode="after")
+    def _check(self) -> Conclusion:
+        if self.consensus_reached and not self.suggestions:
+            raise ValueError("形成共识时须列出至少一条意见建议")
+        return self
+
+
+class SuggestionPublic(BaseModel):
+    id: int
+    topic_id: int
+    session_id: int
+    content: str
+    opinion_ids: list[int]
+    adoption: str
+    adoption_note: str | None
+
+
+def schedule_session(session: Session, topic_id: int, data: SessionCreate) -> ConsultationSession:
+    topic = get(session, Topic, topic_id, for_update=True)
+    ensure_open(topic, "安排协商会")
+    if not is_done(topic, Stage.PRESTUDY):
+        raise Conflict("未完成商前调研，不能安排协商（不调研不协商）")
+    if is_done(topic, Stage.SESSION):
+        raise Conflict("协商已形成共识，不能再安排新一轮协商")
+    open_round = session.exec(
+        select(ConsultationSession).where(
+            ConsultationSession.topic_id == topic_id,
+            ConsultationSession.status == SessionStatus.SCHEDULED,
+        )
+    ).first()
+    if open_round:
+        raise Conflict(f"第 {open_round.round} 轮协商尚未结束，不能另行安排")
+    last = session.exec(
+        select(func.max(ConsultationSession.round)).where(ConsultationSession.topic_id == topic_id)
+    ).one()
+    meeting = ConsultationSession(topic_id=topic_id, round=(last or 0) + 1, **data.model_dump())
+    session.add(meeting)
+    session.flush()
+    audit(session, action="session_scheduled", topic_id=topic_id, round=meeting.round)
+    if topic.stage == Stage.SESSION and topic.stage_state != StageState.NOT_STARTED:
+        announce(session, topic_id)  # a later round: tell people now
+    return meeting
+
+
+def announce(session: Session, topic_id: int) -> int:
+    """Send the session notice of the open round to everyone who accepted."""
+    topic = get(session, Topic, topic_id)
+    meeting = session.exec(
+        select(ConsultationSession).where(
+            ConsultationSession.topic_id == topic_id,
+            ConsultationSession.status == SessionStatus.SCHEDULED,
+        )
+    ).first()
+    if meeting is None:
+        return 0
+    tags = session.exec(
+        select(Person.tag)
+        .join(Participant, Participant.person_id == Person.id)
+        .where(Participant.topic_id == topic_id, Participant.rsvp == Rsvp.ACCEPTED)
+    ).all()
+    queue(
+        session,
+        event_key=f"session:{meeting.id}:notice",
+        recipients=tags,
+        template="session_notice",
+        topic_id=topic_id,
+        topic=topic,
+        meeting=meeting,
+        form=FORM_LABELS[meeting.form],
+        starts=format_local(meeting.starts_at),
+        ends=format_local(meeting.ends_at) if meeting.ends_at else "",
+    )
+    return len(tags)
+
+
+def _open_round(session: Session, session_id: int) -> tuple[ConsultationSession, Topic]:
+    meeting = get(session, ConsultationSession, session_id, for_update=True)
+    topic = get(session, Topic, meeting.topic_id, for_update=True)
+    ensure_in_stage(topic, Stage.SESSION, "记录协商意见")
+    if meeting.status != SessionStatus.SCHEDULED:
+        raise Conflict(f"第 {meeting.round} 轮协商已结束")
+    return meeting, topic
+
+
+def record_opinions(session: Session, session_id: int, data: OpinionsAdd) -> list[Opinion]:
+    meeting, topic = _open_round(session, session_id)
+    accepted = set(
+        session.exec(
+            select(Participant.id).where(
+                Participant.topic_id == topic.id, Participant.rsvp == Rsvp.ACCEPTED
+            )
+        )
+    )
+    opinions = []
+    for entry in data.opinions:
+        if entry.participant_id not in accepted:
+            raise Invalid(
+                f"参加人 {entry.participant_id} 不是本议题已确认参加的协商主体",
+                field="participant_id",
+            )
+        opinion = Opinion(session_id=meeting.id, **entry.model_dump())  # type: ignore[arg-type]
+        session.add(opinion)
+        opinions.append(opinion)
+    session.flush()
+    audit(session, action="opinions_recorded", topic_id=topic.id, count=len(opinions))
+    return opinions
+
+
+def conclude(session: Session, session_id: int, data: Conclusion) -> ConsultationSession:
+    meeting, topic = _open_round(session, session_id)
+    known = set(session.exec(select(Opinion.id).where(Opinion.session_id == meeting.id)))
+    if data.consensus_reached and not known:
+        raise Conflict("本轮协商尚未记录任何意见，不能认定形成共识")
+    for s in data.suggestions:
+        stray = [i for i in s.opinion_ids if i not in known]
+        if stray:
+            raise Invalid(f"意见 {stray[0]} 不属于本轮协商", field="opinion_ids")
+        session.add(
+            Suggestion(
+                topic_id=topic.id,  # type: ignore[arg-type]
+                session_id=meeting.id,  # type: ignore[arg-type]
+                content=s.content,
+                opinion_ids=s.opinion_ids,
+            )
+        )
+    meeting.status = SessionStatus.CONCLUDED
+    meeting.consensus_reached = data.consensus_reached
+    meeting.consensus_summary = data.summary
+    meeting.concluded_at = utcnow()
+    audit(
+        session,
+        action="session_concluded",
+        topic_id=topic.id,
+        round=meeting.round,
+        consensus=data.consensus_reached,
+    )
+    settle(session, topic)
+    return meeting

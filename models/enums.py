@@ -1,0 +1,190 @@
+"""Vocabulary of the consultation loop; values are stable English, labels are zh-CN."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    TOPIC = "topic"
+    SUBJECT = "subject"
+    PRESTUDY = "prestudy"
+    SESSION = "session"
+    REPORT = "report"
+    TRANSFER = "transfer"
+    IMPLEMENTATION = "implementation"
+    ASSESSMENT = "assessment"
+
+    @property
+    def label(self) -> str:
+        return STAGE_LABELS[self]
+
+    @property
+    def index(self) -> int:
+        return STAGE_ORDER.index(self)
+
+
+STAGE_ORDER: list[Stage] = list(Stage)
+STAGE_LABELS = {
+    Stage.TOPIC: "确定议题",
+    Stage.SUBJECT: "明确主体",
+    Stage.PRESTUDY: "商前调研",
+    Stage.SESSION: "开展协商",
+    Stage.REPORT: "报送成果",
+    Stage.TRANSFER: "转交办理",
+    Stage.IMPLEMENTATION: "落实整改",
+    Stage.ASSESSMENT: "评估质效",
+}
+
+
+class StageState(StrEnum):
+    NOT_STARTED = "not_started"  # the stage may be started once its gate holds
+    RUNNING = "running"  # its flow run is doing the automatic work
+    WAITING = "waiting"  # waiting for people; their actions finish the stage
+    DONE = "done"
+
+
+class TopicStatus(StrEnum):
+    DRAFT = "draft"
+    AWAITING_APPROVAL = "awaiting_approval"
+    IN_PROGRESS = "in_progress"  # approved, moving through the loop
+    SCREENED_OUT = "screened_out"
+    REJECTED = "rejected"
+    MERGED = "merged"
+    CLOSED = "closed"
+
+
+class TopicSource(StrEnum):
+    PARTY_GOVERNMENT = "party_government"  # 党政点题
+    PUBLIC = "public"  # 群众出题
+    MEMBER = "member"  # 委员荐题
+    ONLINE = "online"  # 网络征题
+    EMERGENCY = "emergency"  # 突发/应急
+
+
+SOURCE_LABELS = {
+    TopicSource.PARTY_GOVERNMENT: "党政点题",
+    TopicSource.PUBLIC: "群众出题",
+    TopicSource.MEMBER: "委员荐题",
+    TopicSource.ONLINE: "网络征题",
+    TopicSource.EMERGENCY: "应急议题",
+}
+
+
+class Role(StrEnum):
+    ADMINISTRATOR = "administrator"
+    APPROVER = "approver"
+    DEPARTMENT_HEAD = "department_head"
+    OFFICER = "officer"
+    MEMBER = "member"
+    RESIDENT = "resident"
+    EXPERT = "expert"
+    SUPERVISOR = "supervisor"
+
+
+class ParticipantRole(StrEnum):
+    ORGANIZER = "organizer"  # 组织方（党委政府）
+    DEPARTMENT = "department"  # 执行部门
+    RESIDENT = "resident"  # 群众、利益相关方
+    EXPERT = "expert"
+    MEMBER = "member"  # 政协委员
+    SUPERVISOR = "supervisor"  # 媒体、群众、纪检监督
+
+
+class Rsvp(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class ResearchMethod(StrEnum):
+    FIELD_VISIT = "field_visit"
+    FORUM = "forum"
+    QUESTIONNAIRE = "questionnaire"
+    POLICY_REVIEW = "policy_review"
+
+
+class SessionForm(StrEnum):
+    THEMATIC = "thematic"  # 专题协商会
+    DELIBERATION = "deliberation"  # 民主恳谈会
+    ONLINE = "online"  # 网络协商
+    WRITTEN = "written"  # 书面协商
+    ON_SITE = "on_site"  # 院坝/社区议事厅/现场
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CONCLUDED = "concluded"
+
+
+class Adoption(StrEnum):
+    PENDING = "pending"
+    ADOPTED = "adopted"
+    NOT_ADOPTED = "not_adopted"
+
+
+class ReportStatus(StrEnum):
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+
+
+class ItemStatus(StrEnum):
+    DRAFT = "draft"
+    TRANSFERRED = "transferred"
+    DECLINED = "declined"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+class PlanStatus(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RETURNED = "returned"
+
+
+class RaterKind(StrEnum):
+    RESIDENT = "resident"
+    STAKEHOLDER = "stakeholder"
+    MEMBER = "member"
+    THIRD_PARTY = "third_party"
+
+
+class Obligation(StrEnum):
+    """What a follow-up row chases."""
+
+    TOPIC_APPROVAL = "topic_approval"
+    RSVP = "rsvp"
+    RESEARCH = "research"
+    REPORT_APPROVAL = "report_approval"
+    ACKNOWLEDGEMENT = "acknowledgement"
+    PLAN = "plan"
+    ITEM_DEADLINE = "item_deadline"
+    RECHECK = "recheck"
+    RATING = "rating"
+
+
+class FollowUpStep(StrEnum):
+    DUE_SOON = "due_soon"
+    DUE = "due"
+    OVERDUE = "overdue"  # 预警
+    ESCALATE_HEAD = "escalate_head"  # 督办：单位负责人
+    ESCALATE_ADMIN = "escalate_admin"  # 督办：协商办与审定人
+
+
+class FollowUpStatus(StrEnum):
+    OPEN = "open"
+    SENT = "sent"  # outstanding at its time: the reminder/escalation was queued
+    NOTHING_TO_DO = "nothing_to_do"  # came due but the obligation was already met
+    CLOSED = "closed"  # closed early by the action that met the obligation
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    NO_CHANNEL = "no_channel"  # no Apprise service carries the recipient's tag
+    UNKNOWN = "unknown"  # the process died mid-send: not resent automatically (at most once)
+    ABANDONED = "abandoned"  # an administrator gave up on it

@@ -1,0 +1,186 @@
+"""Outbox bookkeeping: claim rows to send, record results, surface what did not arrive.
+
+Guarantee: at most once per (event, recipient, channel) and Apprise service. A row is claimed
+('sending') and committed before anything is sent; after sending, the services that accepted
+it are recorded. If the process dies between the two, the row stays 'sending'; a later run
+marks it 'unknown' instead of resending, and an administrator decides (resend or give up).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import or_, select, update
+from sqlmodel import Session
+
+from models.base import utcnow
+from models.case import get
+from models.enums import NotificationStatus
+from models.errors import Conflict
+from models.tables import Notification
+
+IN_DOUBT_AFTER = dt.timedelta(minutes=10)
+BACKOFF_SECONDS = (30, 120, 600, 1800, 3600)
+
+
+class NotificationPublic(BaseModel):
+    id: int
+    event_key: str
+    recipient: str
+    channel: str
+    template: str
+    title: str
+    body: str
+    topic_id: int | None
+    status: NotificationStatus
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None
+
+
+class OutboxAction(BaseModel):
+    by: int
+
+
+def mark_in_doubt(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Rows left 'sending' by a dead process: never resent blindly."""
+    now = now or utcnow()
+    return session.execute(
+        update(Notification)
+        .where(
+            Notification.status == NotificationStatus.SENDING,
+            Notification.claimed_at < now - IN_DOUBT_AFTER,
+        )
+        .values(
+            status=NotificationStatus.UNKNOWN,
+            last_error="发送过程中断，无法确认是否送达；为避免重复未自动重发，请管理员决定重发或放弃",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def claim(
+    session: Session,
+    *,
+    max_attempts: int,
+    limit: int = 200,
+    topic_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Take up to `limit` sendable rows; the conditional update keeps two senders apart."""
+    now = now or utcnow()
+    ready = select(Notification.id).where(
+        Notification.status.in_([NotificationStatus.PENDING, NotificationStatus.FAILED]),
+        Notification.attempts < max_attempts,
+        or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+    )
+    if topic_id is not None:
+        ready = ready.where(Notification.topic_id == topic_id)
+    ids = list(session.execute(ready.order_by(Notification.id).limit(limit)).scalars())
+    if not ids:
+        return []
+    claimed = session.execute(
+        update(Notification)
+        .where(
+            Notification.id.in_(ids),
+            Notification.status.in_([NotificationStatus.PENDING, NotificationStatus.FAILED]),
+        )
+        .values(
+            status=NotificationStatus.SENDING,
+            claimed_at=now,
+            attempts=Notification.attempts + 1,
+        )
+        .returning(
+            Notification.id,
+            Notification.recipient,
+            Notification.title,
+            Notification.body,
+            Notification.attempts,
+            Notification.delivered_services,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [row._asdict() for row in claimed]
+
+
+def record_result(
+    session: Session,
+    *,
+    notification_id: int,
+    delivered: list[str],
+    failed: dict[str, str],
+    no_channel: bool,
+    max_attempts: int,
+    now: dt.datetime | None = None,
+) -> NotificationStatus:
+    """Store what Apprise said, service by service."""
+    now = now or utcnow()
+    row = get(session, Notification, notification_id)
+    row.delivered_services = sorted(set(row.delivered_services) | set(delivered))
+    if no_channel:
+        row.status = NotificationStatus.NO_CHANNEL
+        row.last_error = f"通知标签“{row.recipient}”未配置任何通知渠道"
+    elif failed:
+        row.status = NotificationStatus.FAILED
+        row.last_error = "；".join(f"{svc}: {err}" for svc, err in failed.items())[:1000]
+        if row.attempts >= max_attempts:
+            row.last_error = f"已尝试 {row.attempts} 次仍失败：{row.last_error}"[:1000]
+        else:
+            delay = BACKOFF_SECONDS[min(row.attempts, len(BACKOFF_SECONDS)) - 1]
+            row.next_attempt_at = now + dt.timedelta(seconds=delay)
+    else:
+        row.status = NotificationStatus.SENT
+        row.sent_at = now
+        row.last_error = None
+    return row.status
+
+
+UNDELIVERED = [
+    NotificationStatus.PENDING,
+    NotificationStatus.FAILED,
+    NotificationStatus.NO_CHANNEL,
+    NotificationStatus.UNKNOWN,
+    NotificationStatus.SENDING,
+]
+
+
+def undelivered(session: Session, *, limit: int, offset: int) -> list[Notification]:
+    return list(
+        session.execute(
+            select(Notification)
+            .where(Notification.status.in_(UNDELIVERED))
+            .order_by(Notification.id)
+            .limit(limit)
+            .offset(offset)
+        ).scalars()
+    )
+
+
+def give_up(session: Session, notification_id: int) -> Notification:
+    row = get(session, Notification, notification_id, for_update=True)
+    if row.status in (NotificationStatus.SENT, NotificationStatus.ABANDONED):
+        raise Conflict("该通知已送达或已放弃")
+    if row.status == NotificationStatus.SENDING:
+        raise Conflict("该通知正在发送，请稍后再试")
+    row.status = NotificationStatus.ABANDONED
+    return row
+
+
+def resend(session: Session, notification_id: int) -> Notification:
+    """An administrator's explicit decision to try again (also for 'unknown' rows)."""
+    row = get(session, Notification, notification_id, for_update=True)
+    if row.status not in (
+        NotificationStatus.FAILED,
+        NotificationStatus.UNKNOWN,
+        NotificationStatus.NO_CHANNEL,
+        NotificationStatus.ABANDONED,
+    ):
+        raise Conflict("只有发送失败、结果未知、无渠道或已放弃的通知可以重发")
+    row.status = NotificationStatus.PENDING
+    row.attempts = 0
+    row.next_attempt_at = None
+    return row

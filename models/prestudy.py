@@ -1,0 +1,137 @@
+"""商前调研: research assignments and their findings (不调研不协商)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+from sqlalchemy import exists
+from sqlmodel import Session, select
+
+from models.base import utcnow
+from models.case import audit, close_follow_ups, get, queue, schedule_follow_ups
+from models.deadlines import end_of_day, format_local, local_today
+from models.enums import Obligation, ResearchMethod, Stage, StageState
+from models.errors import Conflict, Invalid
+from models.stages import ensure_open, is_done, settle
+from models.tables import FollowUp, Person, ResearchTask, Topic
+
+
+class ResearchTaskCreate(BaseModel):
+    """Request body: one research assignment with an owner and a due date."""
+
+    title: str = Field(min_length=2, max_length=200)
+    method: ResearchMethod
+    owner_id: int
+    due_date: dt.date
+
+
+class ResearchTaskPublic(BaseModel):
+    id: int
+    topic_id: int
+    title: str
+    method: ResearchMethod
+    owner_id: int
+    due_at: dt.datetime
+    findings: str | None
+    submitted_at: dt.datetime | None
+
+
+class FindingsIn(BaseModel):
+    """Request body: what the research found."""
+
+    by: int
+    findings: str = Field(min_length=5, max_length=20000)
+
+
+def create_task(session: Session, topic_id: int, data: ResearchTaskCreate) -> ResearchTask:
+    topic = get(session, Topic, topic_id, for_update=True)
+    ensure_open(topic, "安排调研任务")
+    if not is_done(topic, Stage.SUBJECT):
+        raise Conflict("协商主体尚未确定，不能安排商前调研")
+    if is_done(topic, Stage.PRESTUDY):
+        raise Conflict("“商前调研”环节已完成，不能再安排调研任务")
+    get(session, Person, data.owner_id)
+    if data.due_date < local_today(utcnow()):
+        raise Invalid("调研截止日期不能早于今天", field="due_date")
+    task = ResearchTask(
+        topic_id=topic_id,
+        title=data.title,
+        method=data.method,
+        owner_id=data.owner_id,
+        due_at=end_of_day(data.due_date),
+    )
+    session.add(task)
+    session.flush()
+    audit(session, action="research_task_created", topic_id=topic_id, task_id=task.id)
+    if topic.stage == Stage.PRESTUDY and topic.stage_state != StageState.NOT_STARTED:
+        assign(session, topic_id, task_ids=[task.id])  # type: ignore[list-item]
+    return task
+
+
+def assign(
+    session: Session,
+    topic_id: int,
+    *,
+    task_ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Tell each owner not yet told what to research and by when; chase the due dates."""
+    now = now or utcnow()
+    topic = get(session, Topic, topic_id)
+    stmt = (
+        select(ResearchTask, Person)
+        .join(Person, Person.id == ResearchTask.owner_id)
+        .where(
+            ResearchTask.topic_id == topic_id,
+            ResearchTask.submitted_at.is_(None),
+            ~exists().where(
+                FollowUp.obligation == Obligation.RESEARCH, FollowUp.subject_id == ResearchTask.id
+            ),
+        )
+    )
+    if task_ids is not None:
+        stmt = stmt.where(ResearchTask.id.in_(task_ids))
+    rows = session.exec(stmt).all()
+    for task, owner in rows:
+        key = f"research:{task.id}:assigned"
+        queue(
+            session,
+            event_key=key,
+            recipients=[owner.tag],
+            template="research_assigned",
+            topic_id=topic_id,
+            topic=topic,
+            task=task,
+            owner=owner,
+            deadline=format_local(task.due_at),
+        )
+        schedule_follow_ups(
+            session,
+            obligation=Obligation.RESEARCH,
+            subject_id=task.id,  # type: ignore[arg-type]
+            topic_id=topic_id,
+            owed_by_id=owner.id,
+            deadline=task.due_at,
+            now=now,
+        )
+    return len(rows)
+
+
+def submit_findings(session: Session, task_id: int, data: FindingsIn) -> ResearchTask:
+    task = get(session, ResearchTask, task_id, for_update=True)
+    topic = get(session, Topic, task.topic_id, for_update=True)
+    person = get(session, Person, data.by)
+    ensure_open(topic, "提交调研成果")
+    if topic.stage != Stage.PRESTUDY or topic.stage_state == StageState.NOT_STARTED:
+        raise Conflict("“商前调研”环节尚未启动，不能提交调研成果")
+    if task.submitted_at is not None:
+        raise Conflict("该调研任务的成果已提交")
+    task.findings = data.findings
+    task.submitted_at = utcnow()
+    close_follow_ups(
+        session, obligation=Obligation.RESEARCH, subject_ids=[task_id], outcome="已提交成果"
+    )
+    audit(session, action="findings_submitted", topic_id=topic.id, actor=person, task_id=task_id)
+    settle(session, topic)
+    return task

@@ -1,0 +1,623 @@
+"""转交办理 and 落实整改: rectification items, acknowledgement, plans, progress, completion."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from config.settings import get_settings
+from models.base import utcnow
+from models.case import (
+    audit,
+    close_follow_ups,
+    department_head_tags,
+    department_name,
+    get,
+    queue,
+    require_role,
+    role_tag,
+    schedule_follow_ups,
+)
+from models.deadlines import end_of_day, format_local, local_today, working_days_after
+from models.enums import (
+    Adoption,
+    ItemStatus,
+    Obligation,
+    PlanStatus,
+    Role,
+    Stage,
+    StageState,
+)
+from models.errors import Conflict, Forbidden, Invalid
+from models.stages import ensure_in_stage, ensure_open, is_done, settle
+from models.tables import (
+    Department,
+    Person,
+    Plan,
+    ProgressUpdate,
+    RectificationItem,
+    Suggestion,
+    Topic,
+)
+
+ITEM_STATUS_LABELS = {
+    ItemStatus.DRAFT: "待转交",
+    ItemStatus.TRANSFERRED: "待签收",
+    ItemStatus.DECLINED: "已退回",
+    ItemStatus.ACKNOWLEDGED: "已签收",
+    ItemStatus.IN_PROGRESS: "整改中",
+    ItemStatus.COMPLETED: "已完成",
+}
+
+
+class ItemCreate(BaseModel):
+    """Request body: turn an adopted suggestion into a line of the responsibility list."""
+
+    suggestion_id: int
+    title: str = Field(min_length=2, max_length=200)
+    lead_department_id: int
+    co_department_ids: list[int] = Field(default_factory=list, max_length=20)
+    officer_id: int
+    deadline: dt.date
+
+
+class ItemPublic(BaseModel):
+    id: int
+    topic_id: int
+    suggestion_id: int
+    title: str
+    lead_department_id: int
+    co_department_ids: list[int]
+    officer_id: int
+    deadline: dt.datetime
+    deadline_provisional: bool
+    status: ItemStatus
+    transferred_at: dt.datetime | None
+    ack_due_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    decline_reason: str | None
+    plan_due_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    completion_summary: str | None
+    solved: bool | None
+    long_term_mechanism: bool | None
+    recheck_due_at: dt.datetime | None
+    rechecked_at: dt.datetime | None
+    rebound: bool | None
+
+
+class Actor(BaseModel):
+    by: int
+
+
+class DeclineIn(BaseModel):
+    by: int
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class ReassignIn(BaseModel):
+    """Request body: the office hands a declined item to another department."""
+
+    by: int
+    lead_department_id: int
+    officer_id: int
+    co_department_ids: list[int] | None = None
+    deadline: dt.date | None = None
+
+
+class ExtendIn(BaseModel):
+    by: int
+    deadline: dt.date
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class PlanIn(BaseModel):
+    """Request body: 一问题一方案."""
+
+    by: int
+    target: str = Field(min_length=2, max_length=5000)
+    measures: str = Field(min_length=2, max_length=10000)
+    deadline: dt.date
+    responsible_id: int
+    adjust_reason: str | None = Field(default=None, max_length=500)
+
+
+class PlanPublic(BaseModel):
+    id: int
+    item_id: int
+    version: int
+    target: str
+    measures: str
+    deadline: dt.datetime
+    responsible_id: int
+    adjust_reason: str | None
+    status: PlanStatus
+    review_note: str | None
+
+
+class PlanReview(BaseModel):
+    by: int
+    approved: bool
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ProgressIn(BaseModel):
+    by: int
+    note: str = Field(min_length=2, max_length=5000)
+    percent: int = Field(ge=0, le=100)
+    evidence_ref: str | None = Field(default=None, max_length=500)
+
+
+class ProgressPublic(BaseModel):
+    id: int
+    item_id: int
+    by_id: int
+    note: str
+    percent: int
+    evidence_ref: str | None
+    created_at: dt.datetime
+
+
+class CompletionIn(BaseModel):
+    by: int
+    summary: str = Field(min_length=2, max_length=5000)
+    evidence_ref: str | None = Field(default=None, max_length=500)
+    solved: bool = True
+    long_term_mechanism: bool = False
+
+
+class RecheckIn(BaseModel):
+    by: int
+    rebound: bool
+    note: str = Field(min_length=2, max_length=2000)
+
+
+def _check_department_people(
+    session: Session, lead_id: int, co_ids: list[int], officer_id: int
+) -> Person:
+    get(session, Department, lead_id)
+    if lead_id in co_ids:
+        raise Invalid("牵头单位不能同时列为配合单位", field="co_department_ids")
+    for co in co_ids:
+        get(session, Department, co)
+    officer = get(session, Person, officer_id)
+    if officer.role not in (Role.OFFICER, Role.DEPARTMENT_HEAD) or officer.department_id != lead_id:
+        raise Invalid(f"{officer.name} 不是牵头单位的联络员或负责人", field="officer_id")
+    return officer
+
+
+def create_item(session: Session, topic_id: int, data: ItemCreate) -> RectificationItem:
+    topic = get(session, Topic, topic_id, for_update=True)
+    ensure_open(topic, "建立整改事项")
+    if not is_done(topic, Stage.REPORT):
+        raise Conflict("协商成果报告尚未审定，不能建立整改事项")
+    if is_done(topic, Stage.TRANSFER):
+        raise Conflict("“转交办理”环节已完成，不能再增加整改事项")
+    suggestion = get(session, Suggestion, data.suggestion_id)
+    if suggestion.topic_id != topic_id:
+        raise Invalid("该建议不属于本议题", field="suggestion_id")
+    if suggestion.adoption != Adoption.ADOPTED:
+        raise Conflict("只有被采纳的建议才能转化为整改事项")
+    _check_department_people(
+        session, data.lead_department_id, data.co_department_ids, data.officer_id
+    )
+    if data.deadline <= local_today(utcnow()):
+        raise Invalid("整改期限须晚于今天", field="deadline")
+    item = RectificationItem(
+        topic_id=topic_id,
+        suggestion_id=data.suggestion_id,
+        title=data.title,
+        lead_department_id=data.lead_department_id,
+        co_department_ids=data.co_department_ids,
+        officer_id=data.officer_id,
+        deadline=end_of_day(data.deadline),
+    )
+    session.add(item)
+    session.flush()
+    audit(session, action="item_created", topic_id=topic_id, item_id=item.id)
+    if topic.stage == Stage.TRANSFER and topic.stage_state != StageState.NOT_STARTED:
+        transfer(session, topic_id)
+    return item
+
+
+def transfer(session: Session, topic_id: int, *, now: dt.datetime | None = None) -> int:
+    """Hand every draft item to its lead department and ask for 签收 within N working days."""
+    now = now or utcnow()
+    topic = get(session, Topic, topic_id)
+    items = session.exec(
+        select(RectificationItem).where(
+            RectificationItem.topic_id == topic_id, RectificationItem.status == ItemStatus.DRAFT
+        )
+    ).all()
+    for item in items:
+        _send_for_acknowledgement(session, topic, item, now=now)
+    if items:
+        audit(session, action="items_transferred", topic_id=topic_id, count=len(items))
+    return len(items)
+
+
+def _send_for_acknowledgement(
+    session: Session, topic: Topic, item: RectificationItem, *, now: dt.datetime
+) -> None:
+    ack_due, provisional = working_days_after(now, get_settings().ack_working_days)
+    item.status = ItemStatus.TRANSFERRED
+    item.transferred_at = now
+    item.ack_due_at = ack_due
+    item.decline_reason = None
+    officer = get(session, Person, item.officer_id)
+    schedule_follow_ups(
+        session,
+        obligation=Obligation.ACKNOWLEDGEMENT,
+        subject_id=item.id,  # type: ignore[arg-type]
+        topic_id=topic.id,  # type: ignore[arg-type]
+        owed_by_id=officer.id,
+        deadline=ack_due,
+        provisional=provisional,
+        now=now,
+    )
+    dept = get(session, Department, item.lead_department_id)
+    queue(
+        session,
+        event_key=f"item:{item.id}:transfer:{int(now.timestamp())}",
+        recipients=[officer.tag, dept.tag],
+        template="transfer",
+        topic_id=topic.id,
+        topic=topic,
+        item=item,
+        officer=officer,
+        department=dept.name,
+        co_departments="、".join(department_name(session, d) for d in item.co_department_ids),
+        ack_deadline=format_local(ack_due),
+        deadline=format_local(item.deadline),
+        provisional=provisional,
+    )
+
+
+def _item(
+    session: Session, item_id: int, stage: Stage, doing: str
+) -> tuple[RectificationItem, Topic]:
+    item = get(session, RectificationItem, item_id, for_update=True)
+    topic = get(session, Topic, item.topic_id, for_update=True)
+    ensure_in_stage(topic, stage, doing)
+    return item, topic
+
+
+def _ensure_officer(
+    session: Session, item: RectificationItem, person_id: int, doing: str
+) -> Person:
+    person = get(session, Person, person_id)
+    if person.id == item.officer_id:
+        return person
+    if person.role == Role.DEPARTMENT_HEAD and person.department_id == item.lead_department_id:
+        return person
+    raise Forbidden(f"{person.name} 不是该事项的责任人或牵头单位负责人，无权{doing}")
+
+
+def acknowledge(session: Session, item_id: int, data: Actor) -> RectificationItem:
+    item, topic = _item(session, item_id, Stage.TRANSFER, "签收整改事项")
+    person = _ensure_officer(session, item, data.by, "签收")
+    if item.status != ItemStatus.TRANSFERRED:
+        raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能签收")
+    item.status = ItemStatus.ACKNOWLEDGED
+    item.acknowledged_at = utcnow()
+    item.acknowledged_by_id = person.id
+    close_follow_ups(
+        session, obligation=Obligation.ACKNOWLEDGEMENT, subject_ids=[item_id], outcome="已签收"
+    )
+    audit(session, action="item_acknowledged", topic_id=topic.id, actor=person, item_id=item_id)
+    settle(session, topic)
+    return item
+
+
+def decline(session: Session, item_id: int, data: DeclineIn) -> RectificationItem:
+    item, topic = _item(session, item_id, Stage.TRANSFER, "退回整改事项")
+    person = _ensure_officer(session, item, data.by, "退回")
+    if item.status != ItemStatus.TRANSFERRED:
+        raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能退回")
+    item.status = ItemStatus.DECLINED
+    item.decline_reason = data.reason
+    close_follow_ups(
+        session, obligation=Obligation.ACKNOWLEDGEMENT, subject_ids=[item_id], outcome="已退回"
+    )
+    queue(
+        session,
+        event_key=f"item:{item_id}:declined:{int(utcnow().timestamp())}",
+        recipients=[role_tag(Role.ADMINISTRATOR)],
+        template="item_declined",
+        topic_id=topic.id,
+        topic=topic,
+        item=item,
+        department=department_name(session, item.lead_department_id),
+        reason=data.reason,
+    )
+    audit(session, action="item_declined", topic_id=topic.id, actor=person, reason=data.reason)
+    return item
+
+
+def reassign(session: Session, item_id: int, data: ReassignIn) -> RectificationItem:
+    item, topic = _item(session, item_id, Stage.TRANSFER, "重新交办整改事项")
+    admin = get(session, Person, data.by)
+    require_role(admin, Role.ADMINISTRATOR, action="重新交办整改事项")
+    if item.status not in (ItemStatus.DECLINED, ItemStatus.TRANSFERRED):
+        raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能重新交办")
+    co = data.co_department_ids if data.co_department_ids is not None else item.co_department_ids
+    co = [c for c in co if c != data.lead_department_id]
+    _check_department_people(session, data.lead_department_id, co, data.officer_id)
+    close_follow_ups(
+        session, obligation=Obligation.ACKNOWLEDGEMENT, subject_ids=[item_id], outcome="已改派"
+    )
+    item.lead_department_id = data.lead_department_id
+    item.co_department_ids = co
+    item.officer_id = data.officer_id
+    if data.deadline:
+        if data.deadline <= local_today(utcnow()):
+            raise Invalid("整改期限须晚于今天", field="deadline")
+        item.deadline = end_of_day(data.deadline)
+    _send_for_acknowledgement(session, topic, item, now=utcnow())
+    audit(session, action="item_reassigned", topic_id=topic.id, actor=admin, item_id=item_id)
+    return item
+
+
+def start_implementation(session: Session, topic_id: int, *, now: dt.datetime | None = None) -> int:
+    """Ask for one plan per item and put every item deadline on its ladder (once per item)."""
+    now = now or utcnow()
+    topic = get(session, Topic, topic_id)
+    items = session.exec(
+        select(RectificationItem).where(
+            RectificationItem.topic_id == topic_id,
+            RectificationItem.status == ItemStatus.ACKNOWLEDGED,
+            RectificationItem.plan_due_at.is_(None),
+        )
+    ).all()
+    for item in items:
+        plan_due, provisional = working_days_after(now, get_settings().plan_working_days)
+        plan_due = min(plan_due, item.deadline)
+        item.plan_due_at = plan_due
+        officer = get(session, Person, item.officer_id)
+        schedule_follow_ups(
+            session,
+            obligation=Obligation.PLAN,
+            subject_id=item.id,  # type: ignore[arg-type]
+            topic_id=topic_id,
+            owed_by_id=officer.id,
+            deadline=plan_due,
+            provisional=provisional,
+            now=now,
+        )
+        schedule_follow_ups(
+            session,
+            obligation=Obligation.ITEM_DEADLINE,
+            subject_id=item.id,  # type: ignore[arg-type]
+            topic_id=topic_id,
+            owed_by_id=officer.id,
+            deadline=item.deadline,
+            provisional=item.deadline_provisional,
+            now=now,
+        )
+        queue(
+            session,
+            event_key=f"item:{item.id}:plan_request",
+            recipients=[officer.tag],
+            template="plan_request",
+            topic_id=topic_id,
+            topic=topic,
+            item=item,
+            officer=officer,
+            plan_deadline=format_local(plan_due),
+            deadline=format_local(item.deadline),
+            provisional=provisional,
+        )
+    return len(items)
+
+
+def submit_plan(session: Session, item_id: int, data: PlanIn) -> Plan:
+    item, topic = _item(session, item_id, Stage.IMPLEMENTATION, "提交整改方案")
+    person = _ensure_officer(session, item, data.by, "提交整改方案")
+    if item.status not in (ItemStatus.ACKNOWLEDGED, ItemStatus.IN_PROGRESS):
+        raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能提交方案")
+    get(session, Person, data.responsible_id)
+    plan_deadline = end_of_day(data.deadline)
+    if plan_deadline > item.deadline:
+        raise Invalid(
+            "方案完成期限不能晚于事项整改期限（如需延期请申请调整期限）", field="deadline"
+        )
+    current = session.exec(
+        select(Plan).where(Plan.item_id == item_id).order_by(Plan.version.desc())  # type: ignore[attr-defined]
+    ).first()
+    if current and not data.adjust_reason:
+        raise Invalid("方案已提交，调整方案须说明理由", field="adjust_reason")
+    plan = Plan(
+        item_id=item_id,
+        version=(current.version + 1) if current else 1,
+        target=data.target,
+        measures=data.measures,
+        deadline=plan_deadline,
+        responsible_id=data.responsible_id,
+        adjust_reason=data.adjust_reason,
+    )
+    session.add(plan)
+    item.status = ItemStatus.IN_PROGRESS
+    close_follow_ups(
+        session, obligation=Obligation.PLAN, subject_ids=[item_id], outcome="已提交方案"
+    )
+    session.flush()
+    queue(
+        session,
+        event_key=f"plan:{plan.id}:submitted",
+        recipients=[role_tag(Role.ADMINISTRATOR)],
+        template="plan_submitted",
+        topic_id=topic.id,
+        topic=topic,
+        item=item,
+        plan=plan,
+        officer=person.name,
+    )
+    audit(session, action="plan_submitted", topic_id=topic.id, actor=person, item_id=item_id)
+    return plan
+
+
+def review_plan(session: Session, plan_id: int, data: PlanReview) -> Plan:
+    plan = get(session, Plan, plan_id, for_update=True)
+    item, topic = _item(session, plan.item_id, Stage.IMPLEMENTATION, "审核整改方案")
+    reviewer = get(session, Person, data.by)
+    require_role(reviewer, Role.ADMINISTRATOR, Role.MEMBER, Role.APPROVER, action="审核整改方案")
+    if plan.status != PlanStatus.SUBMITTED:
+        raise Conflict("方案已审核")
+    plan.status = PlanStatus.APPROVED if data.approved else PlanStatus.RETURNED
+    plan.reviewed_by_id = reviewer.id
+    plan.review_note = data.note
+    officer = get(session, Person, item.officer_id)
+    queue(
+        session,
+        event_key=f"plan:{plan_id}:reviewed",
+        recipients=[officer.tag],
+        template="plan_reviewed",
+        topic_id=topic.id,
+        topic=topic,
+        item=item,
+        approved=data.approved,
+        note=data.note or "",
+    )
+    audit(
+        session, action="plan_reviewed", topic_id=topic.id, actor=reviewer, approved=data.approved
+    )
+    return plan
+
+
+def report_progress(session: Session, item_id: int, data: ProgressIn) -> ProgressUpdate:
+    item, topic = _item(session, item_id, Stage.IMPLEMENTATION, "报送整改进展")
+    person = _ensure_officer(session, item, data.by, "报送进展")
+    if item.status != ItemStatus.IN_PROGRESS:
+        raise Conflict("请先提交整改方案，再报送进展")
+    update = ProgressUpdate(
+        item_id=item_id,
+        by_id=person.id,  # type: ignore[arg-type]
+        note=data.note,
+        percent=data.percent,
+        evidence_ref=data.evidence_ref,
+    )
+    session.add(update)
+    session.flush()
+    audit(
+        session, action="progress_reported", topic_id=topic.id, actor=person, percent=data.percent
+    )
+    return update
+
+
+def complete(session: Session, item_id: int, data: CompletionIn) -> RectificationItem:
+    item, topic = _item(session, item_id, Stage.IMPLEMENTATION, "办结整改事项")
+    person = _ensure_officer(session, item, data.by, "办结")
+    if item.status != ItemStatus.IN_PROGRESS:
+        raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，须有整改方案后方可办结")
+    now = utcnow()
+    item.status = ItemStatus.COMPLETED
+    item.completed_at = now
+    item.completion_summary = data.summary
+    item.solved = data.solved
+    item.long_term_mechanism = data.long_term_mechanism
+    recheck = end_of_day(local_today(now) + dt.timedelta(days=get_settings().recheck_days))
+    item.recheck_due_at = recheck
+    if data.evidence_ref:
+        session.add(
+            ProgressUpdate(
+                item_id=item_id,
+                by_id=person.id,  # type: ignore[arg-type]
+                note=f"办结：{data.summary}",
+                percent=100,
+                evidence_ref=data.evidence_ref,
+            )
+        )
+    for obligation in (Obligation.PLAN, Obligation.ITEM_DEADLINE):
+        close_follow_ups(session, obligation=obligation, subject_ids=[item_id], outcome="已办结")
+    schedule_follow_ups(
+        session,
+        obligation=Obligation.RECHECK,
+        subject_id=item_id,
+        topic_id=topic.id,  # type: ignore[arg-type]
+        owed_by_id=None,
+        deadline=recheck,
+        now=now,
+    )
+    audit(session, action="item_completed", topic_id=topic.id, actor=person, item_id=item_id)
+    settle(session, topic)
+    return item
+
+
+def extend(session: Session, item_id: int, data: ExtendIn) -> RectificationItem:
+    """动态调整: a new deadline; the old ladder closes, a new one follows the new date."""
+    item = get(session, RectificationItem, item_id, for_update=True)
+    topic = get(session, Topic, item.topic_id, for_update=True)
+    ensure_open(topic, "调整整改期限")
+    admin = get(session, Person, data.by)
+    require_role(admin, Role.ADMINISTRATOR, Role.APPROVER, action="调整整改期限")
+    if item.status == ItemStatus.COMPLETED:
+        raise Conflict("事项已办结，不能调整期限")
+    new_deadline = end_of_day(data.deadline)
+    if new_deadline <= item.deadline:
+        raise Invalid("新期限须晚于原期限", field="deadline")
+    old = item.deadline
+    item.deadline = new_deadline
+    if item.plan_due_at is not None:  # its ladder is running: replace it
+        close_follow_ups(
+            session,
+            obligation=Obligation.ITEM_DEADLINE,
+            subject_ids=[item_id],
+            outcome="期限已调整",
+        )
+        schedule_follow_ups(
+            session,
+            obligation=Obligation.ITEM_DEADLINE,
+            subject_id=item_id,
+            topic_id=topic.id,  # type: ignore[arg-type]
+            owed_by_id=item.officer_id,
+            deadline=new_deadline,
+        )
+    audit(
+        session,
+        action="item_extended",
+        topic_id=topic.id,
+        actor=admin,
+        old=old,
+        new=new_deadline,
+        reason=data.reason,
+    )
+    return item
+
+
+def recheck(session: Session, item_id: int, data: RecheckIn) -> RectificationItem:
+    """回头看: record whether the fix held; a rebound is counted and reported."""
+    item = get(session, RectificationItem, item_id, for_update=True)
+    topic = get(session, Topic, item.topic_id)
+    person = get(session, Person, data.by)
+    require_role(person, Role.ADMINISTRATOR, Role.MEMBER, Role.SUPERVISOR, action="开展回头看")
+    if item.status != ItemStatus.COMPLETED:
+        raise Conflict("事项尚未办结，不能回头看")
+    if item.rechecked_at is not None:
+        raise Conflict("该事项已完成回头看")
+    item.rechecked_at = utcnow()
+    item.rebound = data.rebound
+    close_follow_ups(
+        session, obligation=Obligation.RECHECK, subject_ids=[item_id], outcome="已回头看"
+    )
+    if data.rebound:
+        heads = department_head_tags(session, [item.lead_department_id]).get(
+            item.lead_department_id, []
+        )
+        queue(
+            session,
+            event_key=f"item:{item_id}:rebound",
+            recipients=[
+                get(session, Person, item.officer_id).tag,
+                *heads,
+                role_tag(Role.ADMINISTRATOR),
+            ],
+            template="rebound",
+            topic_id=topic.id,
+            topic=topic,
+            item=item,
+            note=data.note,
+        )
+    audit(session, action="item_rechecked", topic_id=topic.id, actor=person, rebound=data.rebound)
+    return item

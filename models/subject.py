@@ -1,0 +1,145 @@
+"""明确主体: participants, invitations and replies (RSVP)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from config.settings import get_settings
+from models.base import utcnow
+from models.case import audit, close_follow_ups, get, queue, schedule_follow_ups
+from models.deadlines import format_local, working_days_after
+from models.enums import Obligation, ParticipantRole, Rsvp, Stage, StageState
+from models.errors import Conflict, Invalid
+from models.stages import ensure_open, is_done, settle
+from models.tables import Participant, Person, Topic
+
+
+class ParticipantIn(BaseModel):
+    person_id: int
+    role: ParticipantRole
+
+
+class ParticipantsAdd(BaseModel):
+    """Request body: people invited to the consultation, each in a role."""
+
+    participants: list[ParticipantIn] = Field(min_length=1, max_length=200)
+
+
+class ParticipantPublic(BaseModel):
+    id: int
+    topic_id: int
+    person_id: int
+    role: ParticipantRole
+    rsvp: Rsvp
+    rsvp_note: str | None
+    invited_at: dt.datetime | None
+    rsvp_due_at: dt.datetime | None
+    rsvp_at: dt.datetime | None
+
+
+class RsvpIn(BaseModel):
+    """Request body: the invitee's reply."""
+
+    accept: bool
+    note: str | None = Field(default=None, max_length=500)
+
+
+def add_participants(session: Session, topic_id: int, data: ParticipantsAdd) -> list[Participant]:
+    topic = get(session, Topic, topic_id, for_update=True)
+    ensure_open(topic, "添加协商主体")
+    if not is_done(topic, Stage.TOPIC):
+        raise Conflict("议题尚未经审定，不能确定协商主体")
+    if is_done(topic, Stage.SUBJECT):
+        raise Conflict("“明确主体”环节已完成，不能再添加协商主体")
+    seen = set(session.exec(select(Participant.person_id).where(Participant.topic_id == topic_id)))
+    added = []
+    for entry in data.participants:
+        person = get(session, Person, entry.person_id)
+        if entry.person_id in seen:
+            raise Conflict(f"{person.name} 已在协商主体名单中")
+        seen.add(entry.person_id)
+        participant = Participant(topic_id=topic_id, person_id=entry.person_id, role=entry.role)
+        session.add(participant)
+        added.append(participant)
+    session.flush()
+    audit(
+        session,
+        action="participants_added",
+        topic_id=topic_id,
+        person_ids=[p.person_id for p in added],
+    )
+    if topic.stage == Stage.SUBJECT and topic.stage_state != StageState.NOT_STARTED:
+        invite(session, topic_id)  # joined late: invite at once
+    return added
+
+
+def invite(session: Session, topic_id: int, *, now: dt.datetime | None = None) -> int:
+    """Invite every participant not yet invited; each owes a reply by the RSVP deadline."""
+    now = now or utcnow()
+    topic = get(session, Topic, topic_id)
+    pending = session.exec(
+        select(Participant, Person)
+        .join(Person, Person.id == Participant.person_id)
+        .where(Participant.topic_id == topic_id, Participant.invited_at.is_(None))
+    ).all()
+    if not pending:
+        return 0
+    deadline, provisional = working_days_after(now, get_settings().rsvp_working_days)
+    for participant, person in pending:
+        participant.invited_at = now
+        participant.rsvp_due_at = deadline
+        schedule_follow_ups(
+            session,
+            obligation=Obligation.RSVP,
+            subject_id=participant.id,  # type: ignore[arg-type]
+            topic_id=topic_id,
+            owed_by_id=person.id,
+            deadline=deadline,
+            provisional=provisional,
+            now=now,
+        )
+        queue(
+            session,
+            event_key=f"participant:{participant.id}:invitation",
+            recipients=[person.tag],
+            template="invitation",
+            topic_id=topic_id,
+            topic=topic,
+            person=person,
+            participant_id=participant.id,
+            deadline=format_local(deadline),
+            provisional=provisional,
+        )
+    audit(session, action="invitations_sent", topic_id=topic_id, count=len(pending))
+    return len(pending)
+
+
+def reply(session: Session, participant_id: int, data: RsvpIn) -> Participant:
+    participant = get(session, Participant, participant_id, for_update=True)
+    topic = get(session, Topic, participant.topic_id, for_update=True)
+    ensure_open(topic, "回复邀请")
+    if participant.invited_at is None:
+        raise Conflict("尚未发出邀请，不能回复")
+    if participant.rsvp != Rsvp.PENDING:
+        answer = "接受" if participant.rsvp == Rsvp.ACCEPTED else "谢绝"
+        raise Conflict(f"已于此前{answer}邀请，不能重复回复")
+    if is_done(topic, Stage.SUBJECT):
+        raise Invalid("“明确主体”环节已完成")
+    participant.rsvp = Rsvp.ACCEPTED if data.accept else Rsvp.DECLINED
+    participant.rsvp_note = data.note
+    participant.rsvp_at = utcnow()
+    close_follow_ups(
+        session, obligation=Obligation.RSVP, subject_ids=[participant_id], outcome="已回复"
+    )
+    audit(
+        session,
+        action="rsvp",
+        topic_id=topic.id,
+        participant_id=participant_id,
+        accept=data.accept,
+    )
+    settle(session, topic)
+    return participant

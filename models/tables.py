@@ -1,0 +1,340 @@
+"""Every table of the case file. Foreign keys name tables, so modules never import each other."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from models.base import UTCDateTime, enum_type, utcnow
+from models.enums import (
+    Adoption,
+    FollowUpStatus,
+    FollowUpStep,
+    ItemStatus,
+    NotificationStatus,
+    Obligation,
+    ParticipantRole,
+    PlanStatus,
+    RaterKind,
+    ReportStatus,
+    ResearchMethod,
+    Role,
+    Rsvp,
+    SessionForm,
+    SessionStatus,
+    Stage,
+    StageState,
+    TopicSource,
+    TopicStatus,
+)
+
+
+def _ts(*, nullable: bool = True, index: bool = False, default_now: bool = False) -> Any:
+    return Field(
+        default_factory=utcnow if default_now else lambda: None,
+        sa_type=UTCDateTime(),
+        nullable=nullable,
+        index=index,
+    )
+
+
+def _enum(cls: Any, default: Any, *, index: bool = False) -> Any:
+    return Field(default=default, sa_type=enum_type(cls), nullable=False, index=index)
+
+
+class AppMeta(SQLModel, table=True):
+    """Key/value facts about this installation (its id keeps Prefect idempotency keys unique)."""
+
+    __tablename__ = "app_meta"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=255)
+
+
+class Department(SQLModel, table=True):
+    __tablename__ = "department"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    tag: str = Field(max_length=64, unique=True)
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50)
+    role: Role = _enum(Role, Role.RESIDENT, index=True)
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=200)
+    tag: str = Field(max_length=64, unique=True)
+
+
+class Topic(SQLModel, table=True):
+    __tablename__ = "topic"
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    description: str = Field(default="", sa_type=sa.Text)
+    category: str = Field(default="", max_length=50)
+    source: TopicSource = _enum(TopicSource, TopicSource.PUBLIC)
+    urgent: bool = False
+    important: bool = False
+    emergency: bool = False
+    # Screening facts (涉法涉诉 / 纳入信访 / 普遍关注 / 政策已明确).
+    in_litigation: bool = False
+    in_petition: bool = False
+    of_general_concern: bool = True
+    policy_explicit: bool = False
+    proposer_id: int | None = Field(default=None, foreign_key="person.id")
+    stage: Stage = _enum(Stage, Stage.TOPIC)
+    stage_state: StageState = _enum(StageState, StageState.NOT_STARTED)
+    status: TopicStatus = _enum(TopicStatus, TopicStatus.DRAFT, index=True)
+    status_reason: str | None = Field(default=None, max_length=500)
+    merged_into_id: int | None = Field(default=None, foreign_key="topic.id")
+    approved_by_id: int | None = Field(default=None, foreign_key="person.id")
+    approved_at: dt.datetime | None = _ts()
+    closed_at: dt.datetime | None = _ts()
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+    updated_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class StageRun(SQLModel, table=True):
+    """Which Prefect flow run carried a stage of a topic (one per topic and stage)."""
+
+    __tablename__ = "stage_run"
+    __table_args__ = (sa.UniqueConstraint("topic_id", "stage"),)
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    stage: Stage = _enum(Stage, Stage.TOPIC)
+    flow_run_id: str = Field(max_length=36)
+    started_at: dt.datetime = _ts(nullable=False, default_now=True)
+    finished_at: dt.datetime | None = _ts()
+
+
+class Participant(SQLModel, table=True):
+    __tablename__ = "participant"
+    __table_args__ = (sa.UniqueConstraint("topic_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    role: ParticipantRole = _enum(ParticipantRole, ParticipantRole.RESIDENT)
+    rsvp: Rsvp = _enum(Rsvp, Rsvp.PENDING)
+    rsvp_note: str | None = Field(default=None, max_length=500)
+    invited_at: dt.datetime | None = _ts()
+    rsvp_due_at: dt.datetime | None = _ts()
+    rsvp_at: dt.datetime | None = _ts()
+
+
+class ResearchTask(SQLModel, table=True):
+    __tablename__ = "research_task"
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    title: str = Field(max_length=200)
+    method: ResearchMethod = _enum(ResearchMethod, ResearchMethod.FIELD_VISIT)
+    owner_id: int = Field(foreign_key="person.id")
+    due_at: dt.datetime = _ts(nullable=False)
+    findings: str | None = Field(default=None, sa_type=sa.Text)
+    submitted_at: dt.datetime | None = _ts()
+
+
+class ConsultationSession(SQLModel, table=True):
+    __tablename__ = "consultation_session"
+    __table_args__ = (sa.UniqueConstraint("topic_id", "round"),)
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    round: int = 1
+    form: SessionForm = _enum(SessionForm, SessionForm.THEMATIC)
+    starts_at: dt.datetime = _ts(nullable=False)
+    ends_at: dt.datetime | None = _ts()
+    place: str | None = Field(default=None, max_length=200)
+    status: SessionStatus = _enum(SessionStatus, SessionStatus.SCHEDULED)
+    consensus_reached: bool = False
+    consensus_summary: str | None = Field(default=None, sa_type=sa.Text)
+    concluded_at: dt.datetime | None = _ts()
+
+
+class Opinion(SQLModel, table=True):
+    __tablename__ = "opinion"
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="consultation_session.id", index=True)
+    participant_id: int = Field(foreign_key="participant.id")
+    content: str = Field(sa_type=sa.Text)
+    consensus: bool = False
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class Suggestion(SQLModel, table=True):
+    """One entry of the 协商意见建议清单; points back to the opinions it came from."""
+
+    __tablename__ = "suggestion"
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    session_id: int = Field(foreign_key="consultation_session.id")
+    content: str = Field(sa_type=sa.Text)
+    opinion_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    adoption: Adoption = _enum(Adoption, Adoption.PENDING)
+    adoption_note: str | None = Field(default=None, max_length=500)
+
+
+class Report(SQLModel, table=True):
+    __tablename__ = "report"
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", unique=True)
+    title: str = Field(max_length=200)
+    content: str = Field(sa_type=sa.Text)
+    status: ReportStatus = _enum(ReportStatus, ReportStatus.SUBMITTED)
+    submitted_at: dt.datetime = _ts(nullable=False, default_now=True)
+    return_reason: str | None = Field(default=None, max_length=500)
+    approved_by_id: int | None = Field(default=None, foreign_key="person.id")
+    approved_at: dt.datetime | None = _ts()
+
+
+class RectificationItem(SQLModel, table=True):
+    """One line of the 工作责任清单: a single lead department owns it."""
+
+    __tablename__ = "rectification_item"
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    suggestion_id: int = Field(foreign_key="suggestion.id", index=True)
+    title: str = Field(max_length=200)
+    lead_department_id: int = Field(foreign_key="department.id", index=True)
+    co_department_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    officer_id: int = Field(foreign_key="person.id", index=True)
+    deadline: dt.datetime = _ts(nullable=False, index=True)
+    deadline_provisional: bool = False
+    status: ItemStatus = _enum(ItemStatus, ItemStatus.DRAFT, index=True)
+    transferred_at: dt.datetime | None = _ts()
+    ack_due_at: dt.datetime | None = _ts()
+    acknowledged_at: dt.datetime | None = _ts()
+    acknowledged_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decline_reason: str | None = Field(default=None, max_length=500)
+    plan_due_at: dt.datetime | None = _ts()
+    completed_at: dt.datetime | None = _ts()
+    completion_summary: str | None = Field(default=None, sa_type=sa.Text)
+    solved: bool | None = None
+    long_term_mechanism: bool | None = None
+    recheck_due_at: dt.datetime | None = _ts()
+    rechecked_at: dt.datetime | None = _ts()
+    rebound: bool | None = None
+
+
+class Plan(SQLModel, table=True):
+    """一问题一方案; a new version replaces the current one when the plan is adjusted."""
+
+    __tablename__ = "plan"
+    __table_args__ = (sa.UniqueConstraint("item_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="rectification_item.id", index=True)
+    version: int = 1
+    target: str = Field(sa_type=sa.Text)
+    measures: str = Field(sa_type=sa.Text)
+    deadline: dt.datetime = _ts(nullable=False)
+    responsible_id: int = Field(foreign_key="person.id")
+    adjust_reason: str | None = Field(default=None, max_length=500)
+    status: PlanStatus = _enum(PlanStatus, PlanStatus.SUBMITTED)
+    reviewed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    review_note: str | None = Field(default=None, max_length=500)
+    submitted_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class ProgressUpdate(SQLModel, table=True):
+    __tablename__ = "progress_update"
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="rectification_item.id", index=True)
+    by_id: int = Field(foreign_key="person.id")
+    note: str = Field(sa_type=sa.Text)
+    percent: int = 0
+    evidence_ref: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class Rating(SQLModel, table=True):
+    __tablename__ = "rating"
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    item_id: int | None = Field(default=None, foreign_key="rectification_item.id")
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    rater_kind: RaterKind = _enum(RaterKind, RaterKind.RESIDENT)
+    score: int
+    satisfied: bool
+    comment: str | None = Field(default=None, max_length=1000)
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class Assessment(SQLModel, table=True):
+    """The result list of a topic, closed by the office and disclosed publicly."""
+
+    __tablename__ = "assessment"
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", unique=True)
+    summary: str = Field(sa_type=sa.Text)
+    kpis: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    closed_by_id: int = Field(foreign_key="person.id")
+    closed_at: dt.datetime = _ts(nullable=False, default_now=True)
+    public: bool = True
+
+
+class FollowUp(SQLModel, table=True):
+    """A deadline as data: what is owed, by whom, due when, which rung of the ladder."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (
+        sa.Index("ix_follow_up_status_due", "status", "due_at"),
+        sa.Index("ix_follow_up_subject", "obligation", "subject_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    obligation: Obligation = _enum(Obligation, Obligation.RSVP)
+    subject_id: int
+    owed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    step: FollowUpStep = _enum(FollowUpStep, FollowUpStep.DUE)
+    deadline: dt.datetime = _ts(nullable=False)
+    due_at: dt.datetime = _ts(nullable=False)
+    provisional: bool = False
+    status: FollowUpStatus = _enum(FollowUpStatus, FollowUpStatus.OPEN)
+    outcome: str | None = Field(default=None, max_length=200)
+    processed_at: dt.datetime | None = _ts()
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class Notification(SQLModel, table=True):
+    """Outbox row: written with the change, delivered later, never twice per key."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        sa.UniqueConstraint("event_key", "recipient", "channel", name="uq_notification_key"),
+        sa.Index("ix_notification_status", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    event_key: str = Field(max_length=200)
+    recipient: str = Field(max_length=64)
+    channel: str = Field(default="apprise", max_length=32)
+    template: str = Field(max_length=64)
+    title: str = Field(max_length=200)
+    body: str = Field(sa_type=sa.Text)
+    topic_id: int | None = Field(default=None, foreign_key="topic.id", index=True)
+    status: NotificationStatus = _enum(NotificationStatus, NotificationStatus.PENDING)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    # Apprise services that already accepted this message: a retry skips them.
+    delivered_services: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+    claimed_at: dt.datetime | None = _ts()
+    next_attempt_at: dt.datetime | None = _ts()
+    sent_at: dt.datetime | None = _ts()
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int | None = Field(default=None, foreign_key="topic.id", index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor: str = Field(default="system", max_length=100)
+    action: str = Field(max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: dt.datetime = _ts(nullable=False, default_now=True)

@@ -1,0 +1,291 @@
+"""Topics (议题): proposal, screening, merging, approval."""
+
+from __future__ import annotations
+
+import datetime as dt
+from difflib import SequenceMatcher
+
+from pydantic import BaseModel, Field, computed_field
+from sqlmodel import Session, select
+
+from config.settings import get_settings
+from models.base import utcnow
+from models.case import (
+    audit,
+    close_follow_ups,
+    get,
+    queue,
+    require_role,
+    role_tag,
+    schedule_follow_ups,
+    touch,
+)
+from models.deadlines import format_local, working_days_after
+from models.enums import (
+    SOURCE_LABELS,
+    Obligation,
+    Role,
+    Stage,
+    StageState,
+    TopicSource,
+    TopicStatus,
+)
+from models.errors import Conflict, Invalid
+from models.stages import ensure_in_stage, settle
+from models.tables import Person, Topic
+
+DUPLICATE_SIMILARITY = 0.85
+
+
+class TopicCreate(BaseModel):
+    """Request body: a proposed topic (议题建议) from any source channel."""
+
+    title: str = Field(min_length=2, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    category: str = Field(default="", max_length=50)
+    source: TopicSource
+    urgent: bool = False
+    important: bool = False
+    emergency: bool = False
+    in_litigation: bool = False
+    in_petition: bool = False
+    of_general_concern: bool = True
+    policy_explicit: bool = False
+    proposer_id: int | None = None
+
+
+class TopicPublic(BaseModel):
+    id: int
+    title: str
+    description: str
+    category: str
+    source: TopicSource
+    urgent: bool
+    important: bool
+    emergency: bool
+    stage: Stage
+    stage_state: StageState
+    status: TopicStatus
+    status_reason: str | None
+    merged_into_id: int | None
+    proposer_id: int | None
+    approved_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def quadrant(self) -> int:
+        return priority_quadrant(self.urgent, self.important)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def source_label(self) -> str:
+        return SOURCE_LABELS[self.source]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stage_label(self) -> str:
+        return self.stage.label
+
+
+class Decision(BaseModel):
+    """Request body: a person's decision with an optional comment or reason."""
+
+    by: int = Field(description="办理人 id")
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class Rejection(BaseModel):
+    by: int
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+def priority_quadrant(urgent: bool, important: bool) -> int:
+    """Four quadrants: 1 urgent+important, 2 important, 3 urgent, 4 neither."""
+    if important:
+        return 1 if urgent else 2
+    return 3 if urgent else 4
+
+
+def screening_reason(topic: Topic) -> str | None:
+    """The field's four 'no consultation' rules; None when the topic may proceed."""
+    if topic.in_litigation:
+        return "涉法涉诉事项不纳入协商（涉法涉诉不协商）"
+    if topic.in_petition:
+        return "已纳入信访程序的事项不纳入协商（纳入信访不协商）"
+    if not topic.of_general_concern:
+        return "事项不具普遍性和代表性（不具代表性不协商）"
+    if topic.policy_explicit:
+        return "党委政府已有明确规定的事项无需协商"
+    return None
+
+
+def create_topic(session: Session, data: TopicCreate) -> Topic:
+    if data.proposer_id is not None:
+        get(session, Person, data.proposer_id)
+    topic = Topic(**data.model_dump())
+    if data.source is TopicSource.EMERGENCY:
+        topic.emergency = True
+        topic.urgent = True
+    session.add(topic)
+    session.flush()
+    audit(session, action="topic_proposed", topic_id=topic.id, title=topic.title)
+    return topic
+
+
+def find_near_duplicate(session: Session, topic: Topic) -> Topic | None:
+    """An open topic whose title says the same thing, to merge into instead of consulting twice."""
+    candidates = session.exec(
+        select(Topic).where(
+            Topic.id != topic.id,
+            Topic.status.in_([TopicStatus.AWAITING_APPROVAL, TopicStatus.IN_PROGRESS]),
+        )
+    ).all()
+    best, best_ratio = None, 0.0
+    for other in candidates:
+        ratio = SequenceMatcher(None, topic.title, other.title).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = other, ratio
+    return best if best_ratio >= DUPLICATE_SIMILARITY else None
+
+
+def screen(session: Session, topic_id: int, *, now: dt.datetime | None = None) -> Topic:
+    """Automatic work of the topic stage: screen, merge duplicates, send for approval."""
+    now = now or utcnow()
+    topic = get(session, Topic, topic_id, for_update=True)
+    if topic.status != TopicStatus.DRAFT:
+        return topic  # already screened by an earlier attempt
+    reason = screening_reason(topic)
+    duplicate = None if reason else find_near_duplicate(session, topic)
+    if reason:
+        topic.status = TopicStatus.SCREENED_OUT
+        topic.status_reason = reason
+        topic.closed_at = now
+    elif duplicate:
+        topic.status = TopicStatus.MERGED
+        topic.merged_into_id = duplicate.id
+        topic.status_reason = f"与议题“{duplicate.title}”（{duplicate.id}）重复，已合并"
+        topic.closed_at = now
+    else:
+        topic.status = TopicStatus.AWAITING_APPROVAL
+        days = 1 if topic.emergency else get_settings().approval_working_days
+        deadline, provisional = working_days_after(now, days)
+        schedule_follow_ups(
+            session,
+            obligation=Obligation.TOPIC_APPROVAL,
+            subject_id=topic.id,  # type: ignore[arg-type]
+            topic_id=topic.id,  # type: ignore[arg-type]
+            owed_by_id=None,
+            deadline=deadline,
+            provisional=provisional,
+            now=now,
+        )
+        queue(
+            session,
+            event_key=f"topic:{topic.id}:approval_request",
+            recipients=[role_tag(Role.APPROVER)],
+            template="approval_request",
+            topic_id=topic.id,
+            topic=topic,
+            source=SOURCE_LABELS[topic.source],
+            quadrant=priority_quadrant(topic.urgent, topic.important),
+            deadline=format_local(deadline),
+            provisional=provisional,
+        )
+    touch(topic)
+    audit(session, action="topic_screened", topic_id=topic.id, status=topic.status.value)
+    if topic.proposer_id is not None and topic.status != TopicStatus.AWAITING_APPROVAL:
+        proposer = get(session, Person, topic.proposer_id)
+        queue(
+            session,
+            event_key=f"topic:{topic.id}:screened",
+            recipients=[proposer.tag],
+            template="topic_screened",
+            topic_id=topic.id,
+            topic=topic,
+        )
+    return topic
+
+
+def approve(session: Session, topic_id: int, decision: Decision) -> Topic:
+    topic = get(session, Topic, topic_id, for_update=True)
+    approver = get(session, Person, decision.by)
+    require_role(approver, Role.APPROVER, action="审定议题")
+    ensure_in_stage(topic, Stage.TOPIC, "审定议题")
+    if topic.status != TopicStatus.AWAITING_APPROVAL:
+        raise Conflict("议题不在待审定状态")
+    topic.status = TopicStatus.IN_PROGRESS
+    topic.approved_by_id = approver.id
+    topic.approved_at = utcnow()
+    touch(topic)
+    close_follow_ups(
+        session, obligation=Obligation.TOPIC_APPROVAL, subject_ids=[topic_id], outcome="已审定"
+    )
+    audit(
+        session,
+        action="topic_approved",
+        topic_id=topic_id,
+        actor=approver,
+        comment=decision.comment,
+    )
+    queue(
+        session,
+        event_key=f"topic:{topic_id}:approved",
+        recipients=[role_tag(Role.ADMINISTRATOR)],
+        template="topic_decided",
+        topic_id=topic_id,
+        topic=topic,
+        approved=True,
+        approver=approver.name,
+        comment=decision.comment or "",
+    )
+    settle(session, topic)
+    return topic
+
+
+def reject(session: Session, topic_id: int, rejection: Rejection) -> Topic:
+    topic = get(session, Topic, topic_id, for_update=True)
+    approver = get(session, Person, rejection.by)
+    require_role(approver, Role.APPROVER, action="审定议题")
+    ensure_in_stage(topic, Stage.TOPIC, "审定议题")
+    if topic.status != TopicStatus.AWAITING_APPROVAL:
+        raise Conflict("议题不在待审定状态")
+    topic.status = TopicStatus.REJECTED
+    topic.status_reason = rejection.reason
+    topic.closed_at = utcnow()
+    touch(topic)
+    close_follow_ups(
+        session, obligation=Obligation.TOPIC_APPROVAL, subject_ids=[topic_id], outcome="未获审定"
+    )
+    audit(
+        session, action="topic_rejected", topic_id=topic_id, actor=approver, reason=rejection.reason
+    )
+    recipients = [role_tag(Role.ADMINISTRATOR)]
+    if topic.proposer_id:
+        recipients.append(get(session, Person, topic.proposer_id).tag)
+    queue(
+        session,
+        event_key=f"topic:{topic_id}:rejected",
+        recipients=recipients,
+        template="topic_decided",
+        topic_id=topic_id,
+        topic=topic,
+        approved=False,
+        approver=approver.name,
+        comment=rejection.reason,
+    )
+    return topic
+
+
+def list_topics(
+    session: Session, *, status: TopicStatus | None, limit: int, offset: int
+) -> list[Topic]:
+    stmt = select(Topic).order_by(Topic.id.desc()).limit(limit).offset(offset)  # type: ignore[union-attr]
+    if status is not None:
+        stmt = stmt.where(Topic.status == status)
+    return list(session.exec(stmt))
+
+
+__all__ = ["Invalid"]

@@ -1,0 +1,80 @@
+"""Delivering the outbox through Apprise, and the follow-up sweep that fills it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from config.channels import load_apprise, send
+from config.db import session_scope
+from config.settings import get_settings
+from models import followup, outbox
+
+
+@task(name="deliver-notifications", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+def deliver_notifications(topic_id: int | None = None, limit: int = 500) -> dict[str, int]:
+    """Send what is pending. Claims are committed before sending: never twice per service."""
+    settings = get_settings()
+    with session_scope() as session:
+        in_doubt = outbox.mark_in_doubt(session)
+        rows = outbox.claim(
+            session, max_attempts=settings.delivery_attempts, limit=limit, topic_id=topic_id
+        )
+    counts: Counter[str] = Counter()
+    if in_doubt:
+        counts["unknown"] += in_doubt
+    if not rows:
+        return dict(counts)
+    apobj = load_apprise()
+    for row in rows:
+        try:
+            result = send(
+                apobj,
+                tag=row["recipient"],
+                title=row["title"],
+                body=row["body"],
+                already=row["delivered_services"],
+            )
+            delivered, failed, no_channel = result.delivered, result.failed, result.no_channel
+        except Exception as exc:  # a broken channel must not stall the other rows
+            delivered, failed, no_channel = [], {"apprise": repr(exc)[:300]}, False
+        with session_scope() as session:
+            status = outbox.record_result(
+                session,
+                notification_id=row["id"],
+                delivered=delivered,
+                failed=failed,
+                no_channel=no_channel,
+                max_attempts=settings.delivery_attempts,
+            )
+        counts[status.value] += 1
+    return dict(counts)
+
+
+@task(name="sweep-follow-ups", retries=3, retry_delay_seconds=[1, 2, 5], cache_policy=NO_CACHE)
+def sweep_follow_ups() -> dict[str, Any]:
+    """All due rungs in one transaction: rerunning it after a crash finds them already handled."""
+    with session_scope() as session:
+        return followup.sweep(session)
+
+
+@task(name="follow-up-artifact", cache_policy=NO_CACHE)
+def publish_sweep_summary(summary: dict[str, Any], delivery: dict[str, int]) -> None:
+    lines = [
+        "# 跟踪督办巡检",
+        "",
+        f"- 到期待处理：{summary['chased'] + summary['nothing_to_do']} 条",
+        f"- 已履行、无需提醒：{summary['nothing_to_do']} 条",
+        f"- 已提醒/督办：{summary['chased']} 条，生成消息 {summary['messages']} 条",
+        "",
+        "| 环节.梯级 | 条数 |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in summary["by_rung"].items()],
+        "",
+        "投递结果：" + ("，".join(f"{k} {v}" for k, v in delivery.items()) or "无待发消息"),
+    ]
+    create_markdown_artifact(markdown="\n".join(lines), key="follow-up-sweep")
