@@ -82,6 +82,12 @@ class Stack:
         raise RuntimeError(f"{name} 未能启动（日志 {self.log_dir / (name + '.log')}）：\n{tail}")
 
     def start(self, timeout: float = 120) -> Stack:
+        self.start_prefect(timeout)
+        self.start_app(timeout)
+        return self
+
+    def start_prefect(self, timeout: float = 120) -> None:
+        """Start a local Prefect server unless the configured one already answers."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         health = f"{self.prefect_api_url}/health"
         if not self.settings.prefect_api_url and not healthy(health):
@@ -98,9 +104,11 @@ class Stack:
             self._wait("prefect-server", proc, health, timeout)
         elif not healthy(health):
             raise RuntimeError(f"配置的 Prefect 服务 {self.prefect_api_url} 无法访问")
+
+    def start_app(self, timeout: float = 120) -> None:
+        """The API and every deployment, in one process; ready once Prefect lists them all."""
         proc = self._spawn("xieshang", [sys.executable, "-m", "api.serve"])
         self._wait("xieshang", proc, f"{self.api_url}/ready", timeout)
-        return self
 
     def stop(self) -> None:
         for _name, proc in reversed(self.processes):

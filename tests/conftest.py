@@ -1,0 +1,161 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, one Prefect server per test session,
+an HTTP client, and a builder that walks a topic through the loop with the models' operations.
+
+Environment is fixed here, before anything imports prefect or the settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_TMP = Path(tempfile.mkdtemp(prefix="xieshang-tests-"))
+PREFECT_PORT = _free_port()
+API_PORT = _free_port()
+os.environ.update(
+    {
+        "XS_DATA_DIR": str(_TMP / "data"),
+        "XS_DATABASE_URL": f"sqlite:///{_TMP / 'data' / 'app.db'}",
+        "XS_API_PORT": str(API_PORT),
+        "XS_PREFECT_PORT": str(PREFECT_PORT),
+        "XS_FOLLOW_UP_INTERVAL_SECONDS": "3600",
+        "PREFECT_HOME": str(_TMP / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+)
+# A developer may point the suite at a running server to save its start-up time.
+if os.environ.get("PREFECT_API_URL"):
+    os.environ["XS_PREFECT_API_URL"] = os.environ["PREFECT_API_URL"]
+else:
+    os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{PREFECT_PORT}/api"
+    os.environ.pop("XS_PREFECT_API_URL", None)
+os.environ.pop("XS_APPRISE_CONFIG", None)
+
+from sqlalchemy import create_engine as sa_create_engine  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from config.db import engine_for, migrate  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("XS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_available() -> bool:
+    try:
+        engine = sa_create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def sqlite_url() -> str:
+    url = f"sqlite:///{_TMP / f'models-{uuid.uuid4().hex[:6]}.db'}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if not _postgres_available():
+        if os.environ.get("XS_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL 不可用：{PG_ADMIN_URL}")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"xs_test_{uuid.uuid4().hex[:8]}"
+    admin = sa_create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    yield url
+    engine_for(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def session(db_url: str) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test (commits become
+    savepoints), so every test starts from the same empty, migrated database."""
+    engine = engine_for(db_url)
+    with engine.connect() as conn:
+        outer = conn.begin()
+        with Session(bind=conn, join_transaction_mode="create_savepoint") as s:
+            yield s
+        outer.rollback()
+
+
+@pytest.fixture
+def client(session: Session) -> Iterator:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.deps import get_session
+
+    app = create_app()
+
+    def _session() -> Iterator[Session]:
+        yield session
+
+    app.dependency_overrides[get_session] = _session
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def loop(session: Session):  # type: ignore[no-untyped-def]
+    from tests.factories import LoopBuilder
+
+    return LoopBuilder(session)
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """One real Prefect server per test session (or the running one PREFECT_API_URL names)."""
+    from api.stack import Stack, healthy
+    from config.settings import get_settings
+
+    url = os.environ["PREFECT_API_URL"]
+    if healthy(f"{url}/health"):
+        yield url
+        return
+    stack = Stack(get_settings(), log_dir=_TMP / "logs")
+    stack.start_prefect()
+    yield url
+    stack.stop()
+
+
+@pytest.fixture
+def committed_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite case file that tasks (which commit) use through the settings."""
+    from config.settings import get_settings
+
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    migrate(url)
+    monkeypatch.setenv("XS_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
