@@ -249,6 +249,7 @@ def schedule_follow_ups(
                 step=step,
                 deadline=deadline,
                 due_at=due_at,
+                rung_offset=offset,
                 provisional=provisional or unsure,
             )
         )

@@ -219,6 +219,9 @@ class RectificationItem(SQLModel, table=True):
     recheck_due_at: dt.datetime | None = _ts()
     rechecked_at: dt.datetime | None = _ts()
     rebound: bool | None = None
+    # Set by the weekly dispatch: 0 none, 1 due soon, 2 overdue (预警), 3 escalated (督办).
+    warning_level: int = 0
+    warned_at: dt.datetime | None = _ts()
 
 
 class Plan(SQLModel, table=True):
@@ -293,6 +296,11 @@ class FollowUp(SQLModel, table=True):
     step: FollowUpStep = _enum(FollowUpStep, FollowUpStep.DUE)
     deadline: dt.datetime = _ts(nullable=False)
     due_at: dt.datetime = _ts(nullable=False)
+    # How the rung was counted: `rung_offset` working days from the deadline, and (for deadlines
+    # given in working days) `working_days` after the local date `counted_from`.
+    rung_offset: int = 0
+    counted_from: dt.date | None = None
+    working_days: int | None = None
     provisional: bool = False
     status: FollowUpStatus = _enum(FollowUpStatus, FollowUpStatus.OPEN)
     outcome: str | None = Field(default=None, max_length=200)
@@ -338,3 +346,30 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class HolidaySchedule(SQLModel, table=True):
+    """One day of a year's official schedule, loaded by an administrator (放假/调休上班)."""
+
+    __tablename__ = "holiday_schedule"
+    __table_args__ = (sa.UniqueConstraint("day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    day: dt.date
+    working: bool  # True: an adjusted working day (调休上班); False: a holiday
+    name: str = Field(default="", max_length=50)
+    loaded_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class Bulletin(SQLModel, table=True):
+    """A generated monthly bulletin (月通报) or quarterly review (季评估) and its files."""
+
+    __tablename__ = "bulletin"
+    __table_args__ = (sa.UniqueConstraint("kind", "period_start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # monthly | quarterly
+    period_start: dt.date
+    period_end: dt.date
+    files: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    generated_at: dt.datetime = _ts(nullable=False, default_now=True)
