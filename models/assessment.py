@@ -176,7 +176,7 @@ def request_ratings(session: Session, topic_id: int, *, now: dt.datetime | None 
             ),
         )
     ).all()
-    deadline, provisional = working_days_after(now, get_settings().rating_working_days)
+    due = working_days_after(session, now, get_settings().rating_working_days)
     items = session.exec(
         select(RectificationItem).where(RectificationItem.topic_id == topic_id)
     ).all()
@@ -190,8 +190,8 @@ def request_ratings(session: Session, topic_id: int, *, now: dt.datetime | None 
             topic=topic,
             person=person,
             items=items,
-            deadline=format_local(deadline),
-            provisional=provisional,
+            deadline=format_local(due.at),
+            provisional=due.provisional,
         )
         schedule_follow_ups(
             session,
@@ -199,8 +199,7 @@ def request_ratings(session: Session, topic_id: int, *, now: dt.datetime | None 
             subject_id=topic_id,
             topic_id=topic_id,
             owed_by_id=person.id,
-            deadline=deadline,
-            provisional=provisional,
+            deadline=due,
             now=now,
         )
     return len(people)

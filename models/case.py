@@ -9,16 +9,24 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import exists, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
 from models.base import utcnow
-from models.deadlines import format_local, step_due_at
+from models.deadlines import Deadline, format_local, step_due_at
 from models.enums import FollowUpStatus, FollowUpStep, Obligation, Role
 from models.errors import Forbidden, NotFound
 from models.messages import render
-from models.tables import AuditEvent, Department, FollowUp, Notification, Person, Topic
+from models.tables import (
+    AuditEvent,
+    Department,
+    FollowUp,
+    Notification,
+    Person,
+    RectificationItem,
+    Topic,
+)
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -223,21 +231,30 @@ def schedule_follow_ups(
     subject_id: int,
     topic_id: int,
     owed_by_id: int | None,
-    deadline: dt.datetime,
+    deadline: dt.datetime | Deadline,
     provisional: bool = False,
     now: dt.datetime | None = None,
-) -> None:
-    """Write every rung of the obligation's ladder; rungs already past fire on the next sweep."""
+) -> list[FollowUp]:
+    """Write every rung of the obligation's ladder; rungs already past fire on the next sweep.
+
+    A `Deadline` counted in working days is recorded with how it was counted (counted_from,
+    working_days), so loading an official schedule later can count it again."""
     from config.settings import get_settings
 
     now = now or utcnow()
+    counted_from: dt.date | None = None
+    working_days: int | None = None
+    if isinstance(deadline, Deadline):
+        provisional = provisional or deadline.provisional
+        counted_from, working_days = deadline.counted_from, deadline.working_days
+        deadline = deadline.at
     ladder = LADDERS[obligation]
     if obligation is Obligation.ITEM_DEADLINE:
         soon = get_settings().due_soon_working_days
         ladder = [(s, -soon if s is FollowUpStep.DUE_SOON else o) for s, o in ladder]
     rows = []
     for step, offset in ladder:
-        due_at, unsure = step_due_at(deadline, offset)
+        due_at, unsure = step_due_at(session, deadline, offset)
         if step is FollowUpStep.DUE_SOON and due_at <= now:
             continue  # a "due soon" reminder after the fact says nothing
         rows.append(
@@ -250,10 +267,39 @@ def schedule_follow_ups(
                 deadline=deadline,
                 due_at=due_at,
                 rung_offset=offset,
+                counted_from=counted_from,
+                working_days=working_days,
                 provisional=provisional or unsure,
             )
         )
     session.add_all(rows)
+    return rows
+
+
+ITEM_DEADLINES = (Obligation.ACKNOWLEDGEMENT, Obligation.PLAN, Obligation.ITEM_DEADLINE)
+
+
+def mark_items_provisional(session: Session, item_ids: Sequence[int]) -> None:
+    """RectificationItem.deadline_provisional: does any open deadline of the item (签收, 方案,
+    整改期限 and their reminders) rest on a calendar estimated by rule?"""
+    if not item_ids:
+        return
+    estimated = (
+        exists()
+        .where(
+            FollowUp.subject_id == RectificationItem.id,
+            FollowUp.obligation.in_(ITEM_DEADLINES),
+            FollowUp.status == FollowUpStatus.OPEN,
+            FollowUp.provisional.is_(True),
+        )
+        .correlate(RectificationItem)
+    )
+    session.execute(
+        update(RectificationItem)
+        .where(RectificationItem.id.in_(list(item_ids)))
+        .values(deadline_provisional=estimated)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def close_follow_ups(
@@ -271,6 +317,8 @@ def close_follow_ups(
         )
         .values(status=FollowUpStatus.CLOSED, outcome=outcome, processed_at=utcnow())
     )
+    if obligation in ITEM_DEADLINES:
+        mark_items_provisional(session, subject_ids)
 
 
 __all__ = ["format_local"]

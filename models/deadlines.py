@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+
+from sqlmodel import Session
 
 from config.settings import get_settings
-from config.workdays import add_working_days
+from config.workdays import WorkCalendar
+from models.calendar import calendar_for
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A deadline and how it was counted, so it can be counted again on a newer calendar."""
+
+    at: dt.datetime
+    provisional: bool
+    counted_from: dt.date | None = None  # local date the working days were counted after
+    working_days: int | None = None
 
 
 def local_today(now: dt.datetime) -> dt.date:
@@ -23,19 +37,33 @@ def morning_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(9, 0), tzinfo=get_settings().tz).astimezone(dt.UTC)
 
 
-def working_days_after(now: dt.datetime, days: int) -> tuple[dt.datetime, bool]:
-    """(deadline at end of the N-th working day after today, provisional?)."""
-    result = add_working_days(local_today(now), days)
-    return end_of_day(result.day), result.provisional
+def count_working_days(calendar: WorkCalendar, counted_from: dt.date, days: int) -> Deadline:
+    """End of the N-th working day after `counted_from` on the given calendar."""
+    result = calendar.add_working_days(counted_from, days)
+    return Deadline(end_of_day(result.day), result.provisional, counted_from, days)
 
 
-def step_due_at(deadline: dt.datetime, offset_working_days: int) -> tuple[dt.datetime, bool]:
+def working_days_after(session: Session, now: dt.datetime, days: int) -> Deadline:
+    """Deadline at the end of the N-th working day after today (local)."""
+    return count_working_days(calendar_for(session), local_today(now), days)
+
+
+def rung_due_at(
+    calendar: WorkCalendar, deadline: dt.datetime, offset_working_days: int
+) -> tuple[dt.datetime, bool]:
     """When a rung of the ladder fires: 09:00 on the working day `offset` from the deadline."""
     day = local_today(deadline)
     if offset_working_days == 0:
         return morning_of(day), False
-    result = add_working_days(day, offset_working_days)
+    result = calendar.add_working_days(day, offset_working_days)
     return morning_of(result.day), result.provisional
+
+
+def step_due_at(
+    session: Session, deadline: dt.datetime, offset_working_days: int
+) -> tuple[dt.datetime, bool]:
+    """`rung_due_at` on the database's current calendar."""
+    return rung_due_at(calendar_for(session), deadline, offset_working_days)
 
 
 def format_local(when: dt.datetime) -> str:

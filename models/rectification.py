@@ -15,12 +15,13 @@ from models.case import (
     department_head_tags,
     department_name,
     get,
+    mark_items_provisional,
     queue,
     require_role,
     role_tag,
     schedule_follow_ups,
 )
-from models.deadlines import end_of_day, format_local, local_today, working_days_after
+from models.deadlines import Deadline, end_of_day, format_local, local_today, working_days_after
 from models.enums import (
     Adoption,
     ItemStatus,
@@ -72,7 +73,9 @@ class ItemPublic(BaseModel):
     co_department_ids: list[int]
     officer_id: int
     deadline: dt.datetime
-    deadline_provisional: bool
+    deadline_provisional: bool = Field(
+        description="签收、方案期限或整改期限的提醒时点按法定节假日规则暂估（官方放假安排尚未导入）"
+    )
     status: ItemStatus
     transferred_at: dt.datetime | None
     ack_due_at: dt.datetime | None
@@ -241,22 +244,22 @@ def transfer(session: Session, topic_id: int, *, now: dt.datetime | None = None)
 def _send_for_acknowledgement(
     session: Session, topic: Topic, item: RectificationItem, *, now: dt.datetime
 ) -> None:
-    ack_due, provisional = working_days_after(now, get_settings().ack_working_days)
+    ack_due = working_days_after(session, now, get_settings().ack_working_days)
     item.status = ItemStatus.TRANSFERRED
     item.transferred_at = now
-    item.ack_due_at = ack_due
+    item.ack_due_at = ack_due.at
     item.decline_reason = None
     officer = get(session, Person, item.officer_id)
-    schedule_follow_ups(
+    rungs = schedule_follow_ups(
         session,
         obligation=Obligation.ACKNOWLEDGEMENT,
         subject_id=item.id,  # type: ignore[arg-type]
         topic_id=topic.id,  # type: ignore[arg-type]
         owed_by_id=officer.id,
         deadline=ack_due,
-        provisional=provisional,
         now=now,
     )
+    item.deadline_provisional = any(r.provisional for r in rungs)
     dept = get(session, Department, item.lead_department_id)
     queue(
         session,
@@ -269,9 +272,9 @@ def _send_for_acknowledgement(
         officer=officer,
         department=dept.name,
         co_departments="、".join(department_name(session, d) for d in item.co_department_ids),
-        ack_deadline=format_local(ack_due),
+        ack_deadline=format_local(ack_due.at),
         deadline=format_local(item.deadline),
-        provisional=provisional,
+        provisional=ack_due.provisional,
     )
 
 
@@ -372,30 +375,30 @@ def start_implementation(session: Session, topic_id: int, *, now: dt.datetime | 
         )
     ).all()
     for item in items:
-        plan_due, provisional = working_days_after(now, get_settings().plan_working_days)
-        plan_due = min(plan_due, item.deadline)
-        item.plan_due_at = plan_due
+        plan_due = working_days_after(session, now, get_settings().plan_working_days)
+        if plan_due.at > item.deadline:  # never later than the item: it then mirrors that date
+            plan_due = Deadline(item.deadline, provisional=False)
+        item.plan_due_at = plan_due.at
         officer = get(session, Person, item.officer_id)
-        schedule_follow_ups(
+        rungs = schedule_follow_ups(
             session,
             obligation=Obligation.PLAN,
             subject_id=item.id,  # type: ignore[arg-type]
             topic_id=topic_id,
             owed_by_id=officer.id,
             deadline=plan_due,
-            provisional=provisional,
             now=now,
         )
-        schedule_follow_ups(
+        rungs += schedule_follow_ups(
             session,
             obligation=Obligation.ITEM_DEADLINE,
             subject_id=item.id,  # type: ignore[arg-type]
             topic_id=topic_id,
             owed_by_id=officer.id,
             deadline=item.deadline,
-            provisional=item.deadline_provisional,
             now=now,
         )
+        item.deadline_provisional = any(r.provisional for r in rungs)
         queue(
             session,
             event_key=f"item:{item.id}:plan_request",
@@ -405,9 +408,9 @@ def start_implementation(session: Session, topic_id: int, *, now: dt.datetime | 
             topic=topic,
             item=item,
             officer=officer,
-            plan_deadline=format_local(plan_due),
+            plan_deadline=format_local(plan_due.at),
             deadline=format_local(item.deadline),
-            provisional=provisional,
+            provisional=plan_due.provisional,
         )
     return len(items)
 
@@ -574,6 +577,7 @@ def extend(session: Session, item_id: int, data: ExtendIn) -> RectificationItem:
             owed_by_id=item.officer_id,
             deadline=new_deadline,
         )
+        mark_items_provisional(session, [item_id])
     audit(
         session,
         action="item_extended",

@@ -131,15 +131,14 @@ def compile_report(session: Session, topic_id: int, *, now: dt.datetime | None =
 
 
 def _request_approval(session: Session, topic: Topic, report: Report, *, now: dt.datetime) -> None:
-    deadline, provisional = working_days_after(now, get_settings().approval_working_days)
+    due = working_days_after(session, now, get_settings().approval_working_days)
     schedule_follow_ups(
         session,
         obligation=Obligation.REPORT_APPROVAL,
         subject_id=report.id,  # type: ignore[arg-type]
         topic_id=topic.id,  # type: ignore[arg-type]
         owed_by_id=None,
-        deadline=deadline,
-        provisional=provisional,
+        deadline=due,
         now=now,
     )
     queue(
@@ -150,8 +149,8 @@ def _request_approval(session: Session, topic: Topic, report: Report, *, now: dt
         topic_id=topic.id,
         topic=topic,
         report=report,
-        deadline=format_local(deadline),
-        provisional=provisional,
+        deadline=format_local(due.at),
+        provisional=due.provisional,
     )
 
 

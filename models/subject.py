@@ -37,6 +37,10 @@ class ParticipantPublic(BaseModel):
     rsvp_note: str | None
     invited_at: dt.datetime | None
     rsvp_due_at: dt.datetime | None
+    rsvp_due_provisional: bool = Field(
+        default=False,
+        description="回复期限或其提醒时点按法定节假日规则暂估（官方放假安排尚未导入）",
+    )
     rsvp_at: dt.datetime | None
 
 
@@ -87,18 +91,17 @@ def invite(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
     ).all()
     if not pending:
         return 0
-    deadline, provisional = working_days_after(now, get_settings().rsvp_working_days)
+    due = working_days_after(session, now, get_settings().rsvp_working_days)
     for participant, person in pending:
         participant.invited_at = now
-        participant.rsvp_due_at = deadline
+        participant.rsvp_due_at = due.at
         schedule_follow_ups(
             session,
             obligation=Obligation.RSVP,
             subject_id=participant.id,  # type: ignore[arg-type]
             topic_id=topic_id,
             owed_by_id=person.id,
-            deadline=deadline,
-            provisional=provisional,
+            deadline=due,
             now=now,
         )
         queue(
@@ -110,8 +113,8 @@ def invite(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
             topic=topic,
             person=person,
             participant_id=participant.id,
-            deadline=format_local(deadline),
-            provisional=provisional,
+            deadline=format_local(due.at),
+            provisional=due.provisional,
         )
     audit(session, action="invitations_sent", topic_id=topic_id, count=len(pending))
     return len(pending)

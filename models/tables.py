@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import column_property
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from models.base import UTCDateTime, enum_type, utcnow
@@ -373,3 +374,18 @@ class Bulletin(SQLModel, table=True):
     files: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     generated_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+# Read-only: is the participant's reply deadline (or a reminder of it) estimated by rule because
+# the official schedule of its year is not loaded yet? Computed in the same SELECT, no column.
+Participant.rsvp_due_provisional = column_property(  # type: ignore[attr-defined]
+    sa.exists()
+    .where(
+        FollowUp.obligation == Obligation.RSVP,
+        FollowUp.subject_id == Participant.id,
+        FollowUp.deadline == Participant.rsvp_due_at,
+        FollowUp.status == FollowUpStatus.OPEN,
+        FollowUp.provisional.is_(True),
+    )
+    .correlate_except(FollowUp)
+)

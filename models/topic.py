@@ -171,15 +171,14 @@ def screen(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
     else:
         topic.status = TopicStatus.AWAITING_APPROVAL
         days = 1 if topic.emergency else get_settings().approval_working_days
-        deadline, provisional = working_days_after(now, days)
+        due = working_days_after(session, now, days)
         schedule_follow_ups(
             session,
             obligation=Obligation.TOPIC_APPROVAL,
             subject_id=topic.id,  # type: ignore[arg-type]
             topic_id=topic.id,  # type: ignore[arg-type]
             owed_by_id=None,
-            deadline=deadline,
-            provisional=provisional,
+            deadline=due,
             now=now,
         )
         queue(
@@ -191,8 +190,8 @@ def screen(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
             topic=topic,
             source=SOURCE_LABELS[topic.source],
             quadrant=priority_quadrant(topic.urgent, topic.important),
-            deadline=format_local(deadline),
-            provisional=provisional,
+            deadline=format_local(due.at),
+            provisional=due.provisional,
         )
     touch(topic)
     audit(session, action="topic_screened", topic_id=topic.id, status=topic.status.value)

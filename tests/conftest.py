@@ -51,7 +51,9 @@ from sqlmodel import Session  # noqa: E402
 
 from config.db import engine_for, migrate  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("XS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "XS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _postgres_available() -> bool:
@@ -118,7 +120,10 @@ def client(session: Session) -> Iterator:
     app = create_app()
 
     def _session() -> Iterator[Session]:
-        yield session
+        try:
+            yield session
+        finally:
+            session.rollback()  # as in production: what the route did not commit is dropped
 
     app.dependency_overrides[get_session] = _session
     with TestClient(app) as test_client:

@@ -1,0 +1,58 @@
+"""The working-day calendar: load a year's official schedule, see where a year's calendar comes
+from, count working days, and list the deadlines still estimated (暂估)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Limit, Offset, SessionDep
+from models import schedule
+
+router = APIRouter(prefix="/calendar", tags=["calendar"])
+
+
+@router.get("/working-days", response_model=schedule.WorkingDaysOut)
+def working_days(
+    session: SessionDep,
+    start: Annotated[dt.date, Query(description="起算日期（不计入），YYYY-MM-DD")],
+    days: Annotated[int, Query(ge=-366, le=366, description="工作日数")],
+) -> schedule.WorkingDaysOut:
+    """The date N working days after `start`; provisional when counted on rule-estimated days."""
+    return schedule.working_days_view(session, start, days)
+
+
+@router.get("/deadlines", response_model=list[schedule.DeadlineOut])
+def deadlines(
+    session: SessionDep,
+    topic_id: int | None = None,
+    provisional: bool = False,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[schedule.DeadlineOut]:
+    """Open deadlines, one line each; `provisional=true` lists only the estimated ones."""
+    return schedule.open_deadlines(
+        session, topic_id=topic_id, provisional_only=provisional, limit=limit, offset=offset
+    )
+
+
+@router.get("/{year}", response_model=schedule.YearOut)
+def read_year(year: int, session: SessionDep) -> schedule.YearOut:
+    """Where the year's calendar comes from (loaded / package / rule) and its special days."""
+    return schedule.year_view(session, year)
+
+
+@router.put("/{year}", response_model=schedule.LoadSummary)
+def load_year(year: int, data: schedule.ScheduleIn, session: SessionDep) -> schedule.LoadSummary:
+    """An administrator loads the official schedule; open deadlines are counted again."""
+    summary = schedule.load_schedule(
+        session,
+        year,
+        holidays=list(data.holidays),
+        workdays=list(data.workdays),
+        by=data.by,
+    )
+    session.commit()
+    return summary

@@ -1,0 +1,133 @@
+"""The same stack as `xieshang up` (Prefect server, one process serving the API and every
+deployment), started once, and the whole loop driven through the HTTP API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from api.demo import STAGES, Client, run_loop, wait_for_run
+from api.stack import Stack
+from config.db import engine_for
+from config.settings import Settings, get_settings
+from models.enums import NotificationStatus
+from models.tables import Notification
+from tests.receivers import HttpReceiver
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[HttpReceiver]:
+    with HttpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def stack(prefect_server: str, inbox: HttpReceiver, tmp_path_factory) -> Iterator[str]:
+    base: Path = tmp_path_factory.mktemp("e2e")
+    apprise_yaml = base / "apprise.yml"
+    apprise_yaml.write_text(f"urls:\n  - {inbox.url()}:\n      tag: always\n", encoding="utf-8")
+    defaults = get_settings()
+    settings = Settings(
+        data_dir=base / "data",
+        database_url=f"sqlite:///{base / 'e2e.db'}",
+        apprise_config=apprise_yaml,
+        api_port=defaults.api_port,
+        prefect_port=defaults.prefect_port,
+        prefect_api_url=defaults.prefect_api_url,
+        follow_up_interval_seconds=3600,
+    )
+    running = Stack(settings, log_dir=base / "logs")
+    running.start_prefect()
+    running.start_app()
+    _DATABASES[running.api_url] = settings.resolved_database_url
+    yield running.api_url
+    running.stop()
+
+
+_DATABASES: dict[str, str] = {}
+
+
+def stack_db(api_url: str) -> str:
+    return _DATABASES[api_url]
+
+
+@pytest.fixture(scope="module")
+def loop_result(stack: str) -> dict:
+    return run_loop(stack, say=lambda _: None)
+
+
+def test_every_stage_ran_as_a_completed_prefect_run_in_order(stack, loop_result):
+    assert [s["stage"] for s in loop_result["stages"]] == STAGES
+    assert all(s["state"] == "COMPLETED" for s in loop_result["stages"])
+    tid = loop_result["topic_id"]
+    runs = httpx.get(f"{stack}/topics/{tid}/runs", timeout=30).json()
+    assert len(runs) == 8
+    assert all(f"topic:{tid}" in r["tags"] for r in runs)
+    stage_of = [next(t for t in r["tags"] if t.startswith("stage:"))[6:] for r in runs]
+    assert stage_of == STAGES
+    starts = [r["start_time"] for r in runs]
+    assert starts == sorted(starts)
+    assert {r["id"] for r in runs} == {s["flow_run_id"] for s in loop_result["stages"]}
+    assert all(r["state_type"] == "COMPLETED" for r in runs)
+
+
+def test_case_file_holds_items_report_and_kpis(stack, loop_result):
+    tid = loop_result["topic_id"]
+    topic = httpx.get(f"{stack}/topics/{tid}").json()
+    assert topic["status"] == "closed" and topic["stage"] == "assessment"
+    report = httpx.get(f"{stack}/topics/{tid}/report").json()
+    assert report["status"] == "approved" and "协商意见建议清单" in report["content"]
+    items = httpx.get(f"{stack}/topics/{tid}/items").json()
+    assert len(items) == 2 and {i["status"] for i in items} == {"completed"}
+    assert all(i["acknowledged_at"] and i["completed_at"] for i in items)
+    kpis = loop_result["kpis"]
+    assert kpis["items"] == 2 and kpis["completion_rate"] == 1.0
+    assert kpis["adoption_rate"] == 1.0 and kpis["response_rate"] == 1.0
+    assert kpis["ratings"] == 4 and kpis["satisfaction_rate"] == 1.0 and kpis["mean_score"] == 4.5
+    stages = httpx.get(f"{stack}/topics/{tid}/stages").json()
+    assert [s["state"] for s in stages] == ["done"] * 8
+
+
+def test_starting_a_stage_again_returns_the_same_run(stack, loop_result):
+    tid = loop_result["topic_id"]
+    first = loop_result["stages"][0]["flow_run_id"]
+    r = httpx.post(f"{stack}/topics/{tid}/stages/topic", timeout=30)
+    assert r.status_code == 200
+    assert r.json()["flow_run_id"] == first and r.json()["created"] is False
+
+
+def test_gate_refusal_through_the_stack(stack):
+    topic = httpx.post(
+        f"{stack}/topics", json={"title": "夜市噪声扰民", "source": "online"}, timeout=30
+    ).json()
+    r = httpx.post(f"{stack}/topics/{topic['id']}/stages/report", timeout=30)
+    assert r.status_code == 409 and r.json()["detail"] == "协商尚未形成共识，不能报送成果"
+    runs = httpx.get(f"{stack}/topics/{topic['id']}/runs", timeout=30).json()
+    assert runs == []
+
+
+def test_notifications_went_out_through_apprise_once(stack, loop_result, inbox):
+    titles = inbox.titles()
+    assert any(t.startswith("【交办签收】") for t in titles)
+    assert any(t.startswith("【协商邀请】") for t in titles)
+    # Rows queued by people's actions go out with the next follow-up sweep.
+    run = httpx.post(f"{stack}/follow-ups/sweep", timeout=30).json()
+    final = wait_for_run(Client(stack), run["id"])
+    assert final["state_type"] == "COMPLETED"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any("审定结果" in t for t in inbox.titles()):
+        time.sleep(0.2)
+    titles = inbox.titles()
+    assert any(t.startswith("【审定结果】") for t in titles)
+    # One catch-all service: each outbox row marked sent arrived exactly once.
+    with Session(engine_for(stack_db(stack))) as s:
+        sent = s.exec(
+            select(func.count()).where(Notification.status == NotificationStatus.SENT)
+        ).one()
+    assert sent == len(inbox.messages)
