@@ -75,7 +75,7 @@ def send(
             continue
         error = ""
         for attempt in range(tries):
-            with apprise.LogCapture(level=apprise.logging.WARNING) as logs:
+            with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as logs:
                 ok = service.notify(body=body, title=title)
             if ok:
                 result.delivered.append(sid)

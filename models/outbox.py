@@ -1,9 +1,20 @@
 """Outbox bookkeeping: claim rows to send, record results, surface what did not arrive.
 
-Guarantee: at most once per (event, recipient, channel) and Apprise service. A row is claimed
-('sending') and committed before anything is sent; after sending, the services that accepted
-it are recorded. If the process dies between the two, the row stays 'sending'; a later run
-marks it 'unknown' instead of resending, and an administrator decides (resend or give up).
+Delivery guarantee: at most once per key (event, recipient, channel) and Apprise service.
+
+- A sender first claims rows ('sending', attempts + 1) and commits, then sends, then records
+  what each Apprise service answered in a second transaction.
+- Process dies before the claim commits: nothing was sent; the row is still pending and the
+  next run sends it.
+- Process dies between 'sent' (a service accepted the message) and 'marked sent' (the second
+  commit): the row stays 'sending'. After IN_DOUBT_AFTER a later run marks it 'unknown' and does
+  NOT resend it, because the receiver may already have it. It shows in the undelivered list;
+  an administrator resends it (accepting a possible duplicate) or gives up on it.
+- A failed row (some service refused) is retried by later runs with growing backoff, skipping
+  the services that already accepted it, until it is delivered or an administrator gives up.
+
+So a receiver never gets a key twice from the platform on its own; a loss is possible only in
+the in-doubt window, and it is visible to an administrator rather than silent.
 """
 
 from __future__ import annotations
@@ -66,16 +77,17 @@ def mark_in_doubt(session: Session, *, now: dt.datetime | None = None) -> int:
 def claim(
     session: Session,
     *,
-    max_attempts: int,
     limit: int = 200,
     topic_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Take up to `limit` sendable rows; the conditional update keeps two senders apart."""
+    """Take up to `limit` sendable rows; the conditional update keeps two senders apart.
+
+    Failed rows come back after their backoff however many times they failed: only delivery
+    or an administrator's give-up ends the retries."""
     now = now or utcnow()
     ready = select(Notification.id).where(
         Notification.status.in_([NotificationStatus.PENDING, NotificationStatus.FAILED]),
-        Notification.attempts < max_attempts,
         or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
     )
     if topic_id is not None:
@@ -128,14 +140,17 @@ def record_result(
         row.status = NotificationStatus.FAILED
         row.last_error = "；".join(f"{svc}: {err}" for svc, err in failed.items())[:1000]
         if row.attempts >= max_attempts:
-            row.last_error = f"已尝试 {row.attempts} 次仍失败：{row.last_error}"[:1000]
-        else:
-            delay = BACKOFF_SECONDS[min(row.attempts, len(BACKOFF_SECONDS)) - 1]
-            row.next_attempt_at = now + dt.timedelta(seconds=delay)
+            row.last_error = (
+                f"已尝试 {row.attempts} 次仍失败（将每小时重试，直至送达或管理员放弃）："
+                f"{row.last_error}"
+            )[:1000]
+        delay = BACKOFF_SECONDS[min(row.attempts, len(BACKOFF_SECONDS)) - 1]
+        row.next_attempt_at = now + dt.timedelta(seconds=delay)
     else:
         row.status = NotificationStatus.SENT
         row.sent_at = now
         row.last_error = None
+        row.next_attempt_at = None
     return row.status
 
 

@@ -16,42 +16,49 @@ from models import followup, outbox
 
 
 @task(name="deliver-notifications", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
-def deliver_notifications(topic_id: int | None = None, limit: int = 500) -> dict[str, int]:
-    """Send what is pending. Claims are committed before sending: never twice per service."""
+def deliver_notifications(
+    topic_id: int | None = None, limit: int = 500, max_batches: int = 20
+) -> dict[str, int]:
+    """Send what is pending, batch by batch. Claims are committed before sending, so a retry
+    of this task (or a crash) never sends a claimed row again: at most once per service."""
     settings = get_settings()
     with session_scope() as session:
         in_doubt = outbox.mark_in_doubt(session)
-        rows = outbox.claim(
-            session, max_attempts=settings.delivery_attempts, limit=limit, topic_id=topic_id
-        )
     counts: Counter[str] = Counter()
     if in_doubt:
         counts["unknown"] += in_doubt
-    if not rows:
-        return dict(counts)
-    apobj = load_apprise()
-    for row in rows:
-        try:
-            result = send(
-                apobj,
-                tag=row["recipient"],
-                title=row["title"],
-                body=row["body"],
-                already=row["delivered_services"],
-            )
-            delivered, failed, no_channel = result.delivered, result.failed, result.no_channel
-        except Exception as exc:  # a broken channel must not stall the other rows
-            delivered, failed, no_channel = [], {"apprise": repr(exc)[:300]}, False
+    apobj = load_apprise()  # before claiming: a broken channel file must not strand claimed rows
+    for _ in range(max_batches):
         with session_scope() as session:
-            status = outbox.record_result(
-                session,
-                notification_id=row["id"],
-                delivered=delivered,
-                failed=failed,
-                no_channel=no_channel,
-                max_attempts=settings.delivery_attempts,
-            )
-        counts[status.value] += 1
+            rows = outbox.claim(session, limit=limit, topic_id=topic_id)
+        if not rows:
+            break
+        for row in rows:
+            try:
+                result = send(
+                    apobj,
+                    tag=row["recipient"],
+                    title=row["title"],
+                    body=row["body"],
+                    already=row["delivered_services"],
+                    tries=settings.delivery_tries,
+                    backoff=settings.delivery_backoff_seconds,
+                )
+                delivered, failed, no_channel = result.delivered, result.failed, result.no_channel
+            except Exception as exc:  # a broken channel must not stall the other rows
+                delivered, failed, no_channel = [], {"apprise": repr(exc)[:300]}, False
+            with session_scope() as session:
+                status = outbox.record_result(
+                    session,
+                    notification_id=row["id"],
+                    delivered=delivered,
+                    failed=failed,
+                    no_channel=no_channel,
+                    max_attempts=settings.delivery_attempts,
+                )
+            counts[status.value] += 1
+        if len(rows) < limit:
+            break
     return dict(counts)
 
 

@@ -1,0 +1,111 @@
+"""`xieshang notify …` and `xieshang dispatch …`: channel checks and recurring runs on demand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from api.cli_flows import run_flow_here
+from config.settings import get_settings
+
+notify_app = typer.Typer(help="通知渠道：检查 Apprise 配置是否能送达", no_args_is_help=True)
+dispatch_app = typer.Typer(help="调度：立即执行周调度等定期任务", no_args_is_help=True)
+
+
+@notify_app.command("test")
+def notify_test(
+    tag: str = typer.Argument(
+        ..., help="通知标签：单位、角色或人员，如 dept-1、role-administrator"
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="Apprise 配置文件（默认取设置）"
+    ),
+) -> None:
+    """Send a test message to every channel carrying TAG and report each channel's result."""
+    from config.channels import config_path, load_apprise, send
+    from models.base import utcnow
+    from models.deadlines import format_local
+
+    settings = get_settings()
+    path = config or config_path()
+    if path is None:
+        typer.echo(
+            "未配置 Apprise 通知渠道文件（XS_APPRISE_CONFIG 或 数据目录/apprise.yml）", err=True
+        )
+        raise typer.Exit(2)
+    try:
+        apobj = load_apprise(path)
+    except FileNotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    result = send(
+        apobj,
+        tag=tag,
+        title="【测试】协商平台通知渠道测试",
+        body=(
+            f"这是一条发给标签“{tag}”的测试消息（{format_local(utcnow())}）。"
+            "收到即表示该渠道配置正确，无需回复。"
+        ),
+        tries=settings.delivery_tries,
+        backoff=settings.delivery_backoff_seconds,
+    )
+    typer.echo(f"配置文件：{path}")
+    if result.no_channel:
+        typer.echo(f"标签“{tag}”没有配置任何通知渠道", err=True)
+        raise typer.Exit(1)
+    rows = [(result.labels[s], "已发送", "") for s in result.delivered]
+    rows += [(result.labels[s], "失败", err) for s, err in result.failed.items()]
+    width = max(len(_short(label)) for label, _, _ in rows)
+    typer.echo("渠道" + " " * max(width - 4, 0) + "  结果")  # CJK: two columns per character
+    for label, outcome, err in rows:
+        detail = f"  {_error_text(err, label)}" if err else ""
+        typer.echo(f"{_short(label):<{width}}  {outcome}{detail}")
+    typer.echo(
+        f"共 {len(rows)} 个渠道：{len(result.delivered)} 个已发送，{len(result.failed)} 个失败"
+    )
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def _short(label: str) -> str:
+    """The channel's URL without its query string (secrets are already masked by Apprise)."""
+    return label.split("?", 1)[0]
+
+
+def _error_text(error: str, label: str) -> str:
+    return error.removeprefix(label).strip()
+
+
+@dispatch_app.command("weekly")
+def dispatch_weekly() -> None:
+    """Run the weekly dispatch now: through the running platform if there is one, else here."""
+    from api.stack import healthy
+
+    settings = get_settings()
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    if healthy(f"{base}/health"):
+        import httpx
+
+        response = httpx.post(f"{base}/dispatch/weekly", timeout=30)
+        if response.status_code != 202:
+            typer.echo(f"启动周调度失败：{response.text}", err=True)
+            raise typer.Exit(1)
+        run = response.json()
+        typer.echo(f"已通过 {base} 启动周调度，流程运行 {run['id']}（{run['state_name']}）")
+        return
+    summary, delivery = _run_here()
+    from tasks.dispatch import DISPATCH_LABELS
+
+    typer.echo(f"周调度 {summary['week']} 已完成：")
+    for key, label in DISPATCH_LABELS.items():
+        typer.echo(f"  {label}：{summary.get(key, 0)}")
+    typer.echo("投递结果：" + ("，".join(f"{k} {v}" for k, v in delivery.items()) or "无待发消息"))
+
+
+def _run_here() -> tuple[dict[str, Any], dict[str, int]]:
+    from flows.weekly_dispatch import weekly_dispatch
+
+    result = run_flow_here(weekly_dispatch, "周调度")
+    return result["dispatch"], result["delivery"]

@@ -1,0 +1,51 @@
+"""The weekly dispatch (周调度) as tasks: one set-based transaction, then its artifact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from config.db import session_scope
+from models import dispatch
+
+DISPATCH_LABELS = {
+    "open_items": "在办整改事项",
+    "attention": "需提醒/督办的事项",
+    "unacknowledged": "待签收",
+    "ack_overdue": "其中逾期未签收",
+    "plan_missing": "待提交方案",
+    "plan_overdue": "其中方案逾期",
+    "due_soon": "即将到期",
+    "warned": "超期预警",
+    "escalated": "督办",
+    "declined": "已退回待改派",
+    "levels_changed": "预警等级变更",
+    "digests": "摘要消息（一人一份）",
+}
+
+
+@task(name="weekly-dispatch", retries=3, retry_delay_seconds=[1, 2, 5], cache_policy=NO_CACHE)
+def run_weekly_dispatch() -> dict[str, Any]:
+    """Marks and digests in one transaction; a retry or a second run this week adds nothing."""
+    with session_scope() as session:
+        return dispatch.weekly_dispatch(session)
+
+
+@task(name="weekly-dispatch-artifact", cache_policy=NO_CACHE)
+def publish_dispatch_summary(summary: dict[str, Any], delivery: dict[str, int]) -> None:
+    """The counts, as a markdown artifact on the run (what the office reads on Monday)."""
+    lines = [
+        f"# 周调度 {summary['week']}",
+        "",
+        "| 项目 | 数量 |",
+        "|---|---|",
+        *[f"| {label} | {summary.get(key, 0)} |" for key, label in DISPATCH_LABELS.items()],
+        "",
+        "投递结果：" + ("，".join(f"{k} {v}" for k, v in delivery.items()) or "无待发消息"),
+    ]
+    create_markdown_artifact(
+        markdown="\n".join(lines), key="weekly-dispatch", description="周调度统计"
+    )

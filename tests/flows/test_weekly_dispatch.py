@@ -1,0 +1,125 @@
+"""The weekly dispatch flow (周调度) against a real Prefect server and a real webhook receiver:
+one digest per recipient, an artifact with the counts, its cron schedule, and on demand from
+the API and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from zoneinfo import ZoneInfo
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
+from sqlmodel import Session, select
+
+from config.db import engine_for
+from config.deployments import DEPLOYMENT, WEEKLY_DISPATCH_CRON, WEEKLY_DISPATCH_FLOW
+from flows.weekly_dispatch import weekly_dispatch
+from models.tables import Department, Person, RectificationItem
+from tests.factories import LoopBuilder
+from tests.notify.test_dispatch import build_case
+from tests.receivers import HttpReceiver, use_apprise_config, write_apprise_yaml
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def inbox() -> Iterator[HttpReceiver]:
+    with HttpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def case(committed_db, inbox, tmp_path, monkeypatch, time_machine) -> dict[str, str]:
+    """The case of tests/notify/test_dispatch.py, committed; every tag routed to the inbox."""
+    with Session(engine_for(committed_db)) as s:
+        loop = LoopBuilder(s)
+        build_case(loop, s, time_machine)
+        tags = [*s.exec(select(Person.tag)), *s.exec(select(Department.tag))]
+        tags += ["role-administrator", "role-approver"]
+        path = write_apprise_yaml(tmp_path / "apprise.yml", {inbox.url(t): [t] for t in tags})
+        s.commit()
+        names = {"officer": loop.cast.officer.tag, "head": loop.cast.head.tag}
+        names["other"] = loop.cast.other_officer.tag
+    use_apprise_config(monkeypatch, path)
+    return names
+
+
+async def test_one_digest_per_recipient_and_an_artifact(prefect_server, case, inbox, time_machine):
+    time_machine.move_to(dt.datetime(2026, 4, 20, 9, tzinfo=SH), tick=True)
+    before = len(inbox.log)
+    state = await weekly_dispatch(return_state=True)
+    result = await state.result()
+    digests = [m for m in inbox.log[before:] if m.title.startswith("【周调度】")]
+    assert sorted(m.path for m in digests) == sorted(
+        [case["officer"], case["other"], case["head"], "role-administrator"]
+    )
+    assert result["dispatch"]["digests"] == 4 and set(result["delivery"]) == {"sent"}
+    officer = next(m for m in digests if m.path == case["officer"])
+    assert officer.title == "【周调度】2026年第17周·李强待办 3 项"
+    assert "待提交整改方案" in officer.body and "已超期事项（预警）" in officer.body
+
+    async with get_client() as client:
+        (artifact,) = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["weekly-dispatch"])),
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
+            ),
+        )
+    assert "# 周调度 2026-W17" in artifact.data
+    assert "| 超期预警 | 2 |" in artifact.data and "| 摘要消息（一人一份） | 4 |" in artifact.data
+
+    delivered = len(inbox.log)
+    again = await weekly_dispatch()  # the same week, on demand: nothing goes out twice
+    assert again["dispatch"]["digests"] == 4 and again["delivery"] == {}
+    assert len(inbox.log) == delivered
+
+
+def test_dispatch_weekly_from_the_cli_runs_it_here(
+    prefect_server, committed_db, case, inbox, time_machine
+):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    time_machine.move_to(dt.datetime(2026, 4, 20, 9, tzinfo=SH), tick=True)
+    result = CliRunner().invoke(app, ["dispatch", "weekly"])
+    assert result.exit_code == 0, result.output
+    assert "周调度 2026-W17 已完成" in result.output and "摘要消息（一人一份）：4" in result.output
+    assert sum(m.title.startswith("【周调度】") for m in inbox.log) == 4
+    with Session(engine_for(committed_db)) as s:
+        levels = sorted(s.exec(select(RectificationItem.warning_level)))
+    assert levels == [0, 0, 1, 1, 2, 2]
+
+
+async def test_registry_schedules_it_monday_0900_shanghai():
+    from flows.registry import deployments
+
+    (weekly,) = [d for d in await deployments() if d.flow_name == WEEKLY_DISPATCH_FLOW]
+    (schedule,) = weekly.schedules
+    assert schedule.schedule.cron == WEEKLY_DISPATCH_CRON == "0 9 * * 1"
+    assert schedule.schedule.timezone == "Asia/Shanghai"
+    assert schedule.active and "recurring" in weekly.tags
+
+
+async def test_api_starts_it_on_demand(prefect_server, committed_db):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    deployment = await weekly_dispatch.ato_deployment(name=DEPLOYMENT)
+    await deployment.apply()
+    with TestClient(create_app()) as client:
+        response = client.post("/dispatch/weekly")
+    assert response.status_code == 202, response.text
+    run = response.json()
+    assert run["flow_name"] == WEEKLY_DISPATCH_FLOW and run["state_name"] == "Scheduled"
+    assert "on-demand" in run["tags"]
+    async with get_client() as client:
+        await client.delete_flow_run(run["id"])  # no runner here; leave nothing to pick up

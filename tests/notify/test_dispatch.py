@@ -1,0 +1,140 @@
+"""The weekly dispatch (周调度) as a models/ operation: what each person owes, grouped into one
+digest per recipient, warnings marked and escalations raised, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event
+from sqlmodel import select
+
+from models import dispatch, rectification
+from models.enums import Stage
+from models.tables import Notification, RectificationItem
+
+SH = ZoneInfo("Asia/Shanghai")
+
+
+def local(y: int, m: int, d: int, hh: int = 9) -> dt.datetime:
+    return dt.datetime(y, m, d, hh, tzinfo=SH).astimezone(dt.UTC)
+
+
+def digests(session, week: str) -> dict[str, Notification]:
+    rows = session.exec(select(Notification).where(Notification.event_key == f"weekly:{week}"))
+    return {n.recipient: n for n in rows}
+
+
+def build_case(loop, session, time_machine) -> dict[str, RectificationItem]:
+    """Three topics whose items owe different things on Monday 2026-04-20."""
+    c = loop.cast
+    # A: deadline Sat Apr 11; the officer never submits a plan, the other officer does.
+    time_machine.move_to(local(2026, 3, 2, 10), tick=False)
+    loop.today = dt.date(2026, 3, 2)
+    a = loop.advance(loop.topic(title="老旧小区加装电梯"), to=Stage.IMPLEMENTATION, start=True)
+    a1, a2 = loop.items(a)
+    loop.plan(a2)
+    # C: deadline Wed Apr 22 (due soon on Apr 20); both plans in.
+    time_machine.move_to(local(2026, 3, 13, 10), tick=False)
+    loop.today = dt.date(2026, 3, 13)
+    t = loop.advance(loop.topic(title="背街小巷照明改造"), to=Stage.IMPLEMENTATION, start=True)
+    c1, c2 = loop.items(t)
+    for item in (c1, c2):
+        loop.plan(item)
+    # B: transferred Mon Apr 13, acknowledgement due Thu Apr 16: never acknowledged; the
+    # other department declines its item and waits for the office to reassign it.
+    time_machine.move_to(local(2026, 4, 13, 10), tick=False)
+    loop.today = dt.date(2026, 4, 13)
+    b = loop.advance(loop.topic(title="农贸市场周边停车"), to=Stage.TRANSFER, start=True)
+    b1, b2 = loop.items(b)
+    rectification.decline(
+        session, b2.id, rectification.DeclineIn(by=c.other_officer.id, reason="非本单位职责")
+    )
+    session.flush()
+    return {"a1": a1, "a2": a2, "c1": c1, "c2": c2, "b1": b1, "b2": b2}
+
+
+def test_weekly_digest_groups_everything_each_person_owes(loop, session, time_machine):
+    items = build_case(loop, session, time_machine)
+    c = loop.cast
+    time_machine.move_to(local(2026, 4, 20), tick=False)  # Monday 09:00
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        summary = dispatch.weekly_dispatch(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    work = [s for s in statements if not s.lstrip().upper().startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(work) <= 6, work  # count, items, heads, marks, digests (+ the calendar token)
+
+    assert summary["week"] == "2026-W17"
+    assert summary["open_items"] == 5 and summary["attention"] == 6
+    assert (summary["unacknowledged"], summary["ack_overdue"]) == (1, 1)
+    assert (summary["plan_missing"], summary["plan_overdue"]) == (1, 1)
+    assert (summary["due_soon"], summary["warned"], summary["escalated"]) == (2, 2, 0)
+    assert summary["declined"] == 1 and summary["digests"] == 4
+
+    got = digests(session, "2026-W17")
+    assert set(got) == {c.officer.tag, c.other_officer.tag, c.head.tag, "role-administrator"}
+    officer = got[c.officer.tag]
+    assert officer.title == "【周调度】2026年第17周·李强待办 3 项"
+    assert officer.body.startswith("区住建局、李强：")
+    for heading in ("待签收整改事项", "待提交整改方案", "即将到期事项", "已超期事项（预警）"):
+        assert heading in officer.body
+    assert f"POST /items/{items['b1'].id}/acknowledge" in officer.body
+    assert f"POST /items/{items['a1'].id}/plan" in officer.body
+    assert "整改期限 2026年04月11日 23:59，已超期 9 天，预警" in officer.body
+    assert "整改期限 2026年04月22日 23:59，还剩 2 天" in officer.body
+
+    head = got[c.head.tag]
+    assert head.body.startswith("区住建局负责同志（赵磊）：")
+    assert "本单位逾期未签收事项（1 项）" in head.body
+    assert "本单位逾期未提交整改方案事项（1 项）" in head.body
+    assert "本单位超期未办结事项（预警/督办）（1 项）" in head.body
+    assert "即将到期" not in head.body  # not yet the head's business
+
+    office = got["role-administrator"]
+    assert "已退回待改派事项（1 项）" in office.body and "非本单位职责" in office.body
+    assert f"POST /items/{items['b2'].id}/reassign" in office.body
+    assert "逾期未签收事项（1 项）" in office.body
+    # 城南街道 has no head: the office stands in for it
+    assert "未设单位负责人的超期事项（预警）（1 项）" in office.body and "城南街道" in office.body
+    assert "本单位超期" not in office.body
+
+    session.expire_all()  # the marks are a set-based UPDATE, not loaded objects
+    levels = {k: session.get(RectificationItem, i.id).warning_level for k, i in items.items()}
+    assert levels == {"a1": 2, "a2": 2, "c1": 1, "c2": 1, "b1": 0, "b2": 0}
+
+
+def test_a_warning_unheeded_for_a_week_is_escalated_and_reruns_add_nothing(
+    loop, session, time_machine
+):
+    items = build_case(loop, session, time_machine)
+    c = loop.cast
+    time_machine.move_to(local(2026, 4, 20), tick=False)
+    dispatch.weekly_dispatch(session)
+    time_machine.move_to(local(2026, 4, 27), tick=False)
+    summary = dispatch.weekly_dispatch(session)
+    assert (summary["warned"], summary["escalated"]) == (2, 2)  # c1, c2 warned; a1, a2 督办
+    got = digests(session, "2026-W18")
+    assert "role-approver" in got
+    approver = got["role-approver"]
+    assert approver.title == "【周调度】2026年第18周·审定人待办 2 项（含督办 2 项）"
+    assert "督办事项（超期且经预警仍未办结）（2 项）" in approver.body
+    assert "已提请督办事项（督办）（1 项）" in got[c.officer.tag].body
+    session.expire_all()
+    warned_at = session.get(RectificationItem, items["a1"].id).warned_at
+    assert warned_at == local(2026, 4, 27)
+
+    time_machine.move_to(local(2026, 4, 27, 15), tick=False)
+    again = dispatch.weekly_dispatch(session)
+    assert again["levels_changed"] == 0 and again["escalated"] == 2
+    session.expire_all()
+    assert len(digests(session, "2026-W18")) == len(got)  # one digest per person per week
+    assert session.get(RectificationItem, items["a1"].id).warned_at == warned_at

@@ -1,0 +1,141 @@
+"""Every event's zh-CN message says what is owed, by whom, by when and how to act."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import pytest
+
+from models.messages import render
+
+TOPIC = NS(id=7, title="老旧小区加装电梯", description="", emergency=False)
+ITEM = NS(id=12, title="落实加装电梯补贴", completion_summary="补贴已发放")
+DEADLINE = "2026年02月24日 23:59"
+CHASE = {
+    "owed_by": "李强",
+    "topic_title": TOPIC.title,
+    "item_title": ITEM.title,
+    "department": "区住建局",
+    "deadline": DEADLINE,
+    "overdue": True,
+    "provisional": False,
+    "obligation": "签收整改事项",
+    "how_to_act": "请在协商平台签收或说明理由退回（POST /items/12/acknowledge）",
+}
+DIGEST_LINE = {
+    "title": ITEM.title,
+    "topic": TOPIC.title,
+    "department": "区住建局",
+    "owed_by": "李强",
+    "when": f"整改期限 {DEADLINE}，已超期 2 天，预警",
+    "action": "办结 POST /items/12/complete",
+}
+
+# event -> (template, context, who owes it, what is owed)
+EVENTS = {
+    "invitation": (
+        "invitation",
+        {
+            "topic": TOPIC,
+            "person": NS(name="张桂英"),
+            "participant_id": 3,
+            "deadline": DEADLINE,
+            "provisional": False,
+        },
+        "张桂英",
+        "回复是否参加",
+    ),
+    "rsvp_reminder": ("rsvp_reminder", CHASE | {"owed_by": "张桂英"}, "张桂英", "回复"),
+    "research_due": ("research_due", CHASE | {"owed_by": "孙立"}, "孙立", "调研成果"),
+    "session_notice": (
+        "session_notice",
+        {
+            "topic": TOPIC,
+            "meeting": NS(round=1, place="社区议事厅"),
+            "form": "现场协商",
+            "starts": DEADLINE,
+            "ends": "",
+        },
+        "各位协商主体",
+        "参加",
+    ),
+    "transfer": (
+        "transfer",
+        {
+            "topic": TOPIC,
+            "item": ITEM,
+            "officer": NS(name="李强"),
+            "department": "区住建局",
+            "co_departments": "城南街道",
+            "ack_deadline": DEADLINE,
+            "deadline": "2026年03月24日 23:59",
+            "provisional": False,
+        },
+        "李强",
+        "签收",
+    ),
+    "ack_overdue": ("ack_overdue", CHASE, "李强", "签收"),
+    "plan_due": ("plan_due", CHASE | {"obligation": "提交整改方案"}, "李强", "整改方案"),
+    "item_due_soon": ("item_due_soon", CHASE | {"overdue": False}, "李强", "到期"),
+    "overdue_warning": ("overdue_warning", CHASE, "李强", "仍未办结"),
+    "escalation": ("escalation", CHASE, "李强", "签收整改事项"),
+    "recheck_request": ("recheck_request", CHASE, "协商办", "复查"),
+    "rating_request": (
+        "rating_request",
+        {
+            "topic": TOPIC,
+            "person": NS(name="刘大爷"),
+            "items": [ITEM],
+            "deadline": DEADLINE,
+            "provisional": False,
+        },
+        "刘大爷",
+        "评价整改成效",
+    ),
+    "weekly_digest": (
+        "weekly_digest",
+        {
+            "week_label": "2026年第9周",
+            "recipient_label": "·李强",
+            "salutation": "区住建局、李强",
+            "as_of": "2026年02月23日 09:00",
+            "intro": "您名下的整改事项",
+            "total": 1,
+            "escalated": 0,
+            "sections": [
+                {
+                    "number": "一",
+                    "heading": "已超期事项（预警）",
+                    "how_to_act": "请立即办结",
+                    "count": 1,
+                    "lines": [DIGEST_LINE],
+                    "more": 0,
+                }
+            ],
+        },
+        "李强",
+        "已超期事项",
+    ),
+}
+
+
+@pytest.mark.parametrize("event", sorted(EVENTS))
+def test_message_says_what_by_whom_by_when_and_how(event):
+    template, context, who, what = EVENTS[event]
+    title, body = render(template, context)
+    assert title.startswith("【") and "\n" not in title
+    text = title + body
+    assert who in text, "by whom"
+    assert what in text, "what is owed"
+    assert DEADLINE in body, "by when"
+    assert "POST /" in body or "请" in body.splitlines()[-1], "how to act"
+    assert "{{" not in text and "None" not in text
+
+
+def test_every_event_of_the_issue_has_a_template():
+    from pathlib import Path
+
+    import models.messages
+
+    have = {p.stem for p in (Path(models.messages.__file__).parent / "templates").glob("*.txt")}
+    assert set(EVENTS) <= have
