@@ -1,0 +1,89 @@
+"""月通报与季评估: run one now, list them, download their HTML, PDF and XLSX files."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from api import launcher
+from api.deps import Limit, Offset, SessionDep
+from models import bulletin
+from models.bulletin import BulletinKind, FileFormat
+from models.case import get
+from models.errors import NotFound
+from models.tables import Bulletin
+
+router = APIRouter(prefix="/bulletins", tags=["bulletins"])
+
+FORMAT_LABELS = {FileFormat.HTML: "网页版", FileFormat.PDF: "PDF", FileFormat.XLSX: "数据表"}
+
+
+class BulletinRun(BaseModel):
+    """Which period to report; empty means the last full month (quarter)."""
+
+    period: str | None = Field(
+        default=None, max_length=20, description="2026-10、2026-10-01 或 2026Q4；留空为上一期"
+    )
+
+
+async def _launch(kind: BulletinKind, data: BulletinRun | None) -> launcher.FlowRunPublic:
+    period = data.period if data else None
+    if period:
+        period = bulletin.parse_period(kind, period).key  # 422 before anything starts
+    return await launcher.launch_bulletin(kind.value, period)
+
+
+@router.post("/monthly", response_model=launcher.FlowRunPublic, status_code=202)
+async def run_monthly(data: BulletinRun | None = None) -> launcher.FlowRunPublic:
+    """Generate the monthly bulletin now (besides the run on the 1st at 09:00)."""
+    return await _launch(BulletinKind.MONTHLY, data)
+
+
+@router.post("/quarterly", response_model=launcher.FlowRunPublic, status_code=202)
+async def run_quarterly(data: BulletinRun | None = None) -> launcher.FlowRunPublic:
+    """Generate the quarterly review now (besides the run on the first day of a quarter)."""
+    return await _launch(BulletinKind.QUARTERLY, data)
+
+
+@router.get("", response_model=list[bulletin.BulletinPublic])
+def list_bulletins(
+    session: SessionDep,
+    kind: BulletinKind | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[bulletin.BulletinPublic]:
+    """Newest period first."""
+    rows = bulletin.list_bulletins(session, kind=kind, limit=limit, offset=offset)
+    return [bulletin.public(r) for r in rows]
+
+
+def _bulletin(session: SessionDep, bulletin_id: int) -> Bulletin:
+    try:
+        return get(session, Bulletin, bulletin_id)
+    except NotFound:
+        raise NotFound(f"通报 {bulletin_id} 不存在") from None
+
+
+@router.get("/{bulletin_id}", response_model=bulletin.BulletinDetail)
+def read_bulletin(bulletin_id: int, session: SessionDep) -> bulletin.BulletinPublic:
+    return bulletin.public(_bulletin(session, bulletin_id), detail=True)
+
+
+@router.get(
+    "/{bulletin_id}/files/{fmt}",
+    response_class=FileResponse,
+    responses={404: {"description": "通报或文件不存在"}},
+)
+def download(bulletin_id: int, fmt: FileFormat, session: SessionDep) -> FileResponse:
+    """The file itself; HTML and PDF open in the browser, the XLSX downloads."""
+    row = _bulletin(session, bulletin_id)
+    path = bulletin.file_path(row, fmt)
+    if path is None:
+        raise NotFound(f"通报 {bulletin_id} 的{FORMAT_LABELS[fmt]}文件不存在（尚未生成或已被清理）")
+    return FileResponse(
+        path,
+        media_type=bulletin.MEDIA_TYPES[fmt],
+        filename=bulletin.download_name(row, fmt),
+        content_disposition_type="attachment" if fmt is FileFormat.XLSX else "inline",
+    )

@@ -1,0 +1,555 @@
+"""Turns a bulletin's data (models.bulletin.compute) into charts, HTML, PDF and XLSX bytes.
+
+Pure functions, no file I/O: the tasks in tasks/reports.py write what these return.
+Chinese text renders from the Noto Sans CJK SC face of the `noto-cjk-sans-otc` package, so a
+fresh machine gets the font through `uv sync` and nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from models.bulletin import COMPLETION_TARGET, KPI_LABELS, RATE_KEYS, pct
+
+FONT_FAMILY = "Noto Sans CJK SC"
+FONT_FACE = 2  # NotoSansCJK-Regular.ttc: JP, KR, SC, TC, HK, then the Mono faces
+KIND_COLORS = {"red": (200, 30, 30), "black": (40, 40, 40)}
+
+
+def font_path() -> Path:
+    import noto_cjk_sans_otc
+
+    return Path(str(noto_cjk_sans_otc.FONT_PATH))
+
+
+# --- table layouts shared by HTML, PDF and XLSX ------------------------------------------
+
+Column = tuple[str, str]  # (key, zh label)
+
+DEPARTMENT_COLUMNS: list[Column] = [
+    ("department", "单位"),
+    *((k, v) for k, v in KPI_LABELS.items() if k != "mean_score"),
+]
+TOPIC_COLUMNS: list[Column] = [
+    ("topic", "议题"),
+    *((k, v) for k, v in KPI_LABELS.items() if k != "mean_score"),
+]
+RANK_COLUMNS: list[Column] = [
+    ("rank", "名次"),
+    ("department", "单位"),
+    ("items_due", "应办结"),
+    ("items_completed", "已办结"),
+    ("completion_rate", "整改完成率"),
+    ("on_time_rate", "按时完成率"),
+    ("items_overdue", "期末逾期"),
+]
+OVERDUE_COLUMNS: list[Column] = [
+    ("title", "整改事项"),
+    ("topic", "议题"),
+    ("department", "牵头单位"),
+    ("officer", "责任人"),
+    ("deadline", "整改期限"),
+    ("days_overdue", "期末逾期天数"),
+    ("completed_after", "期后办结日期"),
+]
+OVERALL_KEYS = [k for k in KPI_LABELS if k != "items"] + ["ratings"]
+OVERALL_LABELS = {**KPI_LABELS, "ratings": "评价数"}
+
+
+def cell_text(key: str, value: Any) -> str:
+    if key in RATE_KEYS:
+        return pct(value)
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def table_rows(rows: Sequence[dict], columns: Sequence[Column]) -> list[list[str]]:
+    return [[cell_text(k, r.get(k)) for k, _ in columns] for r in rows]
+
+
+def trend_columns(data: dict) -> list[str]:
+    months = data["trend"]["months"]
+    return [f"{m}{label}" for m in months for label in ("应办结", "完成率")]
+
+
+def trend_rows(entries: Sequence[dict], name_key: str) -> list[list[str]]:
+    rows = []
+    for e in entries:
+        cells = [e[name_key]]
+        for m in e["months"]:
+            due = m["items_due"]
+            cells += ["—" if due is None else str(due), pct(m["completion_rate"])]
+        rows.append(cells)
+    return rows
+
+
+def generated_text(data: dict) -> str:
+    when = dt.datetime.fromisoformat(data["generated_at"])
+    return f"{when:%Y年%m月%d日 %H:%M} 生成"
+
+
+def summary_sentence(data: dict) -> str:
+    o = data["overall"]
+    return (
+        f"{data['label']}（{data['start']} 至 {data['end']}），全区在办整改事项 {o['items']} 项，"
+        f"其中应办结 {o['items_due']} 项、已办结 {o['items_completed']} 项，"
+        f"整改完成率 {pct(o['completion_rate'])}，按时完成率 {pct(o['on_time_rate'])}，"
+        f"问题解决率 {pct(o['problem_solved_rate'])}，群众满意度 {pct(o['satisfaction_rate'])}；"
+        f"期末逾期未办结 {data['overdue']['total']} 项。"
+    )
+
+
+def ranking_note(data: dict) -> str:
+    r = data["ranking"]
+    note = f"排名规则：本期应办结不少于 {r['min_items_due']} 项的单位参加排名，依次比较整改完成率、按时完成率、逾期事项数（少者在前）、应办结事项数（多者在前）。"
+    if r["unranked"]:
+        names = "、".join(f"{u['department']}（{u['items_due']} 项）" for u in r["unranked"])
+        note += f"样本不足、未参加排名：{names}。"
+    return note
+
+
+# --- charts --------------------------------------------------------------------------------
+
+
+@cache
+def _pyplot() -> Any:
+    """matplotlib on the Agg backend with the CJK face registered (once per process)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager
+    from matplotlib import pyplot as plt
+
+    font_manager.fontManager.addfont(str(font_path()))
+    plt.rcParams["font.family"] = [FONT_FAMILY]
+    plt.rcParams["axes.unicode_minus"] = False
+    return plt
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def _empty(plt: Any, title: str, text: str) -> bytes:
+    fig, ax = plt.subplots(figsize=(8, 2.2))
+    ax.set_title(title)
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=14, color="#666")
+    ax.set_axis_off()
+    return _png(fig)
+
+
+def completion_chart(data: dict, *, limit: int = 25) -> bytes:
+    """整改完成率与按时完成率，按单位（排名顺序），虚线为 80% 目标。"""
+    plt = _pyplot()
+    title = f"{data['label']}各单位整改完成率与按时完成率"
+    rows = [r for r in data["departments"] if r["items_due"] or r["items_completed"]][:limit]
+    if not rows:
+        return _empty(plt, title, "本期无应办结事项")
+    names = [r["department"] for r in rows]
+    done = [(r["completion_rate"] or 0) * 100 for r in rows]
+    on_time = [(r["on_time_rate"] or 0) * 100 for r in rows]
+    fig, ax = plt.subplots(figsize=(8, max(2.4, 0.55 * len(rows) + 1.2)))
+    y = range(len(rows))
+    h = 0.38
+    b1 = ax.barh([i - h / 2 for i in y], done, height=h, color="#c0392b", label="整改完成率")
+    b2 = ax.barh([i + h / 2 for i in y], on_time, height=h, color="#2e86c1", label="按时完成率")
+    for bars in (b1, b2):
+        ax.bar_label(bars, fmt="%.0f%%", padding=2, fontsize=8)
+    ax.axvline(
+        COMPLETION_TARGET * 100,
+        color="#555",
+        linestyle="--",
+        linewidth=1,
+        label=f"完成率目标 {COMPLETION_TARGET:.0%}",
+    )
+    ax.set_yticks(list(y), names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 112)
+    ax.set_xlabel("%")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
+    return _png(fig)
+
+
+def overdue_chart(data: dict, *, limit: int = 20) -> bytes:
+    """期末逾期事项数，按单位，多者在前。"""
+    plt = _pyplot()
+    title = f"{data['label']}各单位期末逾期未办结事项"
+    rows = sorted(
+        (r for r in data["departments"] if r["items_overdue"]),
+        key=lambda r: (-r["items_overdue"], r["department"]),
+    )[:limit]
+    if not rows:
+        return _empty(plt, title, "本期无逾期事项")
+    fig, ax = plt.subplots(figsize=(8, max(2.4, 0.45 * len(rows) + 1.2)))
+    bars = ax.barh(
+        [r["department"] for r in rows], [r["items_overdue"] for r in rows], color="#7f8c8d"
+    )
+    ax.bar_label(bars, fmt="%d", padding=2, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("事项数")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(title)
+    return _png(fig)
+
+
+def trend_chart(data: dict, *, limit: int = 8) -> bytes:
+    """季度内三个月的整改完成率走势：全区与应办结最多的几个单位。"""
+    plt = _pyplot()
+    trend = data["trend"]
+    months = trend["months"]
+    title = f"{data['label']}整改完成率月度走势"
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    x = list(range(len(months)))  # positions, so months without data keep their place
+
+    def series(entries: list[dict]) -> list[float | None]:
+        return [
+            None if m["completion_rate"] is None else m["completion_rate"] * 100 for m in entries
+        ]
+
+    ax.plot(x, series(trend["overall"]), marker="o", linewidth=2.5, color="#c0392b", label="全区")
+    busiest = sorted(
+        trend["departments"],
+        key=lambda d: (-sum(m["items_due"] or 0 for m in d["months"]), d["department"]),
+    )[:limit]
+    for d in busiest:
+        ax.plot(x, series(d["months"]), marker=".", linewidth=1, label=d["department"])
+    ax.set_xticks(x, months)
+    ax.set_xlim(-0.4, len(months) - 0.6)
+    ax.axhline(COMPLETION_TARGET * 100, color="#555", linestyle="--", linewidth=1)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("整改完成率 %")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _png(fig)
+
+
+CHARTS: dict[str, tuple[str, Callable[[dict], bytes]]] = {
+    "completion": ("各单位整改完成率与按时完成率", completion_chart),
+    "overdue": ("各单位期末逾期事项", overdue_chart),
+    "trend": ("整改完成率月度走势", trend_chart),
+}
+
+
+def chart_names(data: dict) -> list[str]:
+    return ["completion", "overdue"] + (["trend"] if "trend" in data else [])
+
+
+def build_charts(data: dict) -> dict[str, bytes]:
+    return {name: CHARTS[name][1](data) for name in chart_names(data)}
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def font_subset_woff(text: str) -> bytes:
+    """The CJK face cut down to the characters on the page, so the HTML shows Chinese on a
+    machine without CJK fonts and stays small."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(str(font_path()), fontNumber=FONT_FACE, lazy=True)
+    options = subset.Options()
+    options.flavor = "woff"
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=text + "0123456789%.—（）、：；，。")
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    return buf.getvalue()
+
+
+def build_html(data: dict, charts: dict[str, bytes], *, embed_font: bool = True) -> str:
+    context = {
+        "d": data,
+        "generated": generated_text(data),
+        "summary": summary_sentence(data),
+        "ranking_note": ranking_note(data),
+        "dept_columns": DEPARTMENT_COLUMNS,
+        "dept_rows": table_rows(data["departments"], DEPARTMENT_COLUMNS),
+        "topic_columns": TOPIC_COLUMNS,
+        "topic_rows": table_rows(data["topics"], TOPIC_COLUMNS),
+        "rank_columns": RANK_COLUMNS,
+        "red_rows": table_rows(data["ranking"]["red"], RANK_COLUMNS),
+        "black_rows": table_rows(data["ranking"]["black"], RANK_COLUMNS),
+        "overdue_columns": OVERDUE_COLUMNS,
+        "overdue_rows": table_rows(data["overdue"]["items"], OVERDUE_COLUMNS),
+        "overall": [(OVERALL_LABELS[k], cell_text(k, data["overall"][k])) for k in OVERALL_KEYS],
+        "charts": [
+            (CHARTS[name][0], base64.b64encode(png).decode()) for name, png in charts.items()
+        ],
+        "trend": None,
+        "font": None,
+        "font_family": FONT_FAMILY,
+    }
+    if "trend" in data:
+        context["trend"] = {
+            "columns": trend_columns(data),
+            "departments": trend_rows(data["trend"]["departments"], "department"),
+            "topics": trend_rows(data["trend"]["topics"], "topic"),
+        }
+    template = _env.get_template("bulletin.html.j2")
+    if embed_font:
+        page = template.render(**context)
+        context["font"] = base64.b64encode(font_subset_woff(page)).decode()
+    return template.render(**context)
+
+
+# --- PDF -----------------------------------------------------------------------------------
+
+
+def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
+    """A4 landscape; the CJK face is embedded (subset) so any PDF reader shows the text."""
+    from fpdf import FPDF
+    from fpdf.enums import WrapMode, XPos, YPos
+    from fpdf.fonts import FontFace
+
+    pdf = FPDF(orientation="L", unit="mm", format="A4")
+    pdf.set_margins(12, 12, 12)
+    pdf.set_auto_page_break(True, margin=12)
+    pdf.add_font(FONT_FAMILY, "", str(font_path()), collection_font_number=FONT_FACE)
+    pdf.set_title(data["title"])
+    pdf.set_author("协商 Xieshang")
+    pdf.set_subject(f"{data['label']}整改工作情况")
+    pdf.set_lang("zh-CN")
+    pdf.set_creator("xieshang")
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    heads = FontFace(emphasis=None, fill_color=(236, 240, 241))
+
+    def text(
+        s: str, size: float = 10, h: float = 6, color: tuple[int, int, int] = (0, 0, 0)
+    ) -> None:
+        pdf.set_font(FONT_FAMILY, size=size)
+        pdf.set_text_color(*color)
+        pdf.multi_cell(0, h, s, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_text_color(0, 0, 0)
+
+    def heading(s: str) -> None:
+        if pdf.will_page_break(30):
+            pdf.add_page()
+        pdf.ln(3)
+        text(s, size=14, h=9, color=(120, 20, 20))
+
+    def table(
+        header: list[str], rows: list[list[str]], widths: Sequence[float] | None = None
+    ) -> None:
+        pdf.set_font(FONT_FAMILY, size=8.5)
+        if not rows:
+            text("（无）", size=9)
+            return
+        with pdf.table(
+            col_widths=widths,
+            headings_style=heads,
+            wrapmode=WrapMode.CHAR,
+            text_align="CENTER",
+            line_height=5,
+            padding=1,
+        ) as t:
+            for row in [header, *rows]:
+                r = t.row()
+                for c in row:
+                    r.cell(c)
+
+    pdf.set_font(FONT_FAMILY, size=20)
+    pdf.cell(0, 12, data["title"], align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    text(f"统计期间：{data['start']} 至 {data['end']}　　{generated_text(data)}", size=10)
+    heading("一、总体情况")
+    text(summary_sentence(data))
+    pairs = [(OVERALL_LABELS[k], cell_text(k, data["overall"][k])) for k in OVERALL_KEYS]
+    table([p[0] for p in pairs], [[p[1] for p in pairs]])
+
+    heading("二、红黑榜")
+    rank_header = [label for _, label in RANK_COLUMNS]
+    text("红榜", size=11, color=KIND_COLORS["red"])
+    table(rank_header, table_rows(data["ranking"]["red"], RANK_COLUMNS))
+    text("黑榜", size=11, color=KIND_COLORS["black"])
+    table(rank_header, table_rows(data["ranking"]["black"], RANK_COLUMNS))
+    text(ranking_note(data), size=8.5, h=5, color=(90, 90, 90))
+
+    from PIL import Image
+
+    def image_size(png: bytes) -> tuple[float, float]:
+        with Image.open(io.BytesIO(png)) as img:
+            w_px, h_px = img.size
+        width = min(200.0, pdf.epw)
+        height = width * h_px / w_px
+        if height > pdf.eph - 20:
+            height = pdf.eph - 20
+            width = height * w_px / h_px
+        return width, height
+
+    if charts and pdf.will_page_break(image_size(next(iter(charts.values())))[1] + 15):
+        pdf.add_page()  # keep the heading with its first chart
+    heading("三、图表")
+    for name, png in charts.items():
+        width, height = image_size(png)
+        if pdf.will_page_break(height):
+            pdf.add_page()
+        pdf.image(
+            io.BytesIO(png), x=(pdf.w - width) / 2, w=width, h=height, alt_text=CHARTS[name][0]
+        )
+        pdf.ln(2)
+
+    heading("四、各单位整改指标")
+    name_w = 34.0
+    rest = (pdf.epw - name_w) / (len(DEPARTMENT_COLUMNS) - 1)
+    widths = [name_w] + [rest] * (len(DEPARTMENT_COLUMNS) - 1)
+    table(
+        [c[1] for c in DEPARTMENT_COLUMNS],
+        table_rows(data["departments"], DEPARTMENT_COLUMNS),
+        widths,
+    )
+
+    heading("五、各议题整改指标")
+    table([c[1] for c in TOPIC_COLUMNS], table_rows(data["topics"], TOPIC_COLUMNS), widths)
+
+    section = 6
+    if "trend" in data:
+        cols = trend_columns(data)
+        heading("六、月度趋势（各单位）")
+        w = [name_w] + [(pdf.epw - name_w) / len(cols)] * len(cols)
+        table(["单位", *cols], trend_rows(data["trend"]["departments"], "department"), w)
+        heading("七、月度趋势（各议题）")
+        table(["议题", *cols], trend_rows(data["trend"]["topics"], "topic"), w)
+        section = 8
+    numerals = "一二三四五六七八九十"
+    overdue = data["overdue"]
+    heading(f"{numerals[section - 1]}、期末逾期未办结事项（共 {overdue['total']} 项）")
+    if overdue["total"] > len(overdue["items"]):
+        text(f"仅列出逾期最久的 {len(overdue['items'])} 项。", size=9)
+    table(
+        [c[1] for c in OVERDUE_COLUMNS],
+        table_rows(overdue["items"], OVERDUE_COLUMNS),
+        [0.26, 0.2, 0.14, 0.09, 0.1, 0.1, 0.11],
+    )
+    return bytes(pdf.output())
+
+
+# --- XLSX ----------------------------------------------------------------------------------
+
+
+def build_xlsx(data: dict) -> bytes:
+    """Sheets: 概览, 单位指标, 红黑榜, 逾期清单, 议题指标 (+ 月度趋势 for a quarter).
+    Rates are numbers formatted as percentages, so they sort and sum in Excel."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="ECF0F1")
+
+    def sheet(title: str, header: list[str], rows: list[list[Any]], rate_cols: set[int]) -> None:
+        ws = wb.create_sheet(title)
+        ws.append(header)
+        for c in ws[1]:
+            c.font, c.fill = bold, fill
+            c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        for row in rows:
+            ws.append(row)
+        for col in rate_cols:
+            for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
+                cell.number_format = "0.0%"
+        for i, label in enumerate(header, start=1):
+            longest = max([len(str(label))] + [len(str(r[i - 1] or "")) for r in rows])
+            ws.column_dimensions[get_column_letter(i)].width = min(60, max(8, longest * 1.8 + 2))
+        ws.freeze_panes = "B2"
+
+    def values(rows: list[dict], columns: Sequence[Column]) -> list[list[Any]]:
+        return [[r.get(k) for k, _ in columns] for r in rows]
+
+    def rates(columns: Sequence[Column]) -> set[int]:
+        return {i for i, (k, _) in enumerate(columns, start=1) if k in RATE_KEYS}
+
+    ws = wb.active
+    ws.title = "概览"
+    ws.append([data["title"]])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.append(["统计期间", f"{data['start']} 至 {data['end']}"])
+    ws.append(["生成时间", generated_text(data)])
+    ws.append([])
+    for k in OVERALL_KEYS:
+        ws.append([OVERALL_LABELS[k], data["overall"][k]])
+        if k in RATE_KEYS:
+            ws.cell(ws.max_row, 2).number_format = "0.0%"
+    ws.append(["期末逾期未办结", data["overdue"]["total"]])
+    ws.append([])
+    ws.append(["说明", ranking_note(data)])
+    ws.column_dimensions["A"].width = 18
+    ws.column_dimensions["B"].width = 40
+
+    sheet(
+        "单位指标",
+        [c[1] for c in DEPARTMENT_COLUMNS],
+        values(data["departments"], DEPARTMENT_COLUMNS),
+        rates(DEPARTMENT_COLUMNS),
+    )
+    rank_cols: list[Column] = [("board", "榜单"), *RANK_COLUMNS]
+    ranking = data["ranking"]
+    red_ids = {r["department_id"] for r in ranking["red"]}
+    black_ids = {r["department_id"] for r in ranking["black"]}
+    rank_rows = [
+        {
+            **r,
+            "board": "红榜"
+            if r["department_id"] in red_ids
+            else ("黑榜" if r["department_id"] in black_ids else ""),
+        }
+        for r in ranking["ranked"]
+    ] + [{**u, "board": "样本不足，未排名"} for u in ranking["unranked"]]
+    sheet("红黑榜", [c[1] for c in rank_cols], values(rank_rows, rank_cols), rates(rank_cols))
+    sheet(
+        "逾期清单",
+        ["事项编号", *(c[1] for c in OVERDUE_COLUMNS)],
+        [[r["item_id"], *(r[k] for k, _ in OVERDUE_COLUMNS)] for r in data["overdue"]["items"]],
+        set(),
+    )
+    sheet(
+        "议题指标",
+        [c[1] for c in TOPIC_COLUMNS],
+        values(data["topics"], TOPIC_COLUMNS),
+        rates(TOPIC_COLUMNS),
+    )
+    if "trend" in data:
+        months = data["trend"]["months"]
+        header = ["类别", "名称"] + [
+            f"{m}{label}"
+            for m in months
+            for label in ("应办结", "已办结", "期末逾期", "完成率", "按时率")
+        ]
+        keys = ["items_due", "items_completed", "items_overdue", "completion_rate", "on_time_rate"]
+        rows: list[list[Any]] = [
+            ["全区", "全区"] + [m[k] for m in data["trend"]["overall"] for k in keys]
+        ]
+        for kind, name_key, entries in (
+            ("单位", "department", data["trend"]["departments"]),
+            ("议题", "topic", data["trend"]["topics"]),
+        ):
+            rows += [
+                [kind, e[name_key]] + [m[k] for m in e["months"] for k in keys] for e in entries
+            ]
+        rate_idx = {3 + i * 5 + j for i in range(len(months)) for j in (3, 4)}
+        sheet("月度趋势", header, rows, rate_idx)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,203 @@
+"""The bulletin's numbers against the hand-computed KPIs of tests/reports/dataset.py,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from models import bulletin
+from models.bulletin import BulletinKind
+from models.case import role_tag
+from models.enums import Role
+from models.tables import Bulletin, Notification
+from tests.reports.dataset import build
+
+OCTOBER = bulletin.parse_period(BulletinKind.MONTHLY, "2026-10")
+
+# Per department, worked out by hand in dataset.py.
+EXPECTED = {
+    "区住建局": {
+        "items": 5,
+        "items_due": 4,
+        "items_completed": 2,
+        "items_on_time": 1,
+        "items_solved": 2,
+        "items_long_term": 1,
+        "items_overdue": 2,
+        "items_transferred": 2,
+        "items_acknowledged_on_time": 1,
+        "items_rechecked": 1,
+        "items_rebound": 1,
+        "ratings": 3,
+        "ratings_satisfied": 2,
+        "completion_rate": 0.5,
+        "on_time_rate": 0.5,
+        "problem_solved_rate": 0.5,
+        "long_term_mechanism_rate": 0.5,
+        "response_rate": 0.5,
+        "rebound_rate": 1.0,
+        "satisfaction_rate": 0.6667,
+        "mean_score": 3.67,
+    },
+    "城南街道": {
+        "items": 3,
+        "items_due": 3,
+        "items_completed": 3,
+        "items_on_time": 3,
+        "items_solved": 2,
+        "items_overdue": 0,
+        "completion_rate": 1.0,
+        "on_time_rate": 1.0,
+        "problem_solved_rate": 0.6667,
+        "long_term_mechanism_rate": 0.0,
+        "response_rate": None,
+        "satisfaction_rate": None,
+        "mean_score": None,
+    },
+    "区交通局": {
+        "items_due": 4,
+        "items_completed": 3,
+        "items_on_time": 1,
+        "items_overdue": 1,
+        "completion_rate": 0.75,
+        "on_time_rate": 0.3333,
+    },
+    "区卫健委": {
+        "items_due": 4,
+        "items_completed": 3,
+        "items_on_time": 3,
+        "items_overdue": 1,
+        "completion_rate": 0.75,
+        "on_time_rate": 1.0,
+    },
+    "区水务局": {"items_due": 1, "items_completed": 1, "completion_rate": 1.0},
+    "区市场监管局": {
+        "items": 1,
+        "items_due": 0,
+        "completion_rate": None,
+        "items_transferred": 1,
+        "response_rate": 1.0,
+    },
+}
+
+
+def test_department_kpis_match_hand_computed(session):
+    build(session)
+    rows = {r["department"]: r for r in bulletin.department_kpis(session, OCTOBER)}
+    assert set(rows) == set(EXPECTED)  # 区教育局 had nothing in October
+    for name, expected in EXPECTED.items():
+        got = {k: rows[name][k] for k in expected}
+        assert got == expected, name
+
+
+def test_topic_and_overall_kpis(session):
+    build(session)
+    topics = {r["topic"]: r for r in bulletin.topic_kpis(session, OCTOBER)}
+    t1, t2 = topics["老旧小区加装电梯"], topics["背街小巷环境整治"]
+    assert (t1["items"], t1["items_due"], t1["items_completed"]) == (8, 7, 5)
+    assert t1["completion_rate"] == 0.7143 and t1["on_time_rate"] == 0.8
+    # Item ratings of a1, a2 plus the topic-level one; the November rating is outside.
+    assert (t1["ratings"], t1["satisfaction_rate"], t1["mean_score"]) == (4, 0.75, 3.75)
+    assert (t2["items"], t2["items_due"], t2["items_completed"]) == (10, 9, 7)
+    assert t2["completion_rate"] == 0.7778 and t2["satisfaction_rate"] is None
+
+    overall = bulletin.overall_kpis(session, OCTOBER)
+    assert (overall["items"], overall["items_due"], overall["items_completed"]) == (18, 16, 12)
+    assert overall["completion_rate"] == 0.75 and overall["on_time_rate"] == 0.75
+    assert overall["items_overdue"] == 4 and overall["response_rate"] == 0.6667
+    assert overall["satisfaction_rate"] == 0.75 and overall["rebound_rate"] == 1.0
+    # Every counted item has one lead department: the departments add up to the total.
+    rows = bulletin.department_kpis(session, OCTOBER)
+    for key in ("items", "items_due", "items_completed", "items_on_time", "items_overdue"):
+        assert sum(r[key] for r in rows) == overall[key], key
+
+
+def test_ranking_needs_minimum_sample_and_breaks_ties(session):
+    build(session)
+    rows = bulletin.department_kpis(session, OCTOBER)
+    ranking = bulletin.rank(rows, min_due=3, size=3)
+    order = [r["department"] for r in ranking["ranked"]]
+    # 区卫健委 and 区交通局 tie at 75 %: on-time rate decides.
+    assert order == ["城南街道", "区卫健委", "区交通局", "区住建局"]
+    # Four ranked: each board takes at most half, so nobody is on both.
+    assert [r["department"] for r in ranking["red"]] == ["城南街道", "区卫健委"]
+    assert [r["department"] for r in ranking["black"]] == ["区住建局", "区交通局"]
+    # 区水务局's one lucky item (100 %) does not reach the minimum sample.
+    assert [(u["department"], u["items_due"]) for u in ranking["unranked"]] == [
+        ("区市场监管局", 0),
+        ("区水务局", 1),
+    ]
+    # With the rule relaxed, 100 % vs 100 %: more items due ranks first, not the lucky one.
+    relaxed = bulletin.rank(rows, min_due=1, size=1)
+    assert [r["department"] for r in relaxed["ranked"][:2]] == ["城南街道", "区水务局"]
+    assert [r["department"] for r in relaxed["red"]] == ["城南街道"]
+    assert [r["department"] for r in relaxed["black"]] == ["区住建局"]
+
+
+def test_overdue_list_at_period_end(session):
+    build(session)
+    total, items = bulletin.overdue_items(session, OCTOBER, limit=3)
+    assert total == 4
+    assert [(i["title"], i["days_overdue"]) for i in items] == [
+        ("整改事项c4", 33),
+        ("整改事项a3", 16),
+        ("整改事项g4", 6),
+    ]
+    _, everything = bulletin.overdue_items(session, OCTOBER, limit=10)
+    a6 = everything[-1]
+    assert (a6["title"], a6["deadline"], a6["completed_after"]) == (
+        "整改事项a6",
+        "2026-10-30",
+        "2026-11-01",
+    )
+    assert a6["department"] == "区住建局" and a6["officer"] == "区住建局联络员"
+
+
+def test_quarter_trend_puts_months_side_by_side(session):
+    build(session)
+    quarter = bulletin.parse_period(BulletinKind.QUARTERLY, "2026Q4")
+    data = bulletin.compute(session, quarter)
+    trend = data["trend"]
+    assert trend["months"] == ["10月", "11月", "12月"]
+    october = {r["department"]: r for r in bulletin.department_kpis(session, OCTOBER)}
+    for entry in trend["departments"]:
+        first = entry["months"][0]
+        if entry["department"] in october:
+            row = october[entry["department"]]
+            assert first == {k: row[k] for k in bulletin.TREND_KEYS}
+    housing = next(e for e in trend["departments"] if e["department"] == "区住建局")
+    # November: a3 still open (due, overdue), a6 completed on 11-01 (due, completed late).
+    assert housing["months"][1]["items_due"] == 2
+    assert housing["months"][1]["items_completed"] == 1
+    assert trend["overall"][0]["completion_rate"] == 0.75
+
+
+def test_record_upserts_the_row_and_announces_once(session):
+    build(session)
+    data = bulletin.compute(session, OCTOBER)
+    files = {"html": "monthly/2026-10/x.html", "pdf": "monthly/2026-10/x.pdf"}
+    first = bulletin.record(session, OCTOBER, files=files, summary=data)
+    again = bulletin.record(session, OCTOBER, files={**files, "xlsx": "x.xlsx"}, summary=data)
+    assert first.id == again.id
+    rows = session.exec(select(Bulletin)).all()
+    assert len(rows) == 1 and rows[0].files["xlsx"] == "x.xlsx"
+    notes = session.exec(
+        select(Notification).where(Notification.event_key == "bulletin:monthly:2026-10")
+    ).all()
+    assert sorted(n.recipient for n in notes) == sorted(
+        [role_tag(Role.APPROVER), role_tag(Role.ADMINISTRATOR)]
+    )
+    note = notes[0]
+    assert note.title == "【月通报】2026年10月整改工作月通报"
+    assert "整改完成率 75.0%" in note.body
+    assert "红榜：城南街道、区卫健委" in note.body and "黑榜：区住建局、区交通局" in note.body
+    assert f"/bulletins/{first.id}/files/pdf" in note.body
+
+
+@pytest.mark.parametrize("kind", list(BulletinKind))
+def test_empty_period_renders_no_rates(session, kind):
+    period = bulletin.parse_period(kind, "2020-01")
+    data = bulletin.compute(session, period)
+    assert data["departments"] == [] and data["overdue"]["total"] == 0
+    assert data["overall"]["completion_rate"] is None
