@@ -10,7 +10,9 @@ from sqlmodel import Session
 
 from api import errors
 from api.launcher import installation_id
-from api.routes import actions, admin, people, topics
+from api.routes import actions, admin, dispatch, people, topics
+from api.routes.bulletins import router as bulletins_router
+from api.routes.calendar import router as calendar_router
 from config.db import get_engine, migrate
 
 
@@ -30,8 +32,10 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (people, topics, actions, admin):
+    for module in (people, topics, actions, admin, dispatch):
         app.include_router(module.router)
+    app.include_router(calendar_router)
+    app.include_router(bulletins_router)
 
     @app.get("/health", tags=["admin"])
     def health() -> dict:

@@ -9,9 +9,16 @@ import time
 
 import typer
 
+from api.cli_calendar import app as calendar_app
+from api.cli_notify import dispatch_app, notify_app
+from api.cli_reports import app as bulletin_app
 from config.settings import get_settings
 
 app = typer.Typer(help="协商 Xieshang：协商议事闭环工作流平台", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
+app.add_typer(dispatch_app, name="dispatch")
+app.add_typer(calendar_app, name="calendar")
+app.add_typer(bulletin_app, name="bulletin")
 
 KPI_LABELS = {
     "completion_rate": "整改完成率",

@@ -11,7 +11,14 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.errors import ServiceUnavailable
-from config.deployments import FOLLOW_UP_FLOW, STAGE_FLOWS, deployment_ref
+from config.deployments import (
+    FOLLOW_UP_FLOW,
+    MONTHLY_BULLETIN_FLOW,
+    QUARTERLY_REVIEW_FLOW,
+    STAGE_FLOWS,
+    WEEKLY_DISPATCH_FLOW,
+    deployment_ref,
+)
 from models.enums import Stage
 from models.tables import AppMeta
 
@@ -96,6 +103,56 @@ async def launch_follow_up() -> FlowRunPublic:
     return _public(run, FOLLOW_UP_FLOW)
 
 
+async def launch_weekly_dispatch() -> FlowRunPublic:
+    """The Monday dispatch, now (it is idempotent per ISO week, so no key of our own)."""
+    from prefect.deployments import run_deployment
+
+    try:
+        run = await run_deployment(
+            deployment_ref(WEEKLY_DISPATCH_FLOW),
+            timeout=0,
+            as_subflow=False,
+            tags=["on-demand", "weekly-dispatch"],
+        )
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未启动周调度：{exc}") from exc
+    except Exception as exc:
+        if type(exc).__name__ == "ObjectNotFound":
+            raise ServiceUnavailable(
+                "周调度部署尚未就绪（请用 xieshang up 启动全部服务），未启动周调度"
+            ) from exc
+        raise
+    return _public(run, WEEKLY_DISPATCH_FLOW)
+
+
+BULLETIN_FLOWS = {"monthly": MONTHLY_BULLETIN_FLOW, "quarterly": QUARTERLY_REVIEW_FLOW}
+
+
+async def launch_bulletin(kind: str, period: str | None = None) -> FlowRunPublic:
+    """A monthly bulletin or quarterly review now; `period` (already validated) or the last one.
+    No idempotency key: a rerun regenerates the files, the announcement still goes out once."""
+    from prefect.deployments import run_deployment
+
+    flow_name = BULLETIN_FLOWS[kind]
+    try:
+        run = await run_deployment(
+            deployment_ref(flow_name),
+            parameters={"period": period} if period else {},
+            timeout=0,
+            as_subflow=False,
+            tags=["on-demand", f"bulletin:{kind}"],
+        )
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未生成通报：{exc}") from exc
+    except Exception as exc:
+        if type(exc).__name__ == "ObjectNotFound":
+            raise ServiceUnavailable(
+                "通报部署尚未就绪（请用 xieshang up 启动全部服务），未生成通报"
+            ) from exc
+        raise
+    return _public(run, flow_name)
+
+
 async def topic_runs(install_id: str, topic_id: int) -> list[FlowRunPublic]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
@@ -144,7 +201,12 @@ async def missing_deployments() -> list[str]:
     missing = []
     try:
         async with get_client() as client:
-            for flow_name in [*STAGE_FLOWS.values(), FOLLOW_UP_FLOW]:
+            for flow_name in [
+                *STAGE_FLOWS.values(),
+                FOLLOW_UP_FLOW,
+                WEEKLY_DISPATCH_FLOW,
+                *BULLETIN_FLOWS.values(),
+            ]:
                 try:
                     await client.read_deployment_by_name(deployment_ref(flow_name))
                 except ObjectNotFound:

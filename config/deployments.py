@@ -20,6 +20,8 @@ FOLLOW_UP_FLOW = "follow-up"
 
 def deployment_ref(flow_name: str) -> str:
     return f"{flow_name}/{DEPLOYMENT}"
+
+
 WEEKLY_DISPATCH_FLOW = "weekly-dispatch"
 MONTHLY_BULLETIN_FLOW = "monthly-bulletin"
 QUARTERLY_REVIEW_FLOW = "quarterly-review"

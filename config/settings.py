@@ -26,6 +26,15 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     prefect_port: int = 4200
+    public_url: str | None = Field(
+        default=None, description="通知里链接所用的对外访问地址；默认 http://api_host:api_port"
+    )
+    # Monthly bulletin / quarterly review (月通报 / 季评估).
+    bulletin_min_items_due: int = Field(
+        default=3, ge=1, description="参加红黑榜排名的单位本期至少应办结的事项数"
+    )
+    bulletin_ranking_size: int = Field(default=3, ge=1, description="红榜、黑榜各列几个单位")
+    bulletin_overdue_limit: int = Field(default=200, ge=1, description="通报逾期清单最多列出几项")
 
     follow_up_interval_seconds: int = Field(default=60, ge=5)
     # Deadlines the domain counts in working days.
@@ -36,7 +45,12 @@ class Settings(BaseSettings):
     rating_working_days: int = Field(default=5, ge=1)
     due_soon_working_days: int = Field(default=3, ge=1)
     recheck_days: int = Field(default=30, ge=1)
+    # Runs that may fail a message before it is flagged for an administrator; later runs keep
+    # retrying it (hourly) until it is delivered or an administrator gives up on it.
     delivery_attempts: int = Field(default=5, ge=1)
+    delivery_tries: int = Field(default=3, ge=1, description="每次投递对单个渠道的尝试次数")
+    delivery_backoff_seconds: float = Field(default=0.5, ge=0, description="渠道重试退避基数（秒）")
+    digest_lines: int = Field(default=30, ge=1, description="周调度摘要每类最多列出的事项数")
 
     @field_validator("data_dir")
     @classmethod

@@ -129,7 +129,9 @@ class LoopBuilder:
                 meeting.id,
                 consultation.OpinionsAdd(
                     opinions=[
-                        consultation.OpinionIn(participant_id=part.id, content="希望补贴", consensus=True)
+                        consultation.OpinionIn(
+                            participant_id=part.id, content="希望补贴", consensus=True
+                        )
                     ]
                 ),
             )
@@ -173,7 +175,9 @@ class LoopBuilder:
                 subject.ParticipantsAdd(
                     participants=[
                         subject.ParticipantIn(person_id=c.admin.id, role=ParticipantRole.ORGANIZER),
-                        subject.ParticipantIn(person_id=c.resident.id, role=ParticipantRole.RESIDENT),
+                        subject.ParticipantIn(
+                            person_id=c.resident.id, role=ParticipantRole.RESIDENT
+                        ),
                         subject.ParticipantIn(person_id=c.member.id, role=ParticipantRole.MEMBER),
                     ]
                 ),

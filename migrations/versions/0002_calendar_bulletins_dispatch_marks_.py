@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 import models.base
 
 revision: str = "0002"
@@ -49,12 +48,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_holiday_schedule_year"), ["year"], unique=False)
 
     with op.batch_alter_table("follow_up", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("rung_offset", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(
+            sa.Column("rung_offset", sa.Integer(), nullable=False, server_default="0")
+        )
         batch_op.add_column(sa.Column("counted_from", sa.Date(), nullable=True))
         batch_op.add_column(sa.Column("working_days", sa.Integer(), nullable=True))
 
     with op.batch_alter_table("rectification_item", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("warning_level", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(
+            sa.Column("warning_level", sa.Integer(), nullable=False, server_default="0")
+        )
         batch_op.add_column(sa.Column("warned_at", models.base.UTCDateTime(), nullable=True))
 
     # ### end Alembic commands ###
