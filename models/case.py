@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
 from models.base import utcnow
-from models.deadlines import Deadline, format_local, step_due_at
+from models.deadlines import Deadline, format_local, step_due_at, working_days_after
 from models.enums import FollowUpStatus, FollowUpStep, Obligation, Role
 from models.errors import Forbidden, NotFound
 from models.messages import render
@@ -300,6 +300,42 @@ def mark_items_provisional(session: Session, item_ids: Sequence[int]) -> None:
         .values(deadline_provisional=estimated)
         .execution_options(synchronize_session="fetch")
     )
+
+
+def request_approval(
+    session: Session,
+    *,
+    obligation: Obligation,
+    subject_id: int,
+    topic_id: int,
+    working_days: int,
+    event_key: str,
+    template: str,
+    now: dt.datetime,
+    **context: Any,
+) -> Deadline:
+    """Ask the approver to decide within N working days, and chase it (议题、报告审定)."""
+    due = working_days_after(session, now, working_days)
+    schedule_follow_ups(
+        session,
+        obligation=obligation,
+        subject_id=subject_id,
+        topic_id=topic_id,
+        owed_by_id=None,
+        deadline=due,
+        now=now,
+    )
+    queue(
+        session,
+        event_key=event_key,
+        recipients=[role_tag(Role.APPROVER)],
+        template=template,
+        topic_id=topic_id,
+        deadline=format_local(due.at),
+        provisional=due.provisional,
+        **context,
+    )
+    return due
 
 
 def close_follow_ups(

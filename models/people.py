@@ -14,11 +14,17 @@ from models.errors import Conflict, Invalid
 from models.tables import Department, Person
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# Tags the system hands out itself (person-<id>, dept-<id>, role-<role>) or that Apprise reserves.
+RESERVED_TAG_RE = re.compile(r"^((person|dept)-\d+|role-.*|all|always)$")
 
 
 def _check_tag(value: str | None) -> str | None:
-    if value is not None and not TAG_RE.match(value):
+    if value is None:
+        return value
+    if not TAG_RE.match(value):
         raise ValueError("通知标签只能由字母、数字、点、下划线或连字符组成，最长 64 个字符")
+    if RESERVED_TAG_RE.match(value):
+        raise ValueError(f"通知标签“{value}”为系统保留，请换一个")
     return value
 
 

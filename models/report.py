@@ -14,11 +14,10 @@ from models.case import (
     close_follow_ups,
     get,
     queue,
+    request_approval,
     require_role,
     role_tag,
-    schedule_follow_ups,
 )
-from models.deadlines import format_local, working_days_after
 from models.enums import Adoption, Obligation, ReportStatus, Role, Rsvp, SessionStatus, Stage
 from models.errors import Conflict, Invalid
 from models.messages import render
@@ -131,26 +130,17 @@ def compile_report(session: Session, topic_id: int, *, now: dt.datetime | None =
 
 
 def _request_approval(session: Session, topic: Topic, report: Report, *, now: dt.datetime) -> None:
-    due = working_days_after(session, now, get_settings().approval_working_days)
-    schedule_follow_ups(
+    request_approval(
         session,
         obligation=Obligation.REPORT_APPROVAL,
         subject_id=report.id,  # type: ignore[arg-type]
         topic_id=topic.id,  # type: ignore[arg-type]
-        owed_by_id=None,
-        deadline=due,
-        now=now,
-    )
-    queue(
-        session,
+        working_days=get_settings().approval_working_days,
         event_key=f"report:{report.id}:approval_request:{int(now.timestamp())}",
-        recipients=[role_tag(Role.APPROVER)],
         template="report_approval_request",
-        topic_id=topic.id,
+        now=now,
         topic=topic,
         report=report,
-        deadline=format_local(due.at),
-        provisional=due.provisional,
     )
 
 

@@ -15,12 +15,11 @@ from models.case import (
     close_follow_ups,
     get,
     queue,
+    request_approval,
     require_role,
     role_tag,
-    schedule_follow_ups,
     touch,
 )
-from models.deadlines import format_local, working_days_after
 from models.enums import (
     SOURCE_LABELS,
     Obligation,
@@ -170,28 +169,18 @@ def screen(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
         topic.closed_at = now
     else:
         topic.status = TopicStatus.AWAITING_APPROVAL
-        days = 1 if topic.emergency else get_settings().approval_working_days
-        due = working_days_after(session, now, days)
-        schedule_follow_ups(
+        request_approval(
             session,
             obligation=Obligation.TOPIC_APPROVAL,
             subject_id=topic.id,  # type: ignore[arg-type]
             topic_id=topic.id,  # type: ignore[arg-type]
-            owed_by_id=None,
-            deadline=due,
-            now=now,
-        )
-        queue(
-            session,
+            working_days=1 if topic.emergency else get_settings().approval_working_days,
             event_key=f"topic:{topic.id}:approval_request",
-            recipients=[role_tag(Role.APPROVER)],
             template="approval_request",
-            topic_id=topic.id,
+            now=now,
             topic=topic,
             source=SOURCE_LABELS[topic.source],
             quadrant=priority_quadrant(topic.urgent, topic.important),
-            deadline=format_local(due.at),
-            provisional=due.provisional,
         )
     touch(topic)
     audit(session, action="topic_screened", topic_id=topic.id, status=topic.status.value)

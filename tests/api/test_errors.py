@@ -6,7 +6,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from models.enums import Stage
-from models.tables import AuditEvent, Opinion, Participant, Suggestion, Topic
+from models.tables import AuditEvent, Opinion, Participant, Person, Suggestion, Topic
 
 
 def _count(session, model) -> int:
@@ -161,3 +161,17 @@ def test_item_deadline_must_be_in_future_and_officer_of_lead_department(client, 
     )
     assert r.status_code == 422 and "不是牵头单位" in r.json()["detail"]
     assert client.get(f"/topics/{topic.id}/items").json() == []
+
+
+def test_reserved_notification_tags_are_refused(client, session):
+    before = _count(session, Person)
+    for tag in ("person-3", "role-approver", "always"):
+        r = client.post("/people", json={"name": "张三", "role": "resident", "tag": tag})
+        assert r.status_code == 422 and "系统保留" in r.json()["detail"], tag
+    r = client.post("/people", json={"name": "张三", "role": "resident", "tag": "zhangsan"})
+    assert r.status_code == 201 and r.json()["tag"] == "zhangsan"
+    r = client.post("/people", json={"name": "张三", "role": "resident", "tag": "zhangsan"})
+    assert r.status_code == 409 and "已被占用" in r.json()["detail"]
+    r = client.post("/people", json={"name": "李四", "role": "officer"})
+    assert r.status_code == 422 and r.json()["field"] == "department_id"
+    assert _count(session, Person) == before + 1
