@@ -96,7 +96,7 @@ def dispatch_weekly() -> None:
         typer.echo(f"已通过 {base} 启动周调度，流程运行 {run['id']}（{run['state_name']}）")
         return
     summary, delivery = _run_here()
-    from tasks.dispatch import DISPATCH_LABELS
+    from models.dispatch import DISPATCH_LABELS
 
     typer.echo(f"周调度 {summary['week']} 已完成：")
     for key, label in DISPATCH_LABELS.items():

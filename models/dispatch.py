@@ -34,6 +34,22 @@ LEVEL_LABELS = {NONE: "正常", DUE_SOON: "即将到期", WARNED: "预警", ESCA
 
 CN_NUMBERS = "一二三四五六七八九十"
 
+# The counts a dispatch reports, as a person reads them.
+DISPATCH_LABELS = {
+    "open_items": "在办整改事项",
+    "attention": "需提醒/督办的事项",
+    "unacknowledged": "待签收",
+    "ack_overdue": "其中逾期未签收",
+    "plan_missing": "待提交方案",
+    "plan_overdue": "其中方案逾期",
+    "due_soon": "即将到期",
+    "warned": "超期预警",
+    "escalated": "督办",
+    "declined": "已退回待改派",
+    "levels_changed": "预警等级变更",
+    "digests": "摘要消息（一人一份）",
+}
+
 
 @dataclass(frozen=True)
 class SectionKind:

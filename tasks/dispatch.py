@@ -11,21 +11,6 @@ from prefect.cache_policies import NO_CACHE
 from config.db import session_scope
 from models import dispatch
 
-DISPATCH_LABELS = {
-    "open_items": "在办整改事项",
-    "attention": "需提醒/督办的事项",
-    "unacknowledged": "待签收",
-    "ack_overdue": "其中逾期未签收",
-    "plan_missing": "待提交方案",
-    "plan_overdue": "其中方案逾期",
-    "due_soon": "即将到期",
-    "warned": "超期预警",
-    "escalated": "督办",
-    "declined": "已退回待改派",
-    "levels_changed": "预警等级变更",
-    "digests": "摘要消息（一人一份）",
-}
-
 
 @task(name="weekly-dispatch", retries=3, retry_delay_seconds=[1, 2, 5], cache_policy=NO_CACHE)
 def run_weekly_dispatch() -> dict[str, Any]:
@@ -42,7 +27,10 @@ def publish_dispatch_summary(summary: dict[str, Any], delivery: dict[str, int]) 
         "",
         "| 项目 | 数量 |",
         "|---|---|",
-        *[f"| {label} | {summary.get(key, 0)} |" for key, label in DISPATCH_LABELS.items()],
+        *[
+            f"| {label} | {summary.get(key, 0)} |"
+            for key, label in dispatch.DISPATCH_LABELS.items()
+        ],
         "",
         "投递结果：" + ("，".join(f"{k} {v}" for k, v in delivery.items()) or "无待发消息"),
     ]
