@@ -66,8 +66,17 @@ def _public(run: Any, flow_name: str | None = None) -> FlowRunPublic:
     )
 
 
-async def launch_stage(install_id: str, topic_id: int, stage: Stage) -> FlowRunPublic:
-    """Create (or find) the one flow run of this stage for this topic; returns at once."""
+RESTARTABLE = {"FAILED", "CRASHED", "CANCELLED"}
+
+
+async def launch_stage(
+    install_id: str, topic_id: int, stage: Stage, *, after: str | None = None
+) -> FlowRunPublic:
+    """Create (or find) the one flow run of this stage for this topic; returns at once.
+    `after` names a failed run this one replaces (its own idempotency key)."""
+    key = f"{install_id}:topic:{topic_id}:stage:{stage.value}"
+    if after:
+        key += f":after:{after}"
     from prefect.deployments import run_deployment
 
     try:
@@ -77,7 +86,7 @@ async def launch_stage(install_id: str, topic_id: int, stage: Stage) -> FlowRunP
             timeout=0,
             as_subflow=False,
             tags=run_tags(install_id, topic_id, stage),
-            idempotency_key=f"{install_id}:topic:{topic_id}:stage:{stage.value}",
+            idempotency_key=key,
         )
     except (httpx.HTTPError, OSError) as exc:
         raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未启动任何流程：{exc}") from exc

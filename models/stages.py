@@ -237,11 +237,24 @@ def settle(session: Session, topic: Topic, *, after_flow: bool = False) -> Stage
     return topic.stage_state
 
 
+def check_can_restart(session: Session, topic: Topic, stage: Stage) -> None:
+    """A stage whose run failed may run again: its automatic work was interrupted (running) or
+    never began; a stage already waiting for people or done needs no new run."""
+    if topic.stage == stage and topic.stage_state == StageState.RUNNING:
+        return
+    check_can_start(session, topic, stage)
+
+
 def record_run(session: Session, *, topic_id: int, stage: Stage, flow_run_id: str) -> StageRun:
+    """The stage's run; a replacement for a failed run takes its place (Prefect keeps both)."""
     existing = session.exec(
         select(StageRun).where(StageRun.topic_id == topic_id, StageRun.stage == stage)
     ).first()
     if existing:
+        if existing.flow_run_id != flow_run_id:
+            existing.flow_run_id = flow_run_id
+            existing.started_at = utcnow()
+            audit(session, action="stage_restarted", topic_id=topic_id, stage=stage.value)
         return existing
     run = StageRun(topic_id=topic_id, stage=stage, flow_run_id=flow_run_id)
     session.add(run)

@@ -131,3 +131,37 @@ def test_notifications_went_out_through_apprise_once(stack, loop_result, inbox):
             select(func.count()).where(Notification.status == NotificationStatus.SENT)
         ).one()
     assert sent == len(inbox.messages)
+
+
+async def test_a_cancelled_stage_run_is_replaced_by_a_new_one(stack):
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelled
+
+    async with httpx.AsyncClient(base_url=stack, timeout=30) as http:
+        topic = (await http.post("/topics", json={"title": "河道保洁", "source": "member"})).json()
+        first = (await http.post(f"/topics/{topic['id']}/stages/topic")).json()
+        async with get_client() as prefect:
+            await prefect.set_flow_run_state(first["flow_run_id"], Cancelled(), force=True)
+        again = await http.post(f"/topics/{topic['id']}/stages/topic")
+        assert again.status_code == 202 and again.json()["created"] is True
+        second = again.json()["flow_run_id"]
+        assert second != first["flow_run_id"]
+        final = await _wait(http, second)
+        assert final["state_type"] == "COMPLETED"
+        assert (await http.get(f"/topics/{topic['id']}")).json()["status"] == "awaiting_approval"
+        same = await http.post(f"/topics/{topic['id']}/stages/topic")
+        assert same.status_code == 200 and same.json()["flow_run_id"] == second
+        runs = (await http.get(f"/topics/{topic['id']}/runs")).json()
+        assert [r["state_type"] for r in runs] == ["CANCELLED", "COMPLETED"]
+
+
+async def _wait(http: httpx.AsyncClient, run_id: str, timeout: float = 120) -> dict:
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = (await http.get(f"/runs/{run_id}")).json()
+        if run["state_type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+            return run
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not finish")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
@@ -134,17 +135,28 @@ def list_stages(topic_id: int, session: SessionDep) -> list[StageView]:
 async def start_stage(
     topic_id: int, stage: Stage, session: SessionDep, response: Response
 ) -> StageStart:
-    """Start a stage's flow run; starting it again returns the same run (idempotent)."""
+    """Start a stage's flow run; starting it again returns the same run (idempotent), unless
+    that run failed, crashed or was cancelled: then a new run picks the stage up."""
     topic = get(session, Topic, topic_id)
     existing = stages.stage_run(session, topic_id, stage)
+    after = None
     if existing:
-        response.status_code = 200
-        return StageStart(
-            topic_id=topic_id, stage=stage, flow_run_id=existing.flow_run_id, created=False
-        )
-    stages.check_can_start(session, topic, stage)
+        previous = await launcher.read_run(uuid.UUID(existing.flow_run_id))
+        if previous is None or previous.state_type not in launcher.RESTARTABLE:
+            response.status_code = 200
+            return StageStart(
+                topic_id=topic_id,
+                stage=stage,
+                flow_run_id=existing.flow_run_id,
+                created=False,
+                state_type=previous.state_type if previous else None,
+            )
+        stages.check_can_restart(session, topic, stage)
+        after = existing.flow_run_id
+    else:
+        stages.check_can_start(session, topic, stage)
     install_id = launcher.installation_id(session)
-    run = await launcher.launch_stage(install_id, topic_id, stage)
+    run = await launcher.launch_stage(install_id, topic_id, stage, after=after)
     try:
         stages.record_run(session, topic_id=topic_id, stage=stage, flow_run_id=run.id)
         session.commit()
