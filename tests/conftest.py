@@ -164,3 +164,38 @@ def committed_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def _committed_pg_template(postgres_url: str) -> Iterator[str]:
+    """One migrated PostgreSQL database to copy from (CREATE DATABASE … TEMPLATE is fast)."""
+    yield postgres_url.rsplit("/", 1)[1]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def committed_any_db(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Like committed_db, on SQLite and on a fresh PostgreSQL database copied from a template."""
+    from config.settings import get_settings
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'case.db'}"
+        migrate(url)
+    else:
+        template = request.getfixturevalue("_committed_pg_template")
+        engine_for(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{template}").dispose()
+        name = f"xs_case_{uuid.uuid4().hex[:8]}"
+        admin = sa_create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    monkeypatch.setenv("XS_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+    if request.param == "postgres":
+        engine_for(url).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
