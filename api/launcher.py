@@ -69,6 +69,37 @@ def _public(run: Any, flow_name: str | None = None) -> FlowRunPublic:
 RESTARTABLE = {"FAILED", "CRASHED", "CANCELLED"}
 
 
+async def _launch(
+    flow_name: str,
+    *,
+    what: str,
+    tags: list[str],
+    parameters: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> FlowRunPublic:
+    """Create a flow run of a served deployment and return at once; refuse clearly (503, nothing
+    started) when Prefect or the deployment is not there."""
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        run = await run_deployment(
+            deployment_ref(flow_name),
+            parameters=parameters or {},
+            timeout=0,
+            as_subflow=False,
+            tags=tags,
+            idempotency_key=idempotency_key,
+        )
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未启动{what}：{exc}") from exc
+    except ObjectNotFound as exc:
+        raise ServiceUnavailable(
+            f"{what}的流程部署尚未就绪（请用 xieshang up 启动全部服务），未启动任何流程"
+        ) from exc
+    return _public(run, flow_name)
+
+
 async def launch_stage(
     install_id: str, topic_id: int, stage: Stage, *, after: str | None = None
 ) -> FlowRunPublic:
@@ -77,61 +108,23 @@ async def launch_stage(
     key = f"{install_id}:topic:{topic_id}:stage:{stage.value}"
     if after:
         key += f":after:{after}"
-    from prefect.deployments import run_deployment
-
-    try:
-        run = await run_deployment(
-            deployment_ref(STAGE_FLOWS[stage.value]),
-            parameters={"topic_id": topic_id},
-            timeout=0,
-            as_subflow=False,
-            tags=run_tags(install_id, topic_id, stage),
-            idempotency_key=key,
-        )
-    except (httpx.HTTPError, OSError) as exc:
-        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未启动任何流程：{exc}") from exc
-    except Exception as exc:
-        if type(exc).__name__ == "ObjectNotFound":
-            raise ServiceUnavailable(
-                "流程部署尚未就绪（请用 xieshang up 启动全部服务），未启动任何流程"
-            ) from exc
-        raise
-    return _public(run, STAGE_FLOWS[stage.value])
+    return await _launch(
+        STAGE_FLOWS[stage.value],
+        what=f"“{stage.label}”环节",
+        parameters={"topic_id": topic_id},
+        tags=run_tags(install_id, topic_id, stage),
+        idempotency_key=key,
+    )
 
 
 async def launch_follow_up() -> FlowRunPublic:
     """An on-demand sweep, beside the scheduled ones."""
-    from prefect.deployments import run_deployment
-
-    try:
-        run = await run_deployment(
-            deployment_ref(FOLLOW_UP_FLOW), timeout=0, as_subflow=False, tags=["on-demand"]
-        )
-    except (httpx.HTTPError, OSError) as exc:
-        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
-    return _public(run, FOLLOW_UP_FLOW)
+    return await _launch(FOLLOW_UP_FLOW, what="跟踪督办巡检", tags=["on-demand"])
 
 
 async def launch_weekly_dispatch() -> FlowRunPublic:
     """The Monday dispatch, now (it is idempotent per ISO week, so no key of our own)."""
-    from prefect.deployments import run_deployment
-
-    try:
-        run = await run_deployment(
-            deployment_ref(WEEKLY_DISPATCH_FLOW),
-            timeout=0,
-            as_subflow=False,
-            tags=["on-demand", "weekly-dispatch"],
-        )
-    except (httpx.HTTPError, OSError) as exc:
-        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未启动周调度：{exc}") from exc
-    except Exception as exc:
-        if type(exc).__name__ == "ObjectNotFound":
-            raise ServiceUnavailable(
-                "周调度部署尚未就绪（请用 xieshang up 启动全部服务），未启动周调度"
-            ) from exc
-        raise
-    return _public(run, WEEKLY_DISPATCH_FLOW)
+    return await _launch(WEEKLY_DISPATCH_FLOW, what="周调度", tags=["on-demand", "weekly-dispatch"])
 
 
 BULLETIN_FLOWS = {"monthly": MONTHLY_BULLETIN_FLOW, "quarterly": QUARTERLY_REVIEW_FLOW}
@@ -140,26 +133,12 @@ BULLETIN_FLOWS = {"monthly": MONTHLY_BULLETIN_FLOW, "quarterly": QUARTERLY_REVIE
 async def launch_bulletin(kind: str, period: str | None = None) -> FlowRunPublic:
     """A monthly bulletin or quarterly review now; `period` (already validated) or the last one.
     No idempotency key: a rerun regenerates the files, the announcement still goes out once."""
-    from prefect.deployments import run_deployment
-
-    flow_name = BULLETIN_FLOWS[kind]
-    try:
-        run = await run_deployment(
-            deployment_ref(flow_name),
-            parameters={"period": period} if period else {},
-            timeout=0,
-            as_subflow=False,
-            tags=["on-demand", f"bulletin:{kind}"],
-        )
-    except (httpx.HTTPError, OSError) as exc:
-        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未生成通报：{exc}") from exc
-    except Exception as exc:
-        if type(exc).__name__ == "ObjectNotFound":
-            raise ServiceUnavailable(
-                "通报部署尚未就绪（请用 xieshang up 启动全部服务），未生成通报"
-            ) from exc
-        raise
-    return _public(run, flow_name)
+    return await _launch(
+        BULLETIN_FLOWS[kind],
+        what="月通报" if kind == "monthly" else "季评估",
+        parameters={"period": period} if period else {},
+        tags=["on-demand", f"bulletin:{kind}"],
+    )
 
 
 async def topic_runs(install_id: str, topic_id: int) -> list[FlowRunPublic]:
@@ -178,13 +157,12 @@ async def topic_runs(install_id: str, topic_id: int) -> list[FlowRunPublic]:
             )
     except (httpx.HTTPError, OSError) as exc:
         raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
-    names = {v: k for k, v in STAGE_FLOWS.items()}
-    result = []
-    for run in runs:
-        stage_tag = next((t for t in run.tags if t.startswith("stage:")), None)
-        flow_name = STAGE_FLOWS.get(stage_tag.split(":", 1)[1]) if stage_tag else None
-        result.append(_public(run, flow_name if flow_name in names else None))
-    return result
+    return [_public(run, _stage_flow(run.tags)) for run in runs]
+
+
+def _stage_flow(tags: list[str]) -> str | None:
+    stage_tag = next((t for t in tags if t.startswith("stage:")), None)
+    return STAGE_FLOWS.get(stage_tag.split(":", 1)[1]) if stage_tag else None
 
 
 async def read_run(flow_run_id: uuid.UUID) -> FlowRunPublic | None:
@@ -198,8 +176,7 @@ async def read_run(flow_run_id: uuid.UUID) -> FlowRunPublic | None:
         return None
     except (httpx.HTTPError, OSError) as exc:
         raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
-    stage_tag = next((t for t in run.tags if t.startswith("stage:")), None)
-    return _public(run, STAGE_FLOWS.get(stage_tag.split(":", 1)[1]) if stage_tag else None)
+    return _public(run, _stage_flow(run.tags))
 
 
 async def missing_deployments() -> list[str]:
