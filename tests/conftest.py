@@ -168,8 +168,17 @@ def committed_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 
 @pytest.fixture(scope="session")
 def _committed_pg_template(postgres_url: str) -> Iterator[str]:
-    """One migrated PostgreSQL database to copy from (CREATE DATABASE … TEMPLATE is fast)."""
-    yield postgres_url.rsplit("/", 1)[1]
+    """A migrated PostgreSQL database nobody stays connected to, to copy from quickly
+    (CREATE DATABASE … TEMPLATE refuses while any session uses the template)."""
+    name = f"xs_tpl_{uuid.uuid4().hex[:8]}"
+    admin = sa_create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    migrate(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")  # NullPool: closed when done
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -184,7 +193,6 @@ def committed_any_db(
         migrate(url)
     else:
         template = request.getfixturevalue("_committed_pg_template")
-        engine_for(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{template}").dispose()
         name = f"xs_case_{uuid.uuid4().hex[:8]}"
         admin = sa_create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
