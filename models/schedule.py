@@ -398,27 +398,19 @@ def open_deadlines(
 ) -> list[DeadlineOut]:
     """Open obligations, one line per deadline, flagged when any of its dates is estimated."""
     estimated = func.max(case((FollowUp.provisional.is_(True), 1), else_=0))
+    one_deadline = (
+        FollowUp.obligation,
+        FollowUp.topic_id,
+        FollowUp.subject_id,
+        FollowUp.owed_by_id,
+        FollowUp.deadline,
+        FollowUp.counted_from,
+        FollowUp.working_days,
+    )
     stmt = (
-        select(
-            FollowUp.obligation,
-            FollowUp.topic_id,
-            FollowUp.subject_id,
-            FollowUp.owed_by_id,
-            FollowUp.deadline,
-            FollowUp.counted_from,
-            FollowUp.working_days,
-            estimated,
-        )
+        select(*one_deadline, estimated)
         .where(FollowUp.status == FollowUpStatus.OPEN)
-        .group_by(
-            FollowUp.obligation,
-            FollowUp.topic_id,
-            FollowUp.subject_id,
-            FollowUp.owed_by_id,
-            FollowUp.deadline,
-            FollowUp.counted_from,
-            FollowUp.working_days,
-        )
+        .group_by(*one_deadline)
         .order_by(FollowUp.deadline, FollowUp.obligation, FollowUp.subject_id)
         .limit(limit)
         .offset(offset)
