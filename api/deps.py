@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from sqlmodel import Session
 
-from config.db import get_engine
+from config.db import get_engine, session_scope
 
 
 def get_session() -> Iterator[Session]:
@@ -20,6 +21,15 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_unit_of_work() -> Callable[[], AbstractContextManager[Session]]:
+    """For async routes that call another service: they open short units of work in worker
+    threads around the call instead of holding one request-long transaction."""
+    return session_scope
+
+
+UnitOfWorkDep = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_unit_of_work)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
 

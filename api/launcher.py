@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
+import anyio
 import httpx
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.errors import ServiceUnavailable
@@ -19,8 +23,14 @@ from config.deployments import (
     WEEKLY_DISPATCH_FLOW,
     deployment_ref,
 )
+from models import stages
+from models.case import get
 from models.enums import Stage
-from models.tables import AppMeta
+from models.tables import AppMeta, Topic
+
+# Opens one unit of work (commit on success, roll back on error): config.db.session_scope in
+# production, the test's session in tests.
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
 
 
 class FlowRunPublic(BaseModel):
@@ -67,6 +77,77 @@ def _public(run: Any, flow_name: str | None = None) -> FlowRunPublic:
 
 
 RESTARTABLE = {"FAILED", "CRASHED", "CANCELLED"}
+
+
+class StageStart(BaseModel):
+    """What starting a stage did: the one flow run that carries it, and whether it is new."""
+
+    topic_id: int
+    stage: Stage
+    flow_run_id: str
+    created: bool
+    state_type: str | None = None
+
+
+def _existing_run(uow: UnitOfWork, topic_id: int, stage: Stage) -> tuple[str, str | None]:
+    """(installation id, the stage's recorded flow run); refuse at once if the gate says no."""
+    with uow() as session:
+        topic = get(session, Topic, topic_id)
+        existing = stages.stage_run(session, topic_id, stage)
+        if existing is None:
+            stages.check_can_start(session, topic, stage)
+        return installation_id(session), existing.flow_run_id if existing else None
+
+
+def _check_restart(uow: UnitOfWork, topic_id: int, stage: Stage) -> None:
+    with uow() as session:
+        stages.check_can_restart(session, get(session, Topic, topic_id), stage)
+
+
+def _record(uow: UnitOfWork, topic_id: int, stage: Stage, flow_run_id: str) -> bool:
+    """Store the stage's run; False if a concurrent request stored this very run first."""
+    try:
+        with uow() as session:
+            before = stages.stage_run(session, topic_id, stage)
+            if before is not None and before.flow_run_id == flow_run_id:
+                return False
+            stages.record_run(session, topic_id=topic_id, stage=stage, flow_run_id=flow_run_id)
+        return True
+    except IntegrityError:  # the same first start, recorded by a concurrent request
+        return False
+
+
+async def start_stage(uow: UnitOfWork, topic_id: int, stage: Stage) -> StageStart:
+    """Start a stage, the one use case behind `POST /topics/{id}/stages/{stage}`.
+
+    Starting again returns the same run (idempotent); a run that failed, crashed or was
+    cancelled is replaced by a new one. Concurrent requests converge on one flow run: Prefect
+    creates one run per idempotency key, and the case file records it once. No database
+    transaction is open while Prefect is called, and all database work runs in worker threads,
+    so a slow Prefect or a busy SQLite file never stalls other requests."""
+    install_id, existing = await anyio.to_thread.run_sync(_existing_run, uow, topic_id, stage)
+    after = None
+    if existing:
+        previous = await read_run(uuid.UUID(existing))
+        if previous is None or previous.state_type not in RESTARTABLE:
+            return StageStart(
+                topic_id=topic_id,
+                stage=stage,
+                flow_run_id=existing,
+                created=False,
+                state_type=previous.state_type if previous else None,
+            )
+        await anyio.to_thread.run_sync(_check_restart, uow, topic_id, stage)
+        after = existing
+    run = await launch_stage(install_id, topic_id, stage, after=after)
+    created = await anyio.to_thread.run_sync(_record, uow, topic_id, stage, run.id)
+    return StageStart(
+        topic_id=topic_id,
+        stage=stage,
+        flow_run_id=run.id,
+        created=created,
+        state_type=run.state_type,
+    )
 
 
 async def _launch(
@@ -141,11 +222,19 @@ async def launch_bulletin(kind: str, period: str | None = None) -> FlowRunPublic
     )
 
 
-async def topic_runs(install_id: str, topic_id: int) -> list[FlowRunPublic]:
+def _topic_install_id(uow: UnitOfWork, topic_id: int) -> str:
+    with uow() as session:
+        get(session, Topic, topic_id)
+        return installation_id(session)
+
+
+async def topic_runs(uow: UnitOfWork, topic_id: int) -> list[FlowRunPublic]:
+    """The topic's flow runs as Prefect records them; 404 for an unknown topic."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
     from prefect.client.schemas.sorting import FlowRunSort
 
+    install_id = await anyio.to_thread.run_sync(_topic_install_id, uow, topic_id)
     try:
         async with get_client() as client:
             runs = await client.read_flow_runs(
@@ -200,3 +289,54 @@ async def missing_deployments() -> list[str]:
     except (httpx.HTTPError, OSError) as exc:
         raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
     return missing
+
+
+ZOMBIE_AUTOMATION = "xieshang：无心跳的流程运行标记为崩溃"
+
+
+async def ensure_zombie_automation(silent_for_seconds: int) -> None:
+    """Prefect's own zombie detection: a flow run that stops sending heartbeats (its process
+    was killed, its machine went away) is marked CRASHED, so its stage can be restarted.
+    Created once per Prefect server; kept in step with the configured silence."""
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    wanted = Automation(
+        name=ZOMBIE_AUTOMATION,
+        description="流程运行进程意外终止（无心跳）时，将其标记为崩溃，以便重新启动该环节",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=dt.timedelta(seconds=silent_for_seconds),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"{silent_for_seconds} 秒未收到心跳，运行进程已终止",
+            )
+        ],
+    )
+    try:
+        try:
+            current = await Automation.aread(name=ZOMBIE_AUTOMATION)
+        except ValueError:
+            await wanted.acreate()
+            return
+        if current.trigger.within != wanted.trigger.within:  # type: ignore[union-attr]
+            await current.adelete()
+            await wanted.acreate()
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc

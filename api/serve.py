@@ -18,7 +18,10 @@ async def serve_all(host: str, port: int) -> None:
     from config.db import migrate
     from flows.registry import deployments
 
+    from api.launcher import ensure_zombie_automation
+
     migrate()
+    await ensure_zombie_automation(get_settings().zombie_after_seconds)
     server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning"))
     runner = asyncio.create_task(
         aserve(*(await deployments()), print_starting_message=False, limit=8), name="prefect-serve"

@@ -51,6 +51,8 @@ class Stack:
         env["XS_API_PORT"] = str(self.settings.api_port)
         env["XS_PREFECT_API_URL"] = self.prefect_api_url
         env["XS_FOLLOW_UP_INTERVAL_SECONDS"] = str(self.settings.follow_up_interval_seconds)
+        env["XS_RUN_HEARTBEAT_SECONDS"] = str(self.settings.run_heartbeat_seconds)
+        env["XS_ZOMBIE_AFTER_SECONDS"] = str(self.settings.zombie_after_seconds)
         if self.settings.apprise_config:
             env["XS_APPRISE_CONFIG"] = str(self.settings.apprise_config)
         return env

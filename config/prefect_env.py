@@ -14,6 +14,7 @@ def prefect_environment(settings: Settings | None = None) -> dict[str, str]:
         "PREFECT_HOME": str(settings.data_dir / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(settings.run_heartbeat_seconds),
         "PREFECT_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         "XS_DATA_DIR": str(settings.data_dir),
         "XS_DATABASE_URL": settings.resolved_database_url,

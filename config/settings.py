@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     bulletin_overdue_limit: int = Field(default=200, ge=1, description="通报逾期清单最多列出几项")
 
     follow_up_interval_seconds: int = Field(default=60, ge=5)
+    # A flow run whose process dies while RUNNING stays RUNNING in Prefect unless somebody
+    # notices: every run sends a heartbeat, and a run silent for `zombie_after_seconds` is
+    # marked CRASHED by a Prefect automation, so its stage can be started again.
+    run_heartbeat_seconds: int = Field(default=30, ge=30, description="流程运行心跳间隔（秒）")
+    zombie_after_seconds: int = Field(
+        default=90, ge=35, description="流程运行无心跳多久即判定为崩溃（秒）"
+    )
     # Deadlines the domain counts in working days.
     approval_working_days: int = Field(default=3, ge=1)
     rsvp_working_days: int = Field(default=3, ge=1)

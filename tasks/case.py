@@ -4,7 +4,6 @@ the operation itself returns early when its work is already done."""
 from __future__ import annotations
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from config.db import session_scope
 from models import assessment, consultation, prestudy, rectification, report, stages, subject
@@ -12,8 +11,9 @@ from models import topic as topics
 from models.case import get
 from models.enums import Stage
 from models.tables import Topic
+from tasks.retry import retrying
 
-RETRY = {"retries": 3, "retry_delay_seconds": [1, 2, 5], "cache_policy": NO_CACHE}
+RETRY = retrying()
 
 
 @task(name="begin-stage", **RETRY)

@@ -10,9 +10,10 @@ from prefect.cache_policies import NO_CACHE
 
 from config.db import session_scope
 from models import dispatch
+from tasks.retry import retrying
 
 
-@task(name="weekly-dispatch", retries=3, retry_delay_seconds=[1, 2, 5], cache_policy=NO_CACHE)
+@task(name="weekly-dispatch", **retrying())
 def run_weekly_dispatch() -> dict[str, Any]:
     """Marks and digests in one transaction; a retry or a second run this week adds nothing."""
     with session_scope() as session:

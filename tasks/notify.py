@@ -13,9 +13,10 @@ from config.channels import load_apprise, send
 from config.db import session_scope
 from config.settings import get_settings
 from models import followup, outbox
+from tasks.retry import retrying
 
 
-@task(name="deliver-notifications", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+@task(name="deliver-notifications", **retrying(retries=2, delays=[2, 10]))
 def deliver_notifications(
     topic_id: int | None = None, limit: int = 500, max_batches: int = 20
 ) -> dict[str, int]:
@@ -62,7 +63,7 @@ def deliver_notifications(
     return dict(counts)
 
 
-@task(name="sweep-follow-ups", retries=3, retry_delay_seconds=[1, 2, 5], cache_policy=NO_CACHE)
+@task(name="sweep-follow-ups", **retrying())
 def sweep_follow_ups() -> dict[str, Any]:
     """All due rungs in one transaction: rerunning it after a crash finds them already handled."""
     with session_scope() as session:

@@ -21,8 +21,9 @@ from config.settings import get_settings
 from models import bulletin
 from models.bulletin import BulletinKind, pct
 from tasks import render
+from tasks.retry import retrying
 
-RETRY: dict[str, Any] = {"retries": 2, "retry_delay_seconds": [1, 5], "cache_policy": NO_CACHE}
+RETRY: dict[str, Any] = retrying(retries=2, delays=[1, 5])
 
 
 def _period(data: dict) -> bulletin.Period:
@@ -87,7 +88,7 @@ def render_xlsx(data: dict) -> str:
     return write_file(f"{bulletin.file_stem(_period(data))}.xlsx", render.build_xlsx(data))
 
 
-@task(name="record-bulletin", retries=3, retry_delay_seconds=[1, 2, 5], cache_policy=NO_CACHE)
+@task(name="record-bulletin", **retrying())
 def record_bulletin(data: dict, files: dict[str, Any]) -> int:
     """Upsert the Bulletin row and stage the announcement to leadership, in one transaction."""
     with session_scope() as session:

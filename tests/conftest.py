@@ -10,6 +10,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,7 @@ def client(session: Session) -> Iterator:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.deps import get_session
+    from api.deps import get_session, get_unit_of_work
 
     app = create_app()
 
@@ -125,7 +126,17 @@ def client(session: Session) -> Iterator:
         finally:
             session.rollback()  # as in production: what the route did not commit is dropped
 
+    @contextmanager
+    def _unit_of_work() -> Iterator[Session]:
+        try:
+            yield session
+            session.commit()  # a savepoint inside the test's transaction
+        except BaseException:
+            session.rollback()
+            raise
+
     app.dependency_overrides[get_session] = _session
+    app.dependency_overrides[get_unit_of_work] = lambda: _unit_of_work
     with TestClient(app) as test_client:
         yield test_client
 

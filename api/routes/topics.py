@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from api import launcher
-from api.deps import Limit, Offset, SessionDep, commit
+from api.deps import Limit, Offset, SessionDep, UnitOfWorkDep, commit
 from models import assessment, consultation, prestudy, rectification, stages, subject
 from models import report as reports
 from models import topic as topics
@@ -43,14 +41,6 @@ class StageView(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     waiting_for: str | None = None
-
-
-class StageStart(BaseModel):
-    topic_id: int
-    stage: Stage
-    flow_run_id: str
-    created: bool
-    state_type: str | None = None
 
 
 class AuditPublic(BaseModel):
@@ -128,52 +118,25 @@ def list_stages(topic_id: int, session: SessionDep) -> list[StageView]:
 
 @router.post(
     "/{topic_id}/stages/{stage}",
-    response_model=StageStart,
+    response_model=launcher.StageStart,
     status_code=202,
     responses={200: {"description": "该环节已启动，返回同一流程运行"}},
 )
 async def start_stage(
-    topic_id: int, stage: Stage, session: SessionDep, response: Response
-) -> StageStart:
+    topic_id: int, stage: Stage, uow: UnitOfWorkDep, response: Response
+) -> launcher.StageStart:
     """Start a stage's flow run; starting it again returns the same run (idempotent), unless
     that run failed, crashed or was cancelled: then a new run picks the stage up."""
-    topic = get(session, Topic, topic_id)
-    existing = stages.stage_run(session, topic_id, stage)
-    after = None
-    if existing:
-        previous = await launcher.read_run(uuid.UUID(existing.flow_run_id))
-        if previous is None or previous.state_type not in launcher.RESTARTABLE:
-            response.status_code = 200
-            return StageStart(
-                topic_id=topic_id,
-                stage=stage,
-                flow_run_id=existing.flow_run_id,
-                created=False,
-                state_type=previous.state_type if previous else None,
-            )
-        stages.check_can_restart(session, topic, stage)
-        after = existing.flow_run_id
-    else:
-        stages.check_can_start(session, topic, stage)
-    install_id = launcher.installation_id(session)
-    run = await launcher.launch_stage(install_id, topic_id, stage, after=after)
-    try:
-        stages.record_run(session, topic_id=topic_id, stage=stage, flow_run_id=run.id)
-        session.commit()
-    except IntegrityError:  # a concurrent request recorded the same run first
-        session.rollback()
+    result = await launcher.start_stage(uow, topic_id, stage)
+    if not result.created:
         response.status_code = 200
-        return StageStart(topic_id=topic_id, stage=stage, flow_run_id=run.id, created=False)
-    return StageStart(
-        topic_id=topic_id, stage=stage, flow_run_id=run.id, created=True, state_type=run.state_type
-    )
+    return result
 
 
 @router.get("/{topic_id}/runs", response_model=list[launcher.FlowRunPublic])
-async def list_runs(topic_id: int, session: SessionDep) -> list[launcher.FlowRunPublic]:
+async def list_runs(topic_id: int, uow: UnitOfWorkDep) -> list[launcher.FlowRunPublic]:
     """The topic's flow runs as Prefect records them (tagged topic:<id>)."""
-    get(session, Topic, topic_id)
-    return await launcher.topic_runs(launcher.installation_id(session), topic_id)
+    return await launcher.topic_runs(uow, topic_id)
 
 
 @router.get("/{topic_id}/participants", response_model=list[subject.ParticipantPublic])

@@ -3,10 +3,19 @@ automatic work on the case file."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from prefect import tags
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterTags,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from sqlmodel import Session, select
 
 from config.db import engine_for
@@ -96,7 +105,36 @@ async def test_flow_refuses_when_gate_does_not_hold(prefect_server, committed_an
         topic = loop.topic()
         s.commit()
         topic_id = topic.id
-    state = await FLOWS[Stage.PRESTUDY](topic_id, return_state=True)
+    marker = f"gate-refused-{topic_id}-{id(engine)}"
+    began = time.monotonic()
+    with tags(marker):
+        state = await FLOWS[Stage.PRESTUDY](topic_id, return_state=True)
+    took = time.monotonic() - began
     assert state.is_failed()
     with Session(engine) as s:
         assert s.get(Topic, topic_id).stage == Stage.TOPIC
+
+    # A refusal is final: the task fails on its first attempt (no 1 + 2 + 5 s of retries)
+    # and the reason a person reads is logged once.
+    async with get_client() as client:
+        [run] = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[marker]))
+        )
+        task_runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+        )
+        [begin] = [t for t in task_runs if t.name.startswith("begin-stage")]
+        for _ in range(40):  # logs reach the server in batches
+            logs = await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id]))
+            )
+            if any(log.task_run_id == begin.id for log in logs):
+                break
+            await asyncio.sleep(0.25)
+    assert begin.state.is_failed() and begin.run_count == 1
+    assert not any("Retry" in log.message for log in logs), [log.message for log in logs]
+    reason = [
+        log for log in logs if log.task_run_id == begin.id and "不能开展商前调研" in log.message
+    ]
+    assert len(reason) == 1, [log.message for log in logs]
+    assert took < 8  # the three retries alone took 8 s

@@ -1,0 +1,208 @@
+"""The launch path as people use it: many starts at the same moment, on SQLite and PostgreSQL,
+against the real stack (Prefect server, one process serving the API and every deployment), and
+a runner killed in the middle of a stage."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+
+from api.demo import Client, wait_for_run
+from api.stack import Stack
+from config.settings import Settings, get_settings
+from tests.conftest import PG_ADMIN_URL, _postgres_available
+
+# Generous bounds that only a frozen API breaks (the defect: every request waited 30 s for the
+# SQLite write lock while a start awaited Prefect).
+ANSWER_WITHIN = 10.0
+
+
+def _database(kind: str, base: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{base / 'launch.db'}"
+        return
+    if not _postgres_available():
+        if os.environ.get("XS_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL 不可用：{PG_ADMIN_URL}")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"xs_launch_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stack(request, prefect_server: str, tmp_path_factory) -> Iterator[Stack]:
+    base: Path = tmp_path_factory.mktemp(f"launch-{request.param}")
+    for url in _database(request.param, base):
+        defaults = get_settings()
+        settings = Settings(
+            data_dir=base / "data",
+            database_url=url,
+            api_port=defaults.api_port,
+            prefect_port=defaults.prefect_port,
+            prefect_api_url=defaults.prefect_api_url,
+            follow_up_interval_seconds=3600,
+            zombie_after_seconds=40,
+        )
+        running = Stack(settings, log_dir=base / "logs")
+        running.start_prefect()
+        running.start_app()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+def _topic(c: Client, title: str) -> int:
+    resident = c.post("/people", {"name": "张桂英（居民代表）", "role": "resident"})
+    topic = c.post(
+        "/topics",
+        {
+            "title": title,
+            "description": "小区门前道路坑洼积水，雨天出行困难，居民希望尽快修复并完善排水。",
+            "category": "市政设施",
+            "source": "public",
+            "proposer_id": resident["id"],
+        },
+    )
+    return topic["id"]
+
+
+def _timed(method: str, url: str) -> tuple[int, dict | list | None, float]:
+    began = time.monotonic()
+    r = httpx.request(method, url, timeout=120)
+    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else None
+    return r.status_code, body, time.monotonic() - began
+
+
+def _burst(stack: Stack, urls: list[str], probes: int) -> tuple[list, list]:
+    """Fire the starts all at once while /health and a read are probed alongside."""
+    api = stack.api_url
+    with ThreadPoolExecutor(max_workers=len(urls) + 2) as pool:
+        starts = [pool.submit(_timed, "POST", u) for u in urls]
+        checks = []
+        for _ in range(probes):
+            checks.append(pool.submit(_timed, "GET", f"{api}/health"))
+            checks.append(pool.submit(_timed, "GET", f"{api}/topics?limit=5"))
+            time.sleep(0.1)
+        return [f.result() for f in starts], [f.result() for f in checks]
+
+
+@pytest.mark.parametrize("n", [2, 10])
+def test_concurrent_starts_of_one_stage_give_one_run_and_the_api_keeps_answering(stack, n):
+    c = Client(stack.api_url)
+    tid = _topic(c, f"同时启动 {n} 次的议题 {uuid.uuid4().hex[:4]}")
+    url = f"{stack.api_url}/topics/{tid}/stages/topic"
+    starts, checks = _burst(stack, [url] * n, probes=5)
+
+    assert all(status in (200, 202) for status, _, _ in starts), starts
+    run_ids = {body["flow_run_id"] for _, body, _ in starts}
+    assert len(run_ids) == 1, run_ids
+    assert sum(1 for _, body, _ in starts if body["created"]) == 1
+    assert max(took for _, _, took in starts) < ANSWER_WITHIN, starts
+    assert all(status == 200 for status, _, _ in checks), checks
+    assert max(took for _, _, took in checks) < ANSWER_WITHIN, checks
+
+    run = wait_for_run(c, run_ids.pop())
+    assert run["state_type"] == "COMPLETED"
+    runs = c.get(f"/topics/{tid}/runs")
+    assert len(runs) == 1
+    assert c.get(f"/topics/{tid}")["status"] == "awaiting_approval"
+
+
+def test_concurrent_starts_of_different_topics_all_succeed(stack):
+    c = Client(stack.api_url)
+    tids = [_topic(c, f"并发议题 {i} {uuid.uuid4().hex[:4]}") for i in range(6)]
+    starts, checks = _burst(
+        stack, [f"{stack.api_url}/topics/{t}/stages/topic" for t in tids], probes=5
+    )
+    assert [status for status, _, _ in starts] == [202] * len(tids), starts
+    assert len({body["flow_run_id"] for _, body, _ in starts}) == len(tids)
+    assert all(status == 200 for status, _, _ in checks), checks
+    assert max(took for _, _, took in checks) < ANSWER_WITHIN, checks
+    for _, body, _ in starts:
+        assert wait_for_run(c, body["flow_run_id"])["state_type"] == "COMPLETED"
+    for t in tids:
+        assert c.get(f"/topics/{t}")["status"] == "awaiting_approval"
+
+
+def _flow_run_processes(flow_run_id: str) -> list[int]:
+    """Processes running this flow run (the runner starts each in a session of its own)."""
+    found = []
+    marker = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_stage_whose_runner_was_killed_mid_run_can_be_restarted(stack):
+    """The runner and the run's process die (SIGKILL) while the run holds the stage; Prefect's
+    zombie detection marks the run CRASHED, and starting the stage again takes it up."""
+    if not stack.settings.resolved_database_url.startswith("postgresql"):
+        pytest.skip("holds the topic's row lock to catch the run mid-stage: PostgreSQL only")
+    c = Client(stack.api_url)
+    tid = _topic(c, f"运行中途进程被杀的议题 {uuid.uuid4().hex[:4]}")
+    dsn = stack.settings.resolved_database_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(dsn) as lock:
+        # Blocks the run's FOR UPDATE in begin-stage, not the API's insert that references it.
+        lock.execute("SELECT id FROM topic WHERE id = %s FOR NO KEY UPDATE", (tid,))
+        first = c.post(f"/topics/{tid}/stages/topic")
+        run_id = first["flow_run_id"]
+        deadline = time.monotonic() + 90
+        pids: list[int] = []
+        while time.monotonic() < deadline:
+            pids = _flow_run_processes(run_id)
+            if pids and c.get(f"/runs/{run_id}")["state_type"] == "RUNNING":
+                break
+            time.sleep(0.5)
+        assert pids, "the stage's flow run never started"
+        time.sleep(2)  # its first heartbeat is out
+        app = next(proc for name, proc in stack.processes if name == "xieshang")
+        os.killpg(app.pid, signal.SIGKILL)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        app.wait()
+        stack.processes.remove(("xieshang", app))
+        lock.rollback()
+
+    stack.start_app()
+    # Until Prefect notices, the stage still belongs to the dead run: no second run is started.
+    again = c.post(f"/topics/{tid}/stages/topic")
+    assert again["flow_run_id"] == run_id and again["created"] is False
+
+    deadline = time.monotonic() + stack.settings.zombie_after_seconds + 90
+    state = None
+    while time.monotonic() < deadline:
+        state = c.get(f"/runs/{run_id}")["state_type"]
+        if state == "CRASHED":
+            break
+        time.sleep(2)
+    assert state == "CRASHED"
+
+    restarted = c.post(f"/topics/{tid}/stages/topic")
+    assert restarted["flow_run_id"] != run_id and restarted["created"] is True
+    assert wait_for_run(c, restarted["flow_run_id"])["state_type"] == "COMPLETED"
+    assert c.get(f"/topics/{tid}")["status"] == "awaiting_approval"
+    stages = {s["stage"]: s for s in c.get(f"/topics/{tid}/stages")}
+    assert stages["topic"]["flow_run_id"] == restarted["flow_run_id"]
