@@ -9,7 +9,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from sqlmodel import Session
 
+from api.launcher import request_delivery
 from config.db import get_engine, session_scope
+from models.case import OUTBOX_QUEUED
 
 
 def get_session() -> Iterator[Session]:
@@ -35,7 +37,11 @@ Offset = Annotated[int, Query(ge=0)]
 
 
 def commit(session: Session, *rows: Any) -> None:
-    """End the request's unit of work; refresh so the answer shows what was stored."""
+    """End the request's unit of work; refresh so the answer shows what was stored. Messages
+    the action queued go out seconds later (a delivery run), not at the next sweep."""
+    queued = session.info.pop(OUTBOX_QUEUED, False)
     session.commit()
+    if queued:
+        request_delivery()
     for row in rows:
         session.refresh(row)

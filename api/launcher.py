@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -16,6 +18,7 @@ from sqlmodel import Session
 
 from api.errors import ServiceUnavailable
 from config.deployments import (
+    DELIVERY_FLOW,
     FOLLOW_UP_FLOW,
     MONTHLY_BULLETIN_FLOW,
     QUARTERLY_REVIEW_FLOW,
@@ -203,6 +206,67 @@ async def launch_follow_up() -> FlowRunPublic:
     return await _launch(FOLLOW_UP_FLOW, what="跟踪督办巡检", tags=["on-demand"])
 
 
+FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+log = logging.getLogger("xieshang.delivery")
+
+
+class DeliveryKicker:
+    """Prompt delivery of what people's actions queue, without a run per action.
+
+    At most one delivery run is in flight per API process, and every request is followed by a
+    run that starts after it: requests that arrive while a run is under way are served by the
+    next one. If Prefect is unreachable the follow-up sweep delivers later (the safety net)."""
+
+    def __init__(self, wait_seconds: float = 120) -> None:
+        self.wait_seconds = wait_seconds
+        self._pending = False
+        self._worker: asyncio.Task[None] | None = None
+
+    def request(self) -> None:
+        """On the event loop: ask for a delivery run soon."""
+        self._pending = True
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        while self._pending:
+            self._pending = False
+            try:
+                run = await _launch(DELIVERY_FLOW, what="通知投递", tags=["delivery"])
+                await _wait_final(run.id, self.wait_seconds)
+            except Exception as exc:  # the sweep delivers later; never fail a person's action
+                log.warning("未能立即投递通知，将由定时巡检补发：%s", exc)
+                return
+
+
+async def _wait_final(flow_run_id: str, timeout: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        run = await read_run(uuid.UUID(flow_run_id))
+        if run is None or run.state_type in FINAL_STATES:
+            return
+        await asyncio.sleep(0.5)
+
+
+_kicker: DeliveryKicker | None = None
+
+
+def enable_prompt_delivery() -> None:
+    """Called by the serving process: from now on committed actions trigger delivery."""
+    global _kicker
+    _kicker = DeliveryKicker()
+
+
+def request_delivery() -> None:
+    """From a request's worker thread, after a commit that queued messages."""
+    if _kicker is None:
+        return
+    try:
+        anyio.from_thread.run_sync(_kicker.request)
+    except RuntimeError:  # not in a thread the event loop started (a script, a test)
+        return
+
+
 async def launch_weekly_dispatch() -> FlowRunPublic:
     """The Monday dispatch, now (it is idempotent per ISO week, so no key of our own)."""
     return await _launch(WEEKLY_DISPATCH_FLOW, what="周调度", tags=["on-demand", "weekly-dispatch"])
@@ -279,6 +343,7 @@ async def missing_deployments() -> list[str]:
             for flow_name in [
                 *STAGE_FLOWS.values(),
                 FOLLOW_UP_FLOW,
+                DELIVERY_FLOW,
                 WEEKLY_DISPATCH_FLOW,
                 *BULLETIN_FLOWS.values(),
             ]:

@@ -15,13 +15,13 @@ async def serve_all(host: str, port: int) -> None:
     from prefect import aserve
 
     from api.app import create_app
+    from api.launcher import enable_prompt_delivery, ensure_zombie_automation
     from config.db import migrate
     from flows.registry import deployments
 
-    from api.launcher import ensure_zombie_automation
-
     migrate()
     await ensure_zombie_automation(get_settings().zombie_after_seconds)
+    enable_prompt_delivery()
     server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning"))
     runner = asyncio.create_task(
         aserve(*(await deployments()), print_starting_message=False, limit=8), name="prefect-serve"

@@ -16,6 +16,8 @@ STAGE_FLOWS = {
     "assessment": "stage-assessment",
 }
 FOLLOW_UP_FLOW = "follow-up"
+# Delivers what a person's action queued, seconds after the action commits.
+DELIVERY_FLOW = "deliver-outbox"
 
 
 def deployment_ref(flow_name: str) -> str:

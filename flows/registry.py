@@ -16,6 +16,7 @@ from config.deployments import (
 )
 from config.settings import get_settings
 from flows.assessment import assessment_stage
+from flows.deliver import deliver_outbox
 from flows.follow_up import follow_up
 from flows.implementation import implementation_stage
 from flows.monthly_bulletin import monthly_bulletin
@@ -50,6 +51,9 @@ async def deployments() -> list[Any]:
         await follow_up.ato_deployment(
             name=DEPLOYMENT, interval=interval, tags=["xieshang", "recurring"]
         )
+    )
+    result.append(
+        await deliver_outbox.ato_deployment(name=DEPLOYMENT, tags=["xieshang", "delivery"])
     )
     result.append(
         await weekly_dispatch.ato_deployment(

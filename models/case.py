@@ -161,6 +161,13 @@ def queue(
         for r in dict.fromkeys(recipients)
     ]
     insert_ignoring_duplicates(session, Notification, rows)
+    if rows:
+        session.info[OUTBOX_QUEUED] = True
+
+
+# Set on a session whose transaction staged outbox rows: whoever commits it may ask for
+# prompt delivery (the API does; flows deliver in their own next task).
+OUTBOX_QUEUED = "xieshang.outbox_queued"
 
 
 def role_tag(role: Role) -> str:

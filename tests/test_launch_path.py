@@ -21,6 +21,7 @@ from api.demo import Client, wait_for_run
 from api.stack import Stack
 from config.settings import Settings, get_settings
 from tests.conftest import PG_ADMIN_URL, _postgres_available
+from tests.receivers import HttpReceiver
 
 # Generous bounds that only a frozen API breaks (the defect: every request waited 30 s for the
 # SQLite write lock while a start awaited Prefect).
@@ -45,14 +46,23 @@ def _database(kind: str, base: Path) -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[HttpReceiver]:
+    with HttpReceiver() as receiver:
+        yield receiver
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(request, prefect_server: str, tmp_path_factory) -> Iterator[Stack]:
+def stack(request, prefect_server: str, inbox: HttpReceiver, tmp_path_factory) -> Iterator[Stack]:
     base: Path = tmp_path_factory.mktemp(f"launch-{request.param}")
+    apprise_yaml = base / "apprise.yml"
+    apprise_yaml.write_text(f"urls:\n  - {inbox.url()}:\n      tag: always\n", encoding="utf-8")
     for url in _database(request.param, base):
         defaults = get_settings()
         settings = Settings(
             data_dir=base / "data",
             database_url=url,
+            apprise_config=apprise_yaml,
             api_port=defaults.api_port,
             prefect_port=defaults.prefect_port,
             prefect_api_url=defaults.prefect_api_url,
@@ -139,6 +149,28 @@ def test_concurrent_starts_of_different_topics_all_succeed(stack):
         assert wait_for_run(c, body["flow_run_id"])["state_type"] == "COMPLETED"
     for t in tids:
         assert c.get(f"/topics/{t}")["status"] == "awaiting_approval"
+
+
+def test_a_persons_action_is_delivered_within_seconds_not_at_the_next_sweep(stack, inbox):
+    """The sweep runs hourly here; the approval's message arrives anyway, through a delivery
+    run the action starts after its commit."""
+    assert stack.settings.follow_up_interval_seconds == 3600
+    c = Client(stack.api_url)
+    title = f"审定后即时通知的议题 {uuid.uuid4().hex[:4]}"
+    tid = _topic(c, title)
+    started = c.post(f"/topics/{tid}/stages/topic")
+    assert wait_for_run(c, started["flow_run_id"])["state_type"] == "COMPLETED"
+    approver = c.post("/people", {"name": "陈建国（区委）", "role": "approver"})
+    c.post(f"/topics/{tid}/approve", {"by": approver["id"], "comment": "同意"})
+
+    deadline = time.monotonic() + 60
+    decided: list[dict[str, str]] = []
+    while time.monotonic() < deadline and not decided:
+        decided = [m for m in inbox.messages if "审定结果" in m["title"] and title in m["title"]]
+        time.sleep(0.5)
+    assert decided, [m["title"] for m in inbox.messages]
+    assert "已获审定同意" in decided[0]["title"]
+    assert len(decided) == 1
 
 
 def _flow_run_processes(flow_run_id: str) -> list[int]:

@@ -1,0 +1,15 @@
+"""Prompt delivery: what a person's action queued goes out seconds after it is committed,
+instead of waiting for the next follow-up sweep (which stays the safety net)."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from config.deployments import DELIVERY_FLOW
+from tasks.notify import deliver_notifications
+
+
+@flow(name=DELIVERY_FLOW, log_prints=True)
+async def deliver_outbox() -> dict:
+    """Send every pending message (claims make concurrent runs safe: none is sent twice)."""
+    return {"delivery": deliver_notifications()}
