@@ -10,17 +10,10 @@ from typing import Any
 
 import httpx
 
+from models.enums import Stage
+
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-STAGES = [
-    "topic",
-    "subject",
-    "prestudy",
-    "session",
-    "report",
-    "transfer",
-    "implementation",
-    "assessment",
-]
+STAGES = [stage.value for stage in Stage]  # the declared stages, in order
 
 
 class DemoError(RuntimeError):

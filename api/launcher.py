@@ -22,7 +22,6 @@ from config.deployments import (
     FOLLOW_UP_FLOW,
     MONTHLY_BULLETIN_FLOW,
     QUARTERLY_REVIEW_FLOW,
-    STAGE_FLOWS,
     WEEKLY_DISPATCH_FLOW,
     deployment_ref,
 )
@@ -193,7 +192,7 @@ async def launch_stage(
     if after:
         key += f":after:{after}"
     return await _launch(
-        STAGE_FLOWS[stage.value],
+        stages.SPECS[stage].flow_name,
         what=f"“{stage.label}”环节",
         parameters={"topic_id": topic_id},
         tags=run_tags(install_id, topic_id, stage),
@@ -315,7 +314,10 @@ async def topic_runs(uow: UnitOfWork, topic_id: int) -> list[FlowRunPublic]:
 
 def _stage_flow(tags: list[str]) -> str | None:
     stage_tag = next((t for t in tags if t.startswith("stage:")), None)
-    return STAGE_FLOWS.get(stage_tag.split(":", 1)[1]) if stage_tag else None
+    if stage_tag is None:
+        return None
+    stage = stage_tag.split(":", 1)[1]
+    return stages.SPECS[Stage(stage)].flow_name if stage in Stage.__members__.values() else None
 
 
 async def read_run(flow_run_id: uuid.UUID) -> FlowRunPublic | None:
@@ -341,7 +343,7 @@ async def missing_deployments() -> list[str]:
     try:
         async with get_client() as client:
             for flow_name in [
-                *STAGE_FLOWS.values(),
+                *(spec.flow_name for spec in stages.SPECS.values()),
                 FOLLOW_UP_FLOW,
                 DELIVERY_FLOW,
                 WEEKLY_DISPATCH_FLOW,

@@ -5,16 +5,7 @@ from __future__ import annotations
 DEPLOYMENT = "xieshang"
 WORK_POOL = "xieshang-pool"
 
-STAGE_FLOWS = {
-    "topic": "stage-topic",
-    "subject": "stage-subject",
-    "prestudy": "stage-prestudy",
-    "session": "stage-session",
-    "report": "stage-report",
-    "transfer": "stage-transfer",
-    "implementation": "stage-implementation",
-    "assessment": "stage-assessment",
-}
+# Stage flows are named by their declarations (models/stages.py: "stage-<stage>").
 FOLLOW_UP_FLOW = "follow-up"
 # Delivers what a person's action queued, seconds after the action commits.
 DELIVERY_FLOW = "deliver-outbox"

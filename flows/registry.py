@@ -15,30 +15,14 @@ from config.deployments import (
     WEEKLY_DISPATCH_CRON,
 )
 from config.settings import get_settings
-from flows.assessment import assessment_stage
 from flows.deliver import deliver_outbox
 from flows.follow_up import follow_up
-from flows.implementation import implementation_stage
 from flows.monthly_bulletin import monthly_bulletin
-from flows.prestudy import prestudy_stage
 from flows.quarterly_review import quarterly_review
-from flows.report import report_stage
-from flows.session import session_stage
-from flows.subject import subject_stage
-from flows.topic import topic_stage
-from flows.transfer import transfer_stage
+from flows.stages import STAGE_FLOWS as STAGES_BY_NAME
 from flows.weekly_dispatch import weekly_dispatch
 
-STAGE_FLOWS = [
-    topic_stage,
-    subject_stage,
-    prestudy_stage,
-    session_stage,
-    report_stage,
-    transfer_stage,
-    implementation_stage,
-    assessment_stage,
-]
+STAGE_FLOWS = list(STAGES_BY_NAME.values())  # in stage order
 
 
 async def deployments() -> list[Any]:

@@ -11,9 +11,9 @@ from sqlmodel import Session, select
 from models.base import utcnow
 from models.case import audit, get, queue
 from models.deadlines import format_local
-from models.enums import Rsvp, SessionForm, SessionStatus, Stage, StageState
+from models.enums import Rsvp, SessionForm, SessionStatus, Stage
 from models.errors import Conflict, Invalid
-from models.stages import ensure_in_stage, ensure_open, is_done, settle
+from models.stages import ensure_in_stage, ensure_preparing, settle, under_way
 from models.tables import ConsultationSession, Opinion, Participant, Person, Suggestion, Topic
 
 FORM_LABELS = {
@@ -114,11 +114,7 @@ class SuggestionPublic(BaseModel):
 
 def schedule_session(session: Session, topic_id: int, data: SessionCreate) -> ConsultationSession:
     topic = get(session, Topic, topic_id, for_update=True)
-    ensure_open(topic, "安排协商会")
-    if not is_done(topic, Stage.PRESTUDY):
-        raise Conflict("未完成商前调研，不能安排协商（不调研不协商）")
-    if is_done(topic, Stage.SESSION):
-        raise Conflict("协商已形成共识，不能再安排新一轮协商")
+    ensure_preparing(topic, Stage.SESSION, "安排新一轮协商")
     open_round = session.exec(
         select(ConsultationSession).where(
             ConsultationSession.topic_id == topic_id,
@@ -134,7 +130,7 @@ def schedule_session(session: Session, topic_id: int, data: SessionCreate) -> Co
     session.add(meeting)
     session.flush()
     audit(session, action="session_scheduled", topic_id=topic_id, round=meeting.round)
-    if topic.stage == Stage.SESSION and topic.stage_state != StageState.NOT_STARTED:
+    if under_way(topic, Stage.SESSION):
         announce(session, topic_id)  # a later round: tell people now
     return meeting
 

@@ -13,7 +13,7 @@ from models.case import audit, close_follow_ups, get, queue, schedule_follow_ups
 from models.deadlines import end_of_day, format_local, local_today
 from models.enums import Obligation, ResearchMethod, Stage, StageState
 from models.errors import Conflict, Invalid
-from models.stages import ensure_open, is_done, settle
+from models.stages import ensure_open, ensure_preparing, settle, under_way
 from models.tables import FollowUp, Person, ResearchTask, Topic
 
 
@@ -46,11 +46,7 @@ class FindingsIn(BaseModel):
 
 def create_task(session: Session, topic_id: int, data: ResearchTaskCreate) -> ResearchTask:
     topic = get(session, Topic, topic_id, for_update=True)
-    ensure_open(topic, "安排调研任务")
-    if not is_done(topic, Stage.SUBJECT):
-        raise Conflict("协商主体尚未确定，不能安排商前调研")
-    if is_done(topic, Stage.PRESTUDY):
-        raise Conflict("“商前调研”环节已完成，不能再安排调研任务")
+    ensure_preparing(topic, Stage.PRESTUDY, "安排调研任务")
     get(session, Person, data.owner_id)
     if data.due_date < local_today(utcnow()):
         raise Invalid("调研截止日期不能早于今天", field="due_date")
@@ -64,7 +60,7 @@ def create_task(session: Session, topic_id: int, data: ResearchTaskCreate) -> Re
     session.add(task)
     session.flush()
     audit(session, action="research_task_created", topic_id=topic_id, task_id=task.id)
-    if topic.stage == Stage.PRESTUDY and topic.stage_state != StageState.NOT_STARTED:
+    if under_way(topic, Stage.PRESTUDY):
         assign(session, topic_id, task_ids=[task.id])  # type: ignore[list-item]
     return task
 

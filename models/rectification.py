@@ -29,10 +29,9 @@ from models.enums import (
     PlanStatus,
     Role,
     Stage,
-    StageState,
 )
 from models.errors import Conflict, Forbidden, Invalid
-from models.stages import ensure_in_stage, ensure_open, is_done, settle
+from models.stages import ensure_in_stage, ensure_open, ensure_preparing, settle, under_way
 from models.tables import (
     Department,
     Person,
@@ -193,11 +192,7 @@ def _check_department_people(
 
 def create_item(session: Session, topic_id: int, data: ItemCreate) -> RectificationItem:
     topic = get(session, Topic, topic_id, for_update=True)
-    ensure_open(topic, "建立整改事项")
-    if not is_done(topic, Stage.REPORT):
-        raise Conflict("协商成果报告尚未审定，不能建立整改事项")
-    if is_done(topic, Stage.TRANSFER):
-        raise Conflict("“转交办理”环节已完成，不能再增加整改事项")
+    ensure_preparing(topic, Stage.TRANSFER, "增加整改事项")
     suggestion = get(session, Suggestion, data.suggestion_id)
     if suggestion.topic_id != topic_id:
         raise Invalid("该建议不属于本议题", field="suggestion_id")
@@ -220,7 +215,7 @@ def create_item(session: Session, topic_id: int, data: ItemCreate) -> Rectificat
     session.add(item)
     session.flush()
     audit(session, action="item_created", topic_id=topic_id, item_id=item.id)
-    if topic.stage == Stage.TRANSFER and topic.stage_state != StageState.NOT_STARTED:
+    if under_way(topic, Stage.TRANSFER):
         transfer(session, topic_id)
     return item
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models.base import utcnow
 from models.case import audit, touch
 from models.enums import (
+    STAGE_ORDER,
     Adoption,
     ItemStatus,
     ParticipantRole,
@@ -18,7 +24,7 @@ from models.enums import (
     StageState,
     TopicStatus,
 )
-from models.errors import GateRefused
+from models.errors import Conflict, GateRefused
 from models.tables import (
     Assessment,
     ConsultationSession,
@@ -30,17 +36,6 @@ from models.tables import (
     Suggestion,
     Topic,
 )
-
-# Why a stage cannot start while the one before it is unfinished.
-NOT_READY: dict[Stage, str] = {
-    Stage.SUBJECT: "议题尚未经审定，不能明确协商主体",
-    Stage.PRESTUDY: "协商主体尚未确定（邀请回复未齐或缺少群众代表），不能开展商前调研",
-    Stage.SESSION: "未完成商前调研，不能开展协商（不调研不协商）",
-    Stage.REPORT: "协商尚未形成共识，不能报送成果",
-    Stage.TRANSFER: "协商成果报告尚未审定，不能转交办理",
-    Stage.IMPLEMENTATION: "整改事项尚未全部签收，不能进入落实整改",
-    Stage.ASSESSMENT: "整改事项尚未全部完成，不能评估质效",
-}
 
 CLOSED_STATUSES = {
     TopicStatus.SCREENED_OUT: "未通过筛选",
@@ -94,116 +89,276 @@ def _count(session: Session, stmt) -> int:  # type: ignore[no-untyped-def]
     return session.exec(stmt).one()
 
 
+def _participants_gate(session: Session, topic: Topic) -> str | None:
+    roles = list(session.exec(select(Participant.role).where(Participant.topic_id == topic.id)))
+    if not roles:
+        return "尚未确定协商主体，请先添加参加人员"
+    return representative(roles)
+
+
+def _research_gate(session: Session, topic: Topic) -> str | None:
+    n = _count(session, select(func.count()).where(ResearchTask.topic_id == topic.id))
+    return None if n else "尚未安排调研任务，请先安排至少一项商前调研"
+
+
+def _session_gate(session: Session, topic: Topic) -> str | None:
+    n = _count(
+        session,
+        select(func.count()).where(
+            ConsultationSession.topic_id == topic.id,
+            ConsultationSession.status == SessionStatus.SCHEDULED,
+        ),
+    )
+    return None if n else "尚未安排协商会（形式、时间、地点），不能开展协商"
+
+
+def _report_gate(session: Session, topic: Topic) -> str | None:
+    n = _count(session, select(func.count()).where(Suggestion.topic_id == topic.id))
+    return None if n else "协商未形成任何意见建议，无成果可报送"
+
+
+def _transfer_gate(session: Session, topic: Topic) -> str | None:
+    tid = topic.id
+    adopted = session.exec(
+        select(Suggestion).where(
+            Suggestion.topic_id == tid, Suggestion.adoption == Adoption.ADOPTED
+        )
+    ).all()
+    if not adopted:
+        return "没有被采纳的建议，无事项可转交"
+    with_items = set(
+        session.exec(
+            select(RectificationItem.suggestion_id).where(RectificationItem.topic_id == tid)
+        )
+    )
+    missing = [sg for sg in adopted if sg.id not in with_items]
+    if missing:
+        return f"建议“{missing[0].content[:30]}”尚未确定牵头单位和责任人，请先建立整改事项"
+    return None
+
+
+def _no_gate(_session: Session, _topic: Topic) -> str | None:
+    return None
+
+
+def _approval_owed(_session: Session, topic: Topic) -> str | None:
+    return None if topic.status == TopicStatus.IN_PROGRESS else "等待审定"
+
+
+def _replies_owed(session: Session, topic: Topic) -> str | None:
+    rows = session.exec(
+        select(Participant.role, Participant.rsvp).where(Participant.topic_id == topic.id)
+    ).all()
+    if any(rsvp == Rsvp.PENDING for _, rsvp in rows):
+        return "邀请回复未齐"
+    return representative([role for role, rsvp in rows if rsvp == Rsvp.ACCEPTED])
+
+
+def _findings_owed(session: Session, topic: Topic) -> str | None:
+    open_tasks = _count(
+        session,
+        select(func.count()).where(
+            ResearchTask.topic_id == topic.id, ResearchTask.submitted_at.is_(None)
+        ),
+    )
+    return "调研成果未全部提交" if open_tasks else None
+
+
+def _consensus_owed(session: Session, topic: Topic) -> str | None:
+    n = _count(
+        session,
+        select(func.count()).where(
+            ConsultationSession.topic_id == topic.id,
+            ConsultationSession.consensus_reached.is_(True),
+        ),
+    )
+    return None if n else "协商尚未形成共识"
+
+
+def _report_decision_owed(session: Session, topic: Topic) -> str | None:
+    report = session.exec(select(Report).where(Report.topic_id == topic.id)).first()
+    return None if report and report.status == ReportStatus.APPROVED else "报告尚未审定"
+
+
+def _acknowledgements_owed(session: Session, topic: Topic) -> str | None:
+    pending = _count(
+        session,
+        select(func.count()).where(
+            RectificationItem.topic_id == topic.id, RectificationItem.status.not_in(ACKNOWLEDGED)
+        ),
+    )
+    return "整改事项尚未全部签收" if pending else None
+
+
+def _completions_owed(session: Session, topic: Topic) -> str | None:
+    pending = _count(
+        session,
+        select(func.count()).where(
+            RectificationItem.topic_id == topic.id,
+            RectificationItem.status != ItemStatus.COMPLETED,
+        ),
+    )
+    return "整改事项尚未全部完成" if pending else None
+
+
+def _assessment_owed(session: Session, topic: Topic) -> str | None:
+    done = session.exec(select(Assessment.id).where(Assessment.topic_id == topic.id)).first()
+    return None if done else "评估尚未办结"
+
+
+Check = Callable[[Session, Topic], str | None]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """Everything the loop needs to know about one stage; flows, the deployment registry, the
+    launcher, the demo and the test factories all derive from these declarations.
+
+    To add a stage: a member of models.enums.Stage (with its label), a spec here, a one-line
+    module in flows/ (`x_stage = STAGE_FLOWS[Stage.X]`, the entrypoint prefect.yaml names) and
+    its prefect.yaml entry; tests/test_prefect_yaml.py checks the last two."""
+
+    stage: Stage
+    not_ready: str  # why it cannot start while the stage before it is unfinished
+    gate: Check  # what must also exist before it starts (None: it may start)
+    waits_for: Check  # what people still owe once the automatic work is done (None: done)
+    work: str  # the automatic work, "module:function" taking (session, topic_id)
+    work_name: str  # the Prefect task name of that work
+    summary: str  # what the flow run does, as its description
+
+    @property
+    def label(self) -> str:
+        return self.stage.label
+
+    @property
+    def flow_name(self) -> str:
+        return f"stage-{self.stage.value}"
+
+    @property
+    def previous(self) -> Stage | None:
+        return STAGE_ORDER[self.stage.index - 1] if self.stage.index else None
+
+    def automatic_work(self) -> Callable[..., Any]:
+        module, name = self.work.split(":")
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+SPECS: dict[Stage, StageSpec] = {
+    spec.stage: spec
+    for spec in [
+        StageSpec(
+            Stage.TOPIC,
+            not_ready="",
+            gate=_no_gate,
+            waits_for=_approval_owed,
+            work="models.topic:screen",
+            work_name="screen-topic",
+            summary="筛选议题（涉法涉诉、信访、不具代表性、已有明确规定不协商；近似议题合并），报审定人审定",
+        ),
+        StageSpec(
+            Stage.SUBJECT,
+            not_ready="议题尚未经审定，不能明确协商主体",
+            gate=_participants_gate,
+            waits_for=_replies_owed,
+            work="models.subject:invite",
+            work_name="invite-participants",
+            summary="邀请每位协商主体，并按工作日跟踪回复期限",
+        ),
+        StageSpec(
+            Stage.PRESTUDY,
+            not_ready="协商主体尚未确定（邀请回复未齐或缺少群众代表），不能开展商前调研",
+            gate=_research_gate,
+            waits_for=_findings_owed,
+            work="models.prestudy:assign",
+            work_name="assign-research",
+            summary="向每位调研责任人布置调研任务及期限（不调研不协商）",
+        ),
+        StageSpec(
+            Stage.SESSION,
+            not_ready="未完成商前调研，不能开展协商（不调研不协商）",
+            gate=_session_gate,
+            waits_for=_consensus_owed,
+            work="models.consultation:announce",
+            work_name="announce-session",
+            summary="向已接受邀请的协商主体发出本轮协商会通知",
+        ),
+        StageSpec(
+            Stage.REPORT,
+            not_ready="协商尚未形成共识，不能报送成果",
+            gate=_report_gate,
+            waits_for=_report_decision_owed,
+            work="models.report:compile_report",
+            work_name="compile-report",
+            summary="汇总各轮协商、调研与意见建议，形成协商成果报告并报送审定",
+        ),
+        StageSpec(
+            Stage.TRANSFER,
+            not_ready="协商成果报告尚未审定，不能转交办理",
+            gate=_transfer_gate,
+            waits_for=_acknowledgements_owed,
+            work="models.rectification:transfer",
+            work_name="transfer-items",
+            summary="将每项整改事项转交牵头单位，并按工作日跟踪签收",
+        ),
+        StageSpec(
+            Stage.IMPLEMENTATION,
+            not_ready="整改事项尚未全部签收，不能进入落实整改",
+            gate=_no_gate,
+            waits_for=_completions_owed,
+            work="models.rectification:start_implementation",
+            work_name="request-plans",
+            summary="请各责任单位提交整改方案（一问题一方案），整改期限进入提醒与督办阶梯",
+        ),
+        StageSpec(
+            Stage.ASSESSMENT,
+            not_ready="整改事项尚未全部完成，不能评估质效",
+            gate=_no_gate,
+            waits_for=_assessment_owed,
+            work="models.assessment:request_ratings",
+            work_name="request-ratings",
+            summary="请参加协商的群众、委员和监督员评价整改成效；协商办办结后计算评估指标",
+        ),
+    ]
+}
+
+
 def check_can_start(session: Session, topic: Topic, stage: Stage) -> None:
     """Raise GateRefused with the reason a person needs if `stage` may not start now."""
+    spec = SPECS[stage]
     ensure_open(topic, f"开展“{stage.label}”")
-    if stage is Stage.TOPIC:
+    if spec.previous is None:
         if topic.status != TopicStatus.DRAFT:
             raise GateRefused("议题已提交审定，不能重复启动“确定议题”")
         return
-    previous = Stage(list(Stage)[stage.index - 1])
     if topic.stage.index >= stage.index and topic.stage_state != StageState.NOT_STARTED:
         raise GateRefused(f"“{stage.label}”环节已启动")
-    if not is_done(topic, previous):
-        raise GateRefused(NOT_READY[stage])
-    tid = topic.id
-    if stage is Stage.SUBJECT:
-        roles = list(session.exec(select(Participant.role).where(Participant.topic_id == tid)))
-        if not roles:
-            raise GateRefused("尚未确定协商主体，请先添加参加人员")
-        reason = representative(roles)
-        if reason:
-            raise GateRefused(reason)
-    elif stage is Stage.PRESTUDY:
-        n = _count(session, select(func.count()).where(ResearchTask.topic_id == tid))
-        if not n:
-            raise GateRefused("尚未安排调研任务，请先安排至少一项商前调研")
-    elif stage is Stage.SESSION:
-        n = _count(
-            session,
-            select(func.count()).where(
-                ConsultationSession.topic_id == tid,
-                ConsultationSession.status == SessionStatus.SCHEDULED,
-            ),
-        )
-        if not n:
-            raise GateRefused("尚未安排协商会（形式、时间、地点），不能开展协商")
-    elif stage is Stage.REPORT:
-        n = _count(session, select(func.count()).where(Suggestion.topic_id == tid))
-        if not n:
-            raise GateRefused("协商未形成任何意见建议，无成果可报送")
-    elif stage is Stage.TRANSFER:
-        adopted = session.exec(
-            select(Suggestion).where(
-                Suggestion.topic_id == tid, Suggestion.adoption == Adoption.ADOPTED
-            )
-        ).all()
-        if not adopted:
-            raise GateRefused("没有被采纳的建议，无事项可转交")
-        with_items = set(
-            session.exec(
-                select(RectificationItem.suggestion_id).where(RectificationItem.topic_id == tid)
-            )
-        )
-        missing = [s for s in adopted if s.id not in with_items]
-        if missing:
-            raise GateRefused(
-                f"建议“{missing[0].content[:30]}”尚未确定牵头单位和责任人，请先建立整改事项"
-            )
+    if not is_done(topic, spec.previous):
+        raise GateRefused(spec.not_ready)
+    reason = spec.gate(session, topic)
+    if reason:
+        raise GateRefused(reason)
 
 
 def completion_reason(session: Session, topic: Topic) -> str | None:
     """None if the current stage's human work is finished, else what is still owed."""
-    tid = topic.id
-    stage = topic.stage
-    if stage is Stage.TOPIC:
-        return None if topic.status == TopicStatus.IN_PROGRESS else "等待审定"
-    if stage is Stage.SUBJECT:
-        rows = session.exec(
-            select(Participant.role, Participant.rsvp).where(Participant.topic_id == tid)
-        ).all()
-        if any(rsvp == Rsvp.PENDING for _, rsvp in rows):
-            return "邀请回复未齐"
-        return representative([role for role, rsvp in rows if rsvp == Rsvp.ACCEPTED])
-    if stage is Stage.PRESTUDY:
-        open_tasks = _count(
-            session,
-            select(func.count()).where(
-                ResearchTask.topic_id == tid, ResearchTask.submitted_at.is_(None)
-            ),
-        )
-        return "调研成果未全部提交" if open_tasks else None
-    if stage is Stage.SESSION:
-        n = _count(
-            session,
-            select(func.count()).where(
-                ConsultationSession.topic_id == tid,
-                ConsultationSession.consensus_reached.is_(True),
-            ),
-        )
-        return None if n else "协商尚未形成共识"
-    if stage is Stage.REPORT:
-        report = session.exec(select(Report).where(Report.topic_id == tid)).first()
-        return None if report and report.status == ReportStatus.APPROVED else "报告尚未审定"
-    if stage is Stage.TRANSFER:
-        pending = _count(
-            session,
-            select(func.count()).where(
-                RectificationItem.topic_id == tid, RectificationItem.status.not_in(ACKNOWLEDGED)
-            ),
-        )
-        return "整改事项尚未全部签收" if pending else None
-    if stage is Stage.IMPLEMENTATION:
-        pending = _count(
-            session,
-            select(func.count()).where(
-                RectificationItem.topic_id == tid,
-                RectificationItem.status != ItemStatus.COMPLETED,
-            ),
-        )
-        return "整改事项尚未全部完成" if pending else None
-    done = session.exec(select(Assessment.id).where(Assessment.topic_id == tid)).first()
-    return None if done else "评估尚未办结"
+    return SPECS[topic.stage].waits_for(session, topic)
+
+
+def ensure_preparing(topic: Topic, stage: Stage, doing: str) -> None:
+    """What a stage needs before and while it runs (participants, research tasks, a session,
+    items) may be added from the moment the stage before it is done until this one is."""
+    ensure_open(topic, doing)
+    spec = SPECS[stage]
+    if spec.previous is not None and not is_done(topic, spec.previous):
+        raise Conflict(spec.not_ready)
+    if is_done(topic, stage):
+        raise Conflict(f"“{stage.label}”环节已完成，不能再{doing}")
+
+
+def under_way(topic: Topic, stage: Stage) -> bool:
+    """True once the stage's flow has started: a late addition gets its automatic work now
+    (an invitation, a task assignment, a notice, a transfer) instead of waiting for a run."""
+    return topic.stage == stage and topic.stage_state != StageState.NOT_STARTED
 
 
 def begin(session: Session, topic: Topic, stage: Stage) -> bool:

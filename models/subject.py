@@ -11,9 +11,9 @@ from config.settings import get_settings
 from models.base import utcnow
 from models.case import audit, close_follow_ups, get, queue, schedule_follow_ups
 from models.deadlines import format_local, working_days_after
-from models.enums import Obligation, ParticipantRole, Rsvp, Stage, StageState
+from models.enums import Obligation, ParticipantRole, Rsvp, Stage
 from models.errors import Conflict, Invalid
-from models.stages import ensure_open, is_done, settle
+from models.stages import ensure_open, ensure_preparing, is_done, settle, under_way
 from models.tables import Participant, Person, Topic
 
 
@@ -53,11 +53,7 @@ class RsvpIn(BaseModel):
 
 def add_participants(session: Session, topic_id: int, data: ParticipantsAdd) -> list[Participant]:
     topic = get(session, Topic, topic_id, for_update=True)
-    ensure_open(topic, "添加协商主体")
-    if not is_done(topic, Stage.TOPIC):
-        raise Conflict("议题尚未经审定，不能确定协商主体")
-    if is_done(topic, Stage.SUBJECT):
-        raise Conflict("“明确主体”环节已完成，不能再添加协商主体")
+    ensure_preparing(topic, Stage.SUBJECT, "添加协商主体")
     seen = set(session.exec(select(Participant.person_id).where(Participant.topic_id == topic_id)))
     added = []
     for entry in data.participants:
@@ -75,7 +71,7 @@ def add_participants(session: Session, topic_id: int, data: ParticipantsAdd) -> 
         topic_id=topic_id,
         person_ids=[p.person_id for p in added],
     )
-    if topic.stage == Stage.SUBJECT and topic.stage_state != StageState.NOT_STARTED:
+    if under_way(topic, Stage.SUBJECT):
         invite(session, topic_id)  # joined late: invite at once
     return added
 

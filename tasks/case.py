@@ -3,11 +3,13 @@ the operation itself returns early when its work is already done."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import task
+from sqlmodel import SQLModel
 
 from config.db import session_scope
-from models import assessment, consultation, prestudy, rectification, report, stages, subject
-from models import topic as topics
+from models import assessment, stages
 from models.case import get
 from models.enums import Stage
 from models.tables import Topic
@@ -31,52 +33,18 @@ def settle_stage(topic_id: int) -> str:
         return stages.settle(session, topic, after_flow=True).value
 
 
-@task(name="screen-topic", **RETRY)
-def screen_topic(topic_id: int) -> str:
+def _stage_work(topic_id: int, stage: Stage) -> Any:
+    """The stage's automatic work (its spec names it), in one transaction; a row comes back as
+    its id. Safe to retry: every such operation skips what it already did."""
     with session_scope() as session:
-        return topics.screen(session, topic_id).status.value
+        result = stages.SPECS[stage].automatic_work()(session, topic_id)
+        return result.id if isinstance(result, SQLModel) else result
 
 
-@task(name="invite-participants", **RETRY)
-def invite_participants(topic_id: int) -> int:
-    with session_scope() as session:
-        return subject.invite(session, topic_id)
-
-
-@task(name="assign-research", **RETRY)
-def assign_research(topic_id: int) -> int:
-    with session_scope() as session:
-        return prestudy.assign(session, topic_id)
-
-
-@task(name="announce-session", **RETRY)
-def announce_session(topic_id: int) -> int:
-    with session_scope() as session:
-        return consultation.announce(session, topic_id)
-
-
-@task(name="compile-report", **RETRY)
-def compile_report(topic_id: int) -> int:
-    with session_scope() as session:
-        return report.compile_report(session, topic_id).id  # type: ignore[return-value]
-
-
-@task(name="transfer-items", **RETRY)
-def transfer_items(topic_id: int) -> int:
-    with session_scope() as session:
-        return rectification.transfer(session, topic_id)
-
-
-@task(name="request-plans", **RETRY)
-def request_plans(topic_id: int) -> int:
-    with session_scope() as session:
-        return rectification.start_implementation(session, topic_id)
-
-
-@task(name="request-ratings", **RETRY)
-def request_ratings(topic_id: int) -> int:
-    with session_scope() as session:
-        return assessment.request_ratings(session, topic_id)
+# One Prefect task per stage, named as the spec says (screen-topic, invite-participants …).
+STAGE_WORK = {
+    stage: task(name=spec.work_name, **RETRY)(_stage_work) for stage, spec in stages.SPECS.items()
+}
 
 
 @task(name="topic-kpis", **RETRY)

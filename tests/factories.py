@@ -16,17 +16,6 @@ from models import topic as topics
 from models.enums import ParticipantRole, ResearchMethod, Role, SessionForm, Stage, TopicSource
 from models.tables import Participant, Person, RectificationItem, Report, Suggestion, Topic
 
-AUTOMATIC = {
-    Stage.TOPIC: topics.screen,
-    Stage.SUBJECT: subject.invite,
-    Stage.PRESTUDY: prestudy.assign,
-    Stage.SESSION: consultation.announce,
-    Stage.REPORT: reports.compile_report,
-    Stage.TRANSFER: rectification.transfer,
-    Stage.IMPLEMENTATION: rectification.start_implementation,
-    Stage.ASSESSMENT: assessment.request_ratings,
-}
-
 
 @dataclass
 class Cast:
@@ -92,7 +81,7 @@ class LoopBuilder:
     def run_stage(self, topic: Topic, stage: Stage) -> None:
         """What the stage's flow run does, without Prefect: begin, automatic work, settle."""
         stages.begin(self.s, topic, stage)
-        AUTOMATIC[stage](self.s, topic.id)
+        stages.SPECS[stage].automatic_work()(self.s, topic.id)
         stages.settle(self.s, topic, after_flow=True)
         self.s.flush()
 

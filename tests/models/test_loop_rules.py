@@ -141,3 +141,15 @@ def test_session_without_consensus_allows_another_round(loop, session):
     assert second.round == 2
     loop.finish(topic, Stage.SESSION)
     assert topic.stage_state == StageState.DONE
+
+
+def test_every_stage_is_declared_once_and_everything_derives_from_it():
+    from api.demo import STAGES
+    from flows.registry import STAGE_FLOWS
+
+    assert list(stages.SPECS) == list(Stage)
+    for spec in stages.SPECS.values():
+        assert callable(spec.automatic_work()), spec.work
+        assert spec.stage is Stage.TOPIC or spec.not_ready, spec.stage
+    assert [f.name for f in STAGE_FLOWS] == [s.flow_name for s in stages.SPECS.values()]
+    assert STAGES == [s.value for s in Stage]
