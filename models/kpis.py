@@ -298,10 +298,6 @@ def target(key: str) -> float:
     return value
 
 
-def label(key: str) -> str:
-    return LABELS[key]
-
-
 def short_label(key: str) -> str:
     return KPIS[key].short if key in KPIS else LABELS[key]
 
