@@ -20,17 +20,19 @@ app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(bulletin_app, name="bulletin")
 
-KPI_LABELS = {
-    "completion_rate": "整改完成率",
-    "on_time_rate": "按时完成率",
-    "problem_solved_rate": "问题解决率",
-    "adoption_rate": "建议采纳率",
-    "long_term_mechanism_rate": "长效化率",
-    "satisfaction_rate": "群众满意度",
-    "mean_score": "平均评分",
-    "rebound_rate": "反弹率",
-    "response_rate": "响应率",
-}
+# The KPIs the demo prints, in this order; labels and formatting are models.kpis'.
+DEMO_KPIS = [
+    "completion_rate",
+    "on_time_rate",
+    "problem_solved_rate",
+    "adoption_rate",
+    "long_term_mechanism_rate",
+    "satisfaction_rate",
+    "mean_score",
+    "ratings",
+    "rebound_rate",
+    "response_rate",
+]
 
 
 @app.command()
@@ -112,10 +114,10 @@ def demo(as_json: bool = typer.Option(False, "--json", help="最后一行输出 
     for s in result["stages"]:
         typer.echo(f"  {s['stage']:<15} {s['flow_run_id']}  {s['state']}")
     typer.echo("闭环指标：")
-    for key, label in KPI_LABELS.items():
-        value = result["kpis"].get(key)
-        shown = "—" if value is None else (f"{value:.0%}" if key != "mean_score" else f"{value}")
-        typer.echo(f"  {label}：{shown}")
+    from models.kpis import LABELS, shown
+
+    for key in DEMO_KPIS:
+        typer.echo(f"  {LABELS[key]}：{shown(key, result['kpis'].get(key))}")
     if as_json:
         sys.stdout.flush()
         typer.echo(json.dumps(result, ensure_ascii=False))

@@ -52,7 +52,8 @@ def _run_here(kind: str, period: str | None) -> dict[str, Any]:
 
 def _report(result: dict[str, Any]) -> None:
     from config.db import session_scope
-    from models.bulletin import file_links, pct
+    from models.bulletin import file_links
+    from models.kpis import LABELS, pct
     from models.tables import Bulletin
 
     with session_scope() as session:
@@ -64,9 +65,10 @@ def _report(result: dict[str, Any]) -> None:
     )
     overall = summary.get("overall", {})
     typer.echo(
-        f"  应办结 {overall.get('items_due', 0)} 项，已办结 {overall.get('items_completed', 0)} 项，"
-        f"整改完成率 {pct(overall.get('completion_rate'))}，"
-        f"期末逾期 {summary.get('overdue', {}).get('total', 0)} 项"
+        f"  {LABELS['items_due']} {overall.get('items_due', 0)} 项，"
+        f"{LABELS['items_completed']} {overall.get('items_completed', 0)} 项，"
+        f"{LABELS['completion_rate']} {pct(overall.get('completion_rate'))}，"
+        f"{LABELS['items_overdue']} {summary.get('overdue', {}).get('total', 0)} 项"
     )
     ranking = summary.get("ranking", {})
     for board, key in (("红榜", "red"), ("黑榜", "black")):

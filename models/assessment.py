@@ -6,17 +6,16 @@ import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, case, exists, func, or_, update
+from sqlalchemy import exists, func, update
 from sqlmodel import Session, select
 
 from config.settings import get_settings
+from models import kpis as kpi_module
 from models.base import utcnow
 from models.case import audit, close_follow_ups, get, queue, require_role, schedule_follow_ups
 from models.deadlines import format_local, working_days_after
 from models.enums import (
-    Adoption,
     FollowUpStatus,
-    ItemStatus,
     Obligation,
     ParticipantRole,
     RaterKind,
@@ -26,6 +25,7 @@ from models.enums import (
     TopicStatus,
 )
 from models.errors import Conflict, Invalid
+from models.kpis import Window
 from models.stages import ensure_in_stage, settle
 from models.tables import (
     Assessment,
@@ -34,7 +34,6 @@ from models.tables import (
     Person,
     Rating,
     RectificationItem,
-    Suggestion,
     Topic,
 )
 
@@ -77,82 +76,16 @@ class AssessmentPublic(BaseModel):
     public: bool
 
 
-def _rate(num: Any, den: Any) -> float | None:
-    return round(num / den, 4) if den else None
-
-
 def kpis(
-    session: Session, *, topic_id: int | None = None, as_of: dt.datetime | None = None
+    session: Session,
+    *,
+    topic_id: int | None = None,
+    as_of: dt.datetime | None = None,
+    window: Window | None = None,
 ) -> dict[str, Any]:
-    """The KPIs of DOMAIN.md, each one aggregate query (no query per item)."""
-    as_of = as_of or utcnow()
-    item = RectificationItem
-    where = [item.topic_id == topic_id] if topic_id is not None else []
-    completed = item.status == ItemStatus.COMPLETED
-    ir = session.exec(
-        select(
-            func.count(),
-            func.sum(case((or_(completed, item.deadline <= as_of), 1), else_=0)),
-            func.sum(case((completed, 1), else_=0)),
-            func.sum(case((and_(completed, item.completed_at <= item.deadline), 1), else_=0)),
-            func.sum(case((and_(completed, item.solved.is_(True)), 1), else_=0)),
-            func.sum(case((and_(completed, item.long_term_mechanism.is_(True)), 1), else_=0)),
-            func.sum(case((item.rechecked_at.is_not(None), 1), else_=0)),
-            func.sum(case((item.rebound.is_(True), 1), else_=0)),
-            func.sum(case((item.transferred_at.is_not(None), 1), else_=0)),
-            func.sum(
-                case(
-                    (
-                        and_(
-                            item.acknowledged_at.is_not(None),
-                            item.acknowledged_at <= item.ack_due_at,
-                        ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ),
-        ).where(*where)
-    ).one()
-    total, due, done, on_time, solved, long_term, rechecked, rebound, transferred, acked = (
-        int(v or 0) for v in ir
-    )
-    sw = [Suggestion.topic_id == topic_id] if topic_id is not None else []
-    sr = session.exec(
-        select(
-            func.sum(case((Suggestion.adoption != Adoption.PENDING, 1), else_=0)),
-            func.sum(case((Suggestion.adoption == Adoption.ADOPTED, 1), else_=0)),
-        ).where(*sw)
-    ).one()
-    decided, adopted = (int(v or 0) for v in sr)
-    rw = [Rating.topic_id == topic_id] if topic_id is not None else []
-    rr = session.exec(
-        select(
-            func.count(),
-            func.sum(case((Rating.satisfied.is_(True), 1), else_=0)),
-            func.avg(Rating.score),
-        ).where(*rw)
-    ).one()
-    ratings, satisfied, mean = int(rr[0] or 0), int(rr[1] or 0), rr[2]
-    return {
-        "items": total,
-        "items_due": due,
-        "items_completed": done,
-        "completion_rate": _rate(done, due),
-        "on_time_rate": _rate(on_time, done),
-        "problem_solved_rate": _rate(solved, total),
-        "suggestions_decided": decided,
-        "suggestions_adopted": adopted,
-        "adoption_rate": _rate(adopted, decided),
-        "long_term_mechanism_rate": _rate(long_term, done),
-        "ratings": ratings,
-        "satisfaction_rate": _rate(satisfied, ratings),
-        "mean_score": round(float(mean), 2) if mean is not None else None,
-        "items_rechecked": rechecked,
-        "rebound_rate": _rate(rebound, rechecked),
-        "items_transferred": transferred,
-        "response_rate": _rate(acked, transferred),
-    }
+    """The KPIs of DOMAIN.md as of a moment (default now), or over a window; the formulas
+    live in models.kpis so the topic page and the bulletin agree."""
+    return kpi_module.compute(session, window or Window.as_of(as_of or utcnow()), topic_id=topic_id)
 
 
 def request_ratings(session: Session, topic_id: int, *, now: dt.datetime | None = None) -> int:

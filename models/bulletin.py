@@ -1,27 +1,10 @@
 """月通报 / 季评估: a period's KPIs per department and per topic, the ranking (红黑榜), the
 overdue list, and the Bulletin row with its announcement to leadership.
 
-Which items count for a period [start, end) (local Asia/Shanghai days, end exclusive):
-
-* an item is *open in the period* when it had been transferred before the period ended and
-  was not completed before it began (transferred_at < end, completed_at is null or >= start).
-  Items currently declined (退回待改派) belong to no department and are left out.
-* *due* (应办结): open in the period and either its deadline fell before the period ended or it
-  was completed during the period. An overdue item therefore counts again each month until
-  it is done: that is what a bulletin is for.
-* *completed* (已办结): open in the period and completed during it; *on time* when
-  completed_at <= deadline; *solved* / *long-term* as the officer and the re-check recorded.
-* *overdue at the end* (期末逾期): open in the period, deadline before the end, not completed
-  before the end.
-* response rate counts the items transferred during the period; rebound rate the items
-  re-checked (回头看) during it; satisfaction the ratings given during it (a department: the
-  ratings of its items; a topic: all of the topic's ratings).
-
-The rates follow DOMAIN.md and models.assessment.kpis: completion = completed / due,
-on-time = on time / completed, solved = solved / due (the period's analogue of "items": an item
-not yet due cannot have been solved), long-term = long-term / completed, response = acknowledged
-by the acknowledgement deadline / transferred, rebound = rebound / re-checked, satisfaction =
-satisfied ratings / ratings (and the mean score).
+The period is [start, end) of local Asia/Shanghai days (end exclusive); which items count
+and every rate are defined once in models.kpis, over the period's window, so the topic page
+and the bulletin report the same numbers for the same records. Departments are the items'
+lead departments (with the ratings of their items); topics take all of the topic's ratings.
 """
 
 from __future__ import annotations
@@ -30,19 +13,20 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from config.settings import get_settings
+from models import kpis
 from models.base import utcnow
 from models.case import audit, queue, role_tag
 from models.enums import ItemStatus, Role
 from models.errors import Invalid
+from models.kpis import pct
 from models.tables import Bulletin, Department, Person, Rating, RectificationItem, Topic
 
 
@@ -69,23 +53,24 @@ MEDIA_TYPES = {
 
 QUARTER_NAMES = "一二三四"
 
-# Column labels shared by the HTML, PDF and XLSX renderings and the artifact.
-KPI_LABELS: dict[str, str] = {
-    "items": "在办事项",
-    "items_due": "应办结",
-    "items_completed": "已办结",
-    "items_overdue": "期末逾期",
-    "completion_rate": "整改完成率",
-    "on_time_rate": "按时完成率",
-    "problem_solved_rate": "问题解决率",
-    "long_term_mechanism_rate": "长效化率",
-    "response_rate": "响应率",
-    "satisfaction_rate": "群众满意度",
-    "mean_score": "平均评分",
-    "rebound_rate": "反弹率",
-}
-RATE_KEYS = [k for k in KPI_LABELS if k.endswith("_rate")]
-COMPLETION_TARGET = 0.8  # DOMAIN.md: 80% within three months
+# The columns the bulletin shows, in order; labels, targets and formulas are models.kpis'.
+BULLETIN_KEYS = [
+    "items",
+    "items_due",
+    "items_completed",
+    "items_overdue",
+    "completion_rate",
+    "on_time_rate",
+    "problem_solved_rate",
+    "long_term_mechanism_rate",
+    "response_rate",
+    "satisfaction_rate",
+    "mean_score",
+    "rebound_rate",
+]
+KPI_LABELS: dict[str, str] = {k: kpis.LABELS[k] for k in BULLETIN_KEYS}
+RATE_KEYS = kpis.RATE_KEYS
+COMPLETION_TARGET = kpis.target("completion_rate")
 
 
 # --- periods -----------------------------------------------------------------------------
@@ -122,6 +107,10 @@ class Period:
         start = dt.datetime.combine(self.start, dt.time(), tzinfo=tz)
         end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
         return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+    @property
+    def window(self) -> kpis.Window:
+        return kpis.Window.between(*self.bounds)
 
     def months(self) -> list[Period]:
         """The months of the period side by side (one for a monthly period)."""
@@ -184,141 +173,41 @@ def resolve_period(kind: BulletinKind, period: str | None, now: dt.datetime) -> 
     return parse_period(kind, period) if period else previous_period(kind, now)
 
 
-# --- KPIs in grouped SQL -----------------------------------------------------------------
-
-_COUNT_KEYS = [
-    "items",
-    "items_due",
-    "items_completed",
-    "items_on_time",
-    "items_solved",
-    "items_long_term",
-    "items_overdue",
-    "items_transferred",
-    "items_acknowledged_on_time",
-    "items_rechecked",
-    "items_rebound",
-]
-
-
-def _conditions(period: Period) -> dict[str, Any]:
-    """The period's item conditions (see the module docstring), as SQL expressions."""
-    start, end = period.bounds
-    it = RectificationItem
-    open_in = and_(
-        it.transferred_at < end,
-        or_(it.completed_at.is_(None), it.completed_at >= start),
-    )
-    done = and_(open_in, it.status == ItemStatus.COMPLETED, it.completed_at < end)
-    transferred = and_(it.transferred_at >= start, it.transferred_at < end)
-    rechecked = and_(it.rechecked_at >= start, it.rechecked_at < end)
-    return {
-        "items": open_in,
-        "items_due": and_(open_in, or_(it.deadline < end, done)),
-        "items_completed": done,
-        "items_on_time": and_(done, it.completed_at <= it.deadline),
-        "items_solved": and_(done, it.solved.is_(True)),
-        "items_long_term": and_(done, it.long_term_mechanism.is_(True)),
-        "items_overdue": overdue_condition(period),
-        "items_transferred": transferred,
-        "items_acknowledged_on_time": and_(
-            transferred,
-            it.acknowledged_at.is_not(None),
-            it.acknowledged_at <= it.ack_due_at,
-        ),
-        "items_rechecked": rechecked,
-        "items_rebound": and_(rechecked, it.rebound.is_(True)),
-        "_any": or_(open_in, transferred, rechecked),
-    }
+# --- KPIs in grouped SQL (the formulas are models.kpis') ------------------------------------
 
 
 def overdue_condition(period: Period) -> Any:
     """Overdue at the end of the period (期末逾期)."""
-    end = period.bounds[1]
-    it = RectificationItem
-    return and_(
-        it.transferred_at < end,
-        it.deadline < end,
-        or_(it.completed_at.is_(None), it.completed_at >= end),
-    )
+    return kpis.COUNTS["items_overdue"].condition(period.window)
 
 
-def _count(cond: Any, label: str) -> Any:
-    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0).label(label)
-
-
-def _item_counts(session: Session, period: Period, *keys: Any) -> list[Any]:
-    """One aggregate query over the period's items, grouped by `keys` (none: the total)."""
-    cond = _conditions(period)
-    stmt = select(*keys, *(_count(cond[k], k) for k in _COUNT_KEYS)).where(
-        RectificationItem.status != ItemStatus.DECLINED, cond["_any"]
-    )
-    if keys:
-        stmt = stmt.group_by(*keys)
-    return list(session.exec(stmt).all())
-
-
-def _rating_cols() -> list[Any]:
-    return [
-        func.count(Rating.id).label("ratings"),
-        _count(Rating.satisfied.is_(True), "ratings_satisfied"),
-        func.avg(Rating.score).label("mean"),
-    ]
-
-
-def _rating_window(period: Period) -> Any:
-    start, end = period.bounds
-    return and_(Rating.created_at >= start, Rating.created_at < end)
-
-
-def _rate(num: int, den: int) -> float | None:
-    return round(num / den, 4) if den else None
-
-
-def with_rates(counts: dict[str, Any]) -> dict[str, Any]:
-    """Add the rates to a row of counts (the same formulas for departments, topics, total)."""
-    c = counts
-    mean = c.pop("mean", None)
-    c.setdefault("ratings", 0)
-    c.setdefault("ratings_satisfied", 0)
-    c["completion_rate"] = _rate(c["items_completed"], c["items_due"])
-    c["on_time_rate"] = _rate(c["items_on_time"], c["items_completed"])
-    c["problem_solved_rate"] = _rate(c["items_solved"], c["items_due"])
-    c["long_term_mechanism_rate"] = _rate(c["items_long_term"], c["items_completed"])
-    c["response_rate"] = _rate(c["items_acknowledged_on_time"], c["items_transferred"])
-    c["rebound_rate"] = _rate(c["items_rebound"], c["items_rechecked"])
-    c["satisfaction_rate"] = _rate(c["ratings_satisfied"], c["ratings"])
-    c["mean_score"] = round(float(mean), 2) if mean is not None else None
-    return c
-
-
-def _zero() -> dict[str, Any]:
-    return dict.fromkeys(_COUNT_KEYS, 0)
+def _rows(
+    items: dict[Any, dict[str, Any]], ratings: dict[Any, dict[str, Any]]
+) -> dict[Any, dict[str, Any]]:
+    """Join item and rating counts per group; a group missing from one side gets zeros."""
+    rows: dict[Any, dict[str, Any]] = {}
+    for key, counts in items.items():
+        rows[key] = {**kpis.zero(), **counts}
+    for key, counts in ratings.items():
+        rows.setdefault(key, kpis.zero()).update(counts)
+    return rows
 
 
 def department_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
     """Per lead department: two grouped queries (items, ratings of their items)."""
     it = RectificationItem
-    rows: dict[int, dict[str, Any]] = {}
-    for r in _item_counts(session, period, it.lead_department_id):
-        rows[r[0]] = {k: int(r._mapping[k]) for k in _COUNT_KEYS}
-    ratings = session.exec(
-        select(it.lead_department_id, *_rating_cols())
-        .select_from(Rating)
-        .join(it, it.id == Rating.item_id)
-        .where(_rating_window(period))
-        .group_by(it.lead_department_id)
-    ).all()
-    for dept_id, n, sat, mean in ratings:
-        row = rows.setdefault(dept_id, _zero())
-        row.update(ratings=int(n), ratings_satisfied=int(sat), mean=mean)
+    w = period.window
+    rows = _rows(
+        kpis.item_counts(session, w, it.lead_department_id),
+        kpis.rating_counts(session, w, it.lead_department_id, by_item=True),
+    )
     names = dict(
         session.exec(
             select(Department.id, Department.name).where(Department.id.in_(list(rows)))
         ).all()
     )
     result = [
-        {"department_id": d, "department": names.get(d, str(d)), **with_rates(row)}
+        {"department_id": d, "department": names.get(d, str(d)), **kpis.with_rates(row)}
         for d, row in rows.items()
     ]
     return sorted(result, key=lambda r: (r["department"], r["department_id"]))
@@ -326,31 +215,24 @@ def department_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
 
 def topic_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
     """Per topic: two grouped queries (items, all ratings of the topic)."""
-    rows: dict[int, dict[str, Any]] = {}
-    for r in _item_counts(session, period, RectificationItem.topic_id):
-        rows[r[0]] = {k: int(r._mapping[k]) for k in _COUNT_KEYS}
-    ratings = session.exec(
-        select(Rating.topic_id, *_rating_cols())
-        .where(_rating_window(period))
-        .group_by(Rating.topic_id)
-    ).all()
-    for topic_id, n, sat, mean in ratings:
-        row = rows.setdefault(topic_id, _zero())
-        row.update(ratings=int(n), ratings_satisfied=int(sat), mean=mean)
+    w = period.window
+    rows = _rows(
+        kpis.item_counts(session, w, RectificationItem.topic_id),
+        kpis.rating_counts(session, w, Rating.topic_id),
+    )
     titles = dict(session.exec(select(Topic.id, Topic.title).where(Topic.id.in_(list(rows)))).all())
     result = [
-        {"topic_id": t, "topic": titles.get(t, str(t)), **with_rates(row)}
+        {"topic_id": t, "topic": titles.get(t, str(t)), **kpis.with_rates(row)}
         for t, row in rows.items()
     ]
     return sorted(result, key=lambda r: r["topic_id"])
 
 
 def overall_kpis(session: Session, period: Period) -> dict[str, Any]:
-    r = _item_counts(session, period)[0]
-    row = {k: int(r._mapping[k] or 0) for k in _COUNT_KEYS}
-    n, sat, mean = session.exec(select(*_rating_cols()).where(_rating_window(period))).one()
-    row.update(ratings=int(n or 0), ratings_satisfied=int(sat or 0), mean=mean)
-    return with_rates(row)
+    w = period.window
+    return kpis.with_rates(
+        {**kpis.item_counts(session, w)[None], **kpis.rating_counts(session, w)[None]}
+    )
 
 
 def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int, list[dict]]:
@@ -404,13 +286,9 @@ def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int,
 def _score(row: dict[str, Any]) -> tuple:
     """Best first: completion, then on-time, fewer overdue, more items due; the name and id
     break any remaining tie, so the order never depends on the database."""
-    completion = Fraction(row["items_completed"], row["items_due"]) if row["items_due"] else 0
-    on_time = (
-        Fraction(row["items_on_time"], row["items_completed"]) if row["items_completed"] else 0
-    )
     return (
-        -completion,
-        -on_time,
+        -kpis.fraction("completion_rate", row),
+        -kpis.fraction("on_time_rate", row),
         row["items_overdue"],
         -row["items_due"],
         row["department"],
@@ -431,6 +309,8 @@ def rank(rows: list[dict[str, Any]], *, min_due: int, size: int) -> dict[str, An
             "items_due": r["items_due"],
             "items_completed": r["items_completed"],
             "items_overdue": r["items_overdue"],
+            "items_on_time": r["items_on_time"],
+            "items_on_time_base": r["items_on_time_base"],
             "completion_rate": r["completion_rate"],
             "on_time_rate": r["on_time_rate"],
         }
@@ -572,10 +452,6 @@ def file_links(bulletin_id: int) -> dict[str, str]:
     return {f.value: f"{base}/bulletins/{bulletin_id}/files/{f.value}" for f in FileFormat}
 
 
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
-
-
 def record(
     session: Session, period: Period, *, files: dict[str, Any], summary: dict[str, Any]
 ) -> Bulletin:
@@ -626,6 +502,7 @@ def announce(session: Session, bulletin: Bulletin, period: Period, summary: dict
         completion=pct(overall["completion_rate"]),
         on_time=pct(overall["on_time_rate"]),
         satisfaction=pct(overall["satisfaction_rate"]),
+        labels=kpis.LABELS,
         overdue=summary["overdue"]["total"],
         red=[r["department"] for r in ranking["red"]],
         black=[r["department"] for r in ranking["black"]],

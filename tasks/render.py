@@ -17,7 +17,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from models.bulletin import COMPLETION_TARGET, KPI_LABELS, RATE_KEYS, pct
+from models.bulletin import COMPLETION_TARGET, KPI_LABELS, RATE_KEYS, TREND_KEYS
+from models.kpis import LABELS, pct, short_label
 
 FONT_FAMILY = "Noto Sans CJK SC"
 FONT_FACE = 2  # NotoSansCJK-Regular.ttc: JP, KR, SC, TC, HK, then the Mono faces
@@ -45,11 +46,8 @@ TOPIC_COLUMNS: list[Column] = [
 RANK_COLUMNS: list[Column] = [
     ("rank", "名次"),
     ("department", "单位"),
-    ("items_due", "应办结"),
-    ("items_completed", "已办结"),
-    ("completion_rate", "整改完成率"),
-    ("on_time_rate", "按时完成率"),
-    ("items_overdue", "期末逾期"),
+    *((k, LABELS[k]) for k in ("items_due", "items_completed", "completion_rate", "on_time_rate")),
+    ("items_overdue", LABELS["items_overdue"]),
 ]
 OVERDUE_COLUMNS: list[Column] = [
     ("title", "整改事项"),
@@ -61,7 +59,7 @@ OVERDUE_COLUMNS: list[Column] = [
     ("completed_after", "期后办结日期"),
 ]
 OVERALL_KEYS = [k for k in KPI_LABELS if k != "items"] + ["ratings"]
-OVERALL_LABELS = {**KPI_LABELS, "ratings": "评价数"}
+OVERALL_LABELS = LABELS
 
 
 def cell_text(key: str, value: Any) -> str:
@@ -78,7 +76,8 @@ def table_rows(rows: Sequence[dict], columns: Sequence[Column]) -> list[list[str
 
 def trend_columns(data: dict) -> list[str]:
     months = data["trend"]["months"]
-    return [f"{m}{label}" for m in months for label in ("应办结", "完成率")]
+    labels = (short_label("items_due"), short_label("completion_rate"))
+    return [f"{m}{label}" for m in months for label in labels]
 
 
 def trend_rows(entries: Sequence[dict], name_key: str) -> list[list[str]]:
@@ -99,23 +98,34 @@ def generated_text(data: dict) -> str:
 
 def summary_sentence(data: dict) -> str:
     o = data["overall"]
+    rates = "，".join(
+        f"{LABELS[k]} {pct(o[k])}"
+        for k in ("completion_rate", "on_time_rate", "problem_solved_rate", "satisfaction_rate")
+    )
     return (
-        f"{data['label']}（{data['start']} 至 {data['end']}），全区在办整改事项 {o['items']} 项，"
-        f"其中应办结 {o['items_due']} 项、已办结 {o['items_completed']} 项，"
-        f"整改完成率 {pct(o['completion_rate'])}，按时完成率 {pct(o['on_time_rate'])}，"
-        f"问题解决率 {pct(o['problem_solved_rate'])}，群众满意度 {pct(o['satisfaction_rate'])}；"
-        f"期末逾期未办结 {data['overdue']['total']} 项。"
+        f"{data['label']}（{data['start']} 至 {data['end']}），全区{LABELS['items']} {o['items']} 项，"
+        f"其中{LABELS['items_due']} {o['items_due']} 项、{LABELS['items_completed']} "
+        f"{o['items_completed']} 项，{rates}；期末逾期未办结 {data['overdue']['total']} 项。"
     )
 
 
 def ranking_note(data: dict) -> str:
     r = data["ranking"]
-    note = f"排名规则：本期应办结不少于 {r['min_items_due']} 项的单位参加排名，依次比较整改完成率、按时完成率、逾期事项数（少者在前）、应办结事项数（多者在前）。"
+    note = (
+        f"排名规则：本期{LABELS['items_due']}不少于 {r['min_items_due']} 项的单位参加排名，"
+        f"依次比较{LABELS['completion_rate']}、{LABELS['on_time_rate']}、逾期事项数（少者在前）、"
+        f"{LABELS['items_due']}事项数（多者在前）。{LABELS['on_time_rate']}的分母含期末逾期未办结事项。"
+    )
     if r["unranked"]:
         names = "、".join(f"{u['department']}（{u['items_due']} 项）" for u in r["unranked"])
         note += f"样本不足、未参加排名：{names}。"
     return note
 
+
+CHARTS_TITLES = {
+    "completion": f"各单位{LABELS['completion_rate']}与{LABELS['on_time_rate']}",
+    "trend": f"{LABELS['completion_rate']}月度走势",
+}
 
 # --- charts --------------------------------------------------------------------------------
 
@@ -151,9 +161,9 @@ def _empty(plt: Any, title: str, text: str) -> bytes:
 
 
 def completion_chart(data: dict, *, limit: int = 25) -> bytes:
-    """整改完成率与按时完成率，按单位（排名顺序），虚线为 80% 目标。"""
+    """Completion and on-time rate per department (ranking order), the target dashed."""
     plt = _pyplot()
-    title = f"{data['label']}各单位整改完成率与按时完成率"
+    title = f"{data['label']}{CHARTS_TITLES['completion']}"
     rows = [r for r in data["departments"] if r["items_due"] or r["items_completed"]][:limit]
     if not rows:
         return _empty(plt, title, "本期无应办结事项")
@@ -163,8 +173,12 @@ def completion_chart(data: dict, *, limit: int = 25) -> bytes:
     fig, ax = plt.subplots(figsize=(8, max(2.4, 0.55 * len(rows) + 1.2)))
     y = range(len(rows))
     h = 0.38
-    b1 = ax.barh([i - h / 2 for i in y], done, height=h, color="#c0392b", label="整改完成率")
-    b2 = ax.barh([i + h / 2 for i in y], on_time, height=h, color="#2e86c1", label="按时完成率")
+    b1 = ax.barh(
+        [i - h / 2 for i in y], done, height=h, color="#c0392b", label=LABELS["completion_rate"]
+    )
+    b2 = ax.barh(
+        [i + h / 2 for i in y], on_time, height=h, color="#2e86c1", label=LABELS["on_time_rate"]
+    )
     for bars in (b1, b2):
         ax.bar_label(bars, fmt="%.0f%%", padding=2, fontsize=8)
     ax.axvline(
@@ -172,7 +186,7 @@ def completion_chart(data: dict, *, limit: int = 25) -> bytes:
         color="#555",
         linestyle="--",
         linewidth=1,
-        label=f"完成率目标 {COMPLETION_TARGET:.0%}",
+        label=f"{short_label('completion_rate')}目标 {COMPLETION_TARGET:.0%}",
     )
     ax.set_yticks(list(y), names)
     ax.invert_yaxis()
@@ -206,11 +220,11 @@ def overdue_chart(data: dict, *, limit: int = 20) -> bytes:
 
 
 def trend_chart(data: dict, *, limit: int = 8) -> bytes:
-    """季度内三个月的整改完成率走势：全区与应办结最多的几个单位。"""
+    """The quarter's months of completion rate: overall and the busiest departments."""
     plt = _pyplot()
     trend = data["trend"]
     months = trend["months"]
-    title = f"{data['label']}整改完成率月度走势"
+    title = f"{data['label']}{CHARTS_TITLES['trend']}"
     fig, ax = plt.subplots(figsize=(8, 3.6))
     x = list(range(len(months)))  # positions, so months without data keep their place
 
@@ -230,16 +244,16 @@ def trend_chart(data: dict, *, limit: int = 8) -> bytes:
     ax.set_xlim(-0.4, len(months) - 0.6)
     ax.axhline(COMPLETION_TARGET * 100, color="#555", linestyle="--", linewidth=1)
     ax.set_ylim(0, 105)
-    ax.set_ylabel("整改完成率 %")
+    ax.set_ylabel(f"{LABELS['completion_rate']} %")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _png(fig)
 
 
 CHARTS: dict[str, tuple[str, Callable[[dict], bytes]]] = {
-    "completion": ("各单位整改完成率与按时完成率", completion_chart),
+    "completion": (CHARTS_TITLES["completion"], completion_chart),
     "overdue": ("各单位期末逾期事项", overdue_chart),
-    "trend": ("整改完成率月度走势", trend_chart),
+    "trend": (CHARTS_TITLES["trend"], trend_chart),
 }
 
 
@@ -532,12 +546,8 @@ def build_xlsx(data: dict) -> bytes:
     )
     if "trend" in data:
         months = data["trend"]["months"]
-        header = ["类别", "名称"] + [
-            f"{m}{label}"
-            for m in months
-            for label in ("应办结", "已办结", "期末逾期", "完成率", "按时率")
-        ]
-        keys = ["items_due", "items_completed", "items_overdue", "completion_rate", "on_time_rate"]
+        keys = TREND_KEYS
+        header = ["类别", "名称"] + [f"{m}{short_label(k)}" for m in months for k in keys]
         rows: list[list[Any]] = [
             ["全区", "全区"] + [m[k] for m in data["trend"]["overall"] for k in keys]
         ]
@@ -548,7 +558,12 @@ def build_xlsx(data: dict) -> bytes:
             rows += [
                 [kind, e[name_key]] + [m[k] for m in e["months"] for k in keys] for e in entries
             ]
-        rate_idx = {3 + i * 5 + j for i in range(len(months)) for j in (3, 4)}
+        rate_idx = {
+            3 + i * len(keys) + j
+            for i in range(len(months))
+            for j, k in enumerate(keys)
+            if k in RATE_KEYS
+        }
         sheet("月度趋势", header, rows, rate_idx)
     buf = io.BytesIO()
     wb.save(buf)

@@ -19,7 +19,9 @@ from prefect.cache_policies import NO_CACHE
 from config.db import session_scope
 from config.settings import get_settings
 from models import bulletin
-from models.bulletin import BulletinKind, pct
+from models.bulletin import BulletinKind
+from models.kpis import LABELS as L
+from models.kpis import pct, shown
 from tasks import render
 from tasks.retry import retrying
 
@@ -96,6 +98,17 @@ def record_bulletin(data: dict, files: dict[str, Any]) -> int:
         return row.id  # type: ignore[return-value]
 
 
+SUMMARY_KEYS = [
+    "items_due",
+    "items_completed",
+    "completion_rate",
+    "on_time_rate",
+    "items_overdue",
+    "response_rate",
+    "satisfaction_rate",
+]
+
+
 def summary_markdown(data: dict, bulletin_id: int, delivery: dict[str, int]) -> str:
     o = data["overall"]
     links = bulletin.file_links(bulletin_id)
@@ -103,22 +116,21 @@ def summary_markdown(data: dict, bulletin_id: int, delivery: dict[str, int]) -> 
     lines = [
         f"# {data['title']}",
         "",
-        f"统计期间 {data['start']} 至 {data['end']}；应办结 {o['items_due']} 项，"
-        f"已办结 {o['items_completed']} 项，整改完成率 {pct(o['completion_rate'])}，"
-        f"按时完成率 {pct(o['on_time_rate'])}，期末逾期 {data['overdue']['total']} 项。",
+        f"统计期间 {data['start']} 至 {data['end']}；{L['items_due']} {o['items_due']} 项，"
+        f"{L['items_completed']} {o['items_completed']} 项，"
+        f"{L['completion_rate']} {pct(o['completion_rate'])}，"
+        f"{L['on_time_rate']} {pct(o['on_time_rate'])}，"
+        f"{L['items_overdue']} {data['overdue']['total']} 项。",
         "",
         "红榜：" + ("、".join(r["department"] for r in ranking["red"]) or "无"),
         "黑榜：" + ("、".join(r["department"] for r in ranking["black"]) or "无"),
         "",
-        "| 单位 | 应办结 | 已办结 | 整改完成率 | 按时完成率 | 期末逾期 | 响应率 | 群众满意度 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| 单位 | " + " | ".join(L[k] for k in SUMMARY_KEYS) + " |",
+        "|---|" + "---|" * len(SUMMARY_KEYS),
     ]
     for r in data["departments"]:
-        lines.append(
-            f"| {r['department']} | {r['items_due']} | {r['items_completed']} | "
-            f"{pct(r['completion_rate'])} | {pct(r['on_time_rate'])} | {r['items_overdue']} | "
-            f"{pct(r['response_rate'])} | {pct(r['satisfaction_rate'])} |"
-        )
+        cells = " | ".join(shown(k, r[k]) for k in SUMMARY_KEYS)
+        lines.append(f"| {r['department']} | {cells} |")
     lines += [
         "",
         f"文件：[PDF]({links['pdf']}) · [网页]({links['html']}) · [Excel]({links['xlsx']})",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from fastapi import APIRouter
@@ -59,8 +60,9 @@ async def ready() -> dict:
 
 
 @router.get("/kpis")
-def overall_kpis(session: SessionDep) -> dict:
-    return assessment.kpis(session)
+def overall_kpis(session: SessionDep, as_of: dt.datetime | None = None) -> dict:
+    """Every topic's KPIs together, now or as of `as_of` (as GET /topics/{id}/kpis)."""
+    return assessment.kpis(session, as_of=as_of)
 
 
 @router.get("/runs/{flow_run_id}", response_model=launcher.FlowRunPublic)

@@ -274,9 +274,10 @@ def read_assessment(topic_id: int, session: SessionDep) -> Assessment:
 
 
 @router.get("/{topic_id}/kpis")
-def topic_kpis(topic_id: int, session: SessionDep) -> dict:
+def topic_kpis(topic_id: int, session: SessionDep, as_of: dt.datetime | None = None) -> dict:
+    """The topic's KPIs now, or as of `as_of` (without an offset: Asia/Shanghai time)."""
     get(session, Topic, topic_id)
-    return assessment.kpis(session, topic_id=topic_id)
+    return assessment.kpis(session, topic_id=topic_id, as_of=as_of)
 
 
 @router.get("/{topic_id}/audit", response_model=list[AuditPublic])

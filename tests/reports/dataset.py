@@ -17,10 +17,11 @@ Department 区住建局 (topic T1)
     transferred 2, acknowledged on time 1, re-checked 1, rebound 1
     ratings in October on a1 (5, 4) and a2 (2); one on a1 in November (1) is not counted
 Department 城南街道 (topic T1)
-  b1 deadline 10-05 completed 10-04 solved; b2 deadline 10-12 completed 10-12 14:00 (on time:
-  a deadline is the whole day) not solved; b3 deadline 11-30 completed 10-31 23:30 (early, and
-  still October); b4 declined (退回待改派), deadline 10-10: not counted
-  → items 3, due 3, completed 3, on time 3, solved 2
+  b1 deadline 10-05 completed 10-04 solved, re-checked 10-20 and held (no rebound);
+  b2 deadline 10-12 completed 10-12 14:00 (on time: a deadline is the whole day) not solved;
+  b3 deadline 11-30 completed 10-31 23:30 (early, and still October);
+  b4 declined (退回待改派), deadline 10-10: not counted
+  → items 3, due 3, completed 3, on time 3, solved 2, re-checked 1, rebound 0
 Department 区交通局 (topic T2)
   c1-c3 deadline 10-10 completed 10-09, 10-12, 10-15; c4 deadline 09-28 open
   → due 4, completed 3, on time 1, overdue 1 (33 days)
@@ -32,9 +33,15 @@ Department 区市场监管局 (topic T2): e1 transferred 10-20, ack due 10-23, a
   deadline 12-31 → items 1, due 0, transferred 1, acknowledged on time 1
 Department 区教育局 (topic T2): f1 completed 09-10 → nothing in October, not listed
 Topic T1 also has one topic-level rating in October (4).
+Suggestions (no decision time: they count in every window): T1 has 5, adopted 3, not
+adopted 1, pending 1 → decided 4, adopted 3; T2 has 1, adopted.
 
-Ranking with at least 3 items due: 城南街道 100 %, 区卫健委 75 % (on time 100 %),
-区交通局 75 % (on time 33 %), 区住建局 50 % → 红榜 城南街道, 区卫健委; 黑榜 区住建局, 区交通局.
+On-time rate = on time / (completed + open past the deadline at the end) — an open overdue
+item is not on time. October per department: 区住建局 1 / (2 + 2 overdue a3 a6) = 25 %,
+城南街道 3 / 3, 区交通局 1 / (3 + 1) = 25 %, 区卫健委 3 / (3 + 1) = 75 %, 区水务局 1 / 1.
+
+Ranking with at least 3 items due: 城南街道 100 %, 区卫健委 75 % (on time 75 %),
+区交通局 75 % (on time 25 %), 区住建局 50 % → 红榜 城南街道, 区卫健委; 黑榜 区住建局, 区交通局.
 区水务局 (1 item) and 区市场监管局 (0) are not ranked.
 """
 
@@ -46,7 +53,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from models.enums import ItemStatus, Role
+from models.enums import Adoption, ItemStatus, Role
 from models.tables import (
     ConsultationSession,
     Department,
@@ -110,8 +117,23 @@ def build(session: Session) -> Dataset:
         meeting = ConsultationSession(topic_id=topic.id, starts_at=at(7, 1))  # type: ignore[arg-type]
         session.add(meeting)
         session.flush()
-        sugg = Suggestion(topic_id=topic.id, session_id=meeting.id, content="建议")  # type: ignore[arg-type]
+        sugg = Suggestion(
+            topic_id=topic.id,  # type: ignore[arg-type]
+            session_id=meeting.id,  # type: ignore[arg-type]
+            content="建议",
+            adoption=Adoption.ADOPTED,
+        )
         session.add(sugg)
+        extra = [Adoption.ADOPTED, Adoption.ADOPTED, Adoption.NOT_ADOPTED, Adoption.PENDING]
+        for adoption in extra if key == "T1" else []:
+            session.add(
+                Suggestion(
+                    topic_id=topic.id,  # type: ignore[arg-type]
+                    session_id=meeting.id,  # type: ignore[arg-type]
+                    content="其他建议",
+                    adoption=adoption,
+                )
+            )
         session.flush()
         ds.topics[key] = topic.id  # type: ignore[assignment]
         suggestions[key] = sugg.id  # type: ignore[assignment]
@@ -201,7 +223,16 @@ def build(session: Session) -> Dataset:
     )
     item("a7", "a", "T1", deadline(10, 10), status=ItemStatus.DRAFT, transferred=None)
 
-    item("b1", "b", "T1", deadline(10, 5), completed=at(10, 4), solved=True)
+    item(
+        "b1",
+        "b",
+        "T1",
+        deadline(10, 5),
+        completed=at(10, 4),
+        solved=True,
+        rechecked_at=at(10, 20),
+        rebound=False,
+    )
     item("b2", "b", "T1", deadline(10, 12), completed=at(10, 12, 14), solved=False)
     item("b3", "b", "T1", deadline(11, 30), completed=at(10, 31, 23, 30), solved=True)
     item("b4", "b", "T1", deadline(10, 10), status=ItemStatus.DECLINED)

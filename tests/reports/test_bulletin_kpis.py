@@ -15,7 +15,10 @@ from tests.reports.dataset import build
 
 OCTOBER = bulletin.parse_period(BulletinKind.MONTHLY, "2026-10")
 
-# Per department, worked out by hand in dataset.py.
+# Per department, worked out by hand in dataset.py. The on-time rates changed with the
+# one KPI module (models.kpis, issue 6): an item still open past its deadline at the end of
+# the period now counts as not on time, so the denominator is completed + overdue
+# (items_on_time_base) instead of completed alone.
 EXPECTED = {
     "区住建局": {
         "items": 5,
@@ -25,6 +28,7 @@ EXPECTED = {
         "items_solved": 2,
         "items_long_term": 1,
         "items_overdue": 2,
+        "items_on_time_base": 4,  # a1 a2 completed + a3 a6 open past the deadline
         "items_transferred": 2,
         "items_acknowledged_on_time": 1,
         "items_rechecked": 1,
@@ -32,7 +36,7 @@ EXPECTED = {
         "ratings": 3,
         "ratings_satisfied": 2,
         "completion_rate": 0.5,
-        "on_time_rate": 0.5,
+        "on_time_rate": 0.25,  # 1 / (2 + 2); was 1 / 2 when overdue items were left out
         "problem_solved_rate": 0.5,
         "long_term_mechanism_rate": 0.5,
         "response_rate": 0.5,
@@ -47,9 +51,12 @@ EXPECTED = {
         "items_on_time": 3,
         "items_solved": 2,
         "items_overdue": 0,
+        "items_rechecked": 1,  # b1 held at the re-check
+        "items_rebound": 0,
         "completion_rate": 1.0,
         "on_time_rate": 1.0,
         "problem_solved_rate": 0.6667,
+        "rebound_rate": 0.0,
         "long_term_mechanism_rate": 0.0,
         "response_rate": None,
         "satisfaction_rate": None,
@@ -61,7 +68,7 @@ EXPECTED = {
         "items_on_time": 1,
         "items_overdue": 1,
         "completion_rate": 0.75,
-        "on_time_rate": 0.3333,
+        "on_time_rate": 0.25,  # 1 / (3 + c4 overdue); was 1 / 3
     },
     "区卫健委": {
         "items_due": 4,
@@ -69,7 +76,7 @@ EXPECTED = {
         "items_on_time": 3,
         "items_overdue": 1,
         "completion_rate": 0.75,
-        "on_time_rate": 1.0,
+        "on_time_rate": 0.75,  # 3 / (3 + g4 overdue); was 3 / 3
     },
     "区水务局": {"items_due": 1, "items_completed": 1, "completion_rate": 1.0},
     "区市场监管局": {
@@ -96,7 +103,9 @@ def test_topic_and_overall_kpis(session):
     topics = {r["topic"]: r for r in bulletin.topic_kpis(session, OCTOBER)}
     t1, t2 = topics["老旧小区加装电梯"], topics["背街小巷环境整治"]
     assert (t1["items"], t1["items_due"], t1["items_completed"]) == (8, 7, 5)
-    assert t1["completion_rate"] == 0.7143 and t1["on_time_rate"] == 0.8
+    # On time a1 b1 b2 b3 of completed a1 a2 b1 b2 b3 + overdue a3 a6: 4 / 7 (was 4 / 5).
+    assert t1["completion_rate"] == 0.7143 and t1["on_time_rate"] == 0.5714
+    assert t1["rebound_rate"] == 0.5  # a5 rebounded, b1 held
     # Item ratings of a1, a2 plus the topic-level one; the November rating is outside.
     assert (t1["ratings"], t1["satisfaction_rate"], t1["mean_score"]) == (4, 0.75, 3.75)
     assert (t2["items"], t2["items_due"], t2["items_completed"]) == (10, 9, 7)
@@ -104,9 +113,10 @@ def test_topic_and_overall_kpis(session):
 
     overall = bulletin.overall_kpis(session, OCTOBER)
     assert (overall["items"], overall["items_due"], overall["items_completed"]) == (18, 16, 12)
-    assert overall["completion_rate"] == 0.75 and overall["on_time_rate"] == 0.75
+    # On time 1 + 3 + 1 + 3 + 1 = 9 of 12 completed + 4 overdue: 9 / 16 (was 9 / 12).
+    assert overall["completion_rate"] == 0.75 and overall["on_time_rate"] == 0.5625
     assert overall["items_overdue"] == 4 and overall["response_rate"] == 0.6667
-    assert overall["satisfaction_rate"] == 0.75 and overall["rebound_rate"] == 1.0
+    assert overall["satisfaction_rate"] == 0.75 and overall["rebound_rate"] == 0.5
     # Every counted item has one lead department: the departments add up to the total.
     rows = bulletin.department_kpis(session, OCTOBER)
     for key in ("items", "items_due", "items_completed", "items_on_time", "items_overdue"):
@@ -118,7 +128,7 @@ def test_ranking_needs_minimum_sample_and_breaks_ties(session):
     rows = bulletin.department_kpis(session, OCTOBER)
     ranking = bulletin.rank(rows, min_due=3, size=3)
     order = [r["department"] for r in ranking["ranked"]]
-    # 区卫健委 and 区交通局 tie at 75 %: on-time rate decides.
+    # 区卫健委 and 区交通局 tie at 75 %: on-time rate decides (75 % against 25 %).
     assert order == ["城南街道", "区卫健委", "区交通局", "区住建局"]
     # Four ranked: each board takes at most half, so nobody is on both.
     assert [r["department"] for r in ranking["red"]] == ["城南街道", "区卫健委"]

@@ -1,0 +1,410 @@
+"""The KPIs of DOMAIN.md, each declared once: its label, target, numerator and denominator.
+
+Every surface (topic page, GET /kpis, the stored assessment, the monthly bulletin, the
+quarterly trend, the CLI and the rendered files) takes its numbers and labels from here, so
+the same records over the same window give the same rate everywhere.
+
+A window is [start, end) in UTC; "as of a moment" is the window (-infinity, as_of). The
+item conditions, for a window:
+
+* *counted* (items): transferred before the end, not completed before the start, and not
+  currently declined (退回待改派: it belongs to no department).
+* *due* (应办结): counted, and its deadline fell before the end or it was completed in the
+  window. An overdue item counts again in each period until it is done.
+* *completed* (已办结): counted and completed before the end; *on time* when
+  completed_at <= deadline; *solved* / *long-term* as the officer recorded.
+* *overdue* (逾期未办结): deadline before the end and not completed before the end.
+* *on-time base*: completed or overdue. An open item past its deadline is not on time, so
+  it weighs on the on-time rate before it is completed (DOMAIN.md, ranking rules).
+* transferred / re-checked / rated: the event happened in the window.
+
+Suggestions carry no decision time, so every decided suggestion counts in every window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, true
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, select
+
+from config.settings import get_settings
+from models.enums import Adoption, ItemStatus
+from models.tables import Rating, RectificationItem, Suggestion
+
+# --- windows -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """[start, end) as UTC instants; start None means -infinity (an "as of" window)."""
+
+    start: dt.datetime | None
+    end: dt.datetime
+
+    @classmethod
+    def as_of(cls, moment: dt.datetime) -> Window:
+        """Everything up to `moment`; a naive moment is local time, as people write it."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=get_settings().tz)
+        return cls(None, moment)
+
+    @classmethod
+    def between(cls, start: dt.datetime, end: dt.datetime) -> Window:
+        return cls(start, end)
+
+    def before_end(self, col: Any) -> ColumnElement[bool]:
+        return col < self.end
+
+    def not_before_start(self, col: Any) -> ColumnElement[bool]:
+        """NULL or at/after the start: "had not yet happened when the window opened"."""
+        if self.start is None:
+            return true()
+        return or_(col.is_(None), col >= self.start)
+
+    def contains(self, col: Any) -> ColumnElement[bool]:
+        if self.start is None:
+            return col < self.end
+        return and_(col >= self.start, col < self.end)
+
+
+# --- counts --------------------------------------------------------------------------------
+
+
+class Source(StrEnum):
+    ITEM = "item"
+    SUGGESTION = "suggestion"
+    RATING = "rating"
+
+
+Condition = Callable[[Window], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class Count:
+    key: str
+    label: str
+    source: Source
+    condition: Condition
+
+
+_it = RectificationItem
+
+
+def _counted(w: Window) -> ColumnElement[bool]:
+    return and_(w.before_end(_it.transferred_at), w.not_before_start(_it.completed_at))
+
+
+def _completed(w: Window) -> ColumnElement[bool]:
+    return and_(_counted(w), _it.status == ItemStatus.COMPLETED, w.before_end(_it.completed_at))
+
+
+def _overdue(w: Window) -> ColumnElement[bool]:
+    return and_(
+        w.before_end(_it.transferred_at),
+        w.before_end(_it.deadline),
+        or_(_it.completed_at.is_(None), _it.completed_at >= w.end),
+    )
+
+
+def _transferred(w: Window) -> ColumnElement[bool]:
+    return w.contains(_it.transferred_at)
+
+
+def _rechecked(w: Window) -> ColumnElement[bool]:
+    return w.contains(_it.rechecked_at)
+
+
+def _all(_: Window) -> ColumnElement[bool]:
+    return true()
+
+
+COUNTS: dict[str, Count] = {
+    c.key: c
+    for c in (
+        Count("items", "统计期内事项", Source.ITEM, _counted),
+        Count(
+            "items_due",
+            "应办结",
+            Source.ITEM,
+            lambda w: and_(_counted(w), or_(w.before_end(_it.deadline), _completed(w))),
+        ),
+        Count("items_completed", "已办结", Source.ITEM, _completed),
+        Count(
+            "items_on_time",
+            "按时办结",
+            Source.ITEM,
+            lambda w: and_(_completed(w), _it.completed_at <= _it.deadline),
+        ),
+        Count(
+            "items_solved",
+            "已解决",
+            Source.ITEM,
+            lambda w: and_(_completed(w), _it.solved.is_(True)),
+        ),
+        Count(
+            "items_long_term",
+            "形成长效机制",
+            Source.ITEM,
+            lambda w: and_(_completed(w), _it.long_term_mechanism.is_(True)),
+        ),
+        Count("items_overdue", "期末逾期", Source.ITEM, _overdue),
+        Count(
+            "items_on_time_base",
+            "已办结及逾期未办结",
+            Source.ITEM,
+            lambda w: or_(_completed(w), _overdue(w)),
+        ),
+        Count("items_transferred", "已转交", Source.ITEM, _transferred),
+        Count(
+            "items_acknowledged_on_time",
+            "按时签收",
+            Source.ITEM,
+            lambda w: and_(
+                _transferred(w),
+                _it.acknowledged_at.is_not(None),
+                _it.acknowledged_at <= _it.ack_due_at,
+            ),
+        ),
+        Count("items_rechecked", "已回头看", Source.ITEM, _rechecked),
+        Count(
+            "items_rebound",
+            "回头看反弹",
+            Source.ITEM,
+            lambda w: and_(_rechecked(w), _it.rebound.is_(True)),
+        ),
+        Count(
+            "suggestions_decided",
+            "已决定建议",
+            Source.SUGGESTION,
+            lambda _: Suggestion.adoption != Adoption.PENDING,
+        ),
+        Count(
+            "suggestions_adopted",
+            "已采纳建议",
+            Source.SUGGESTION,
+            lambda _: Suggestion.adoption == Adoption.ADOPTED,
+        ),
+        Count("ratings", "评价数", Source.RATING, _all),
+        Count("ratings_satisfied", "满意评价", Source.RATING, lambda _: Rating.satisfied.is_(True)),
+    )
+}
+ITEM_KEYS = [k for k, c in COUNTS.items() if c.source is Source.ITEM]
+SUGGESTION_KEYS = [k for k, c in COUNTS.items() if c.source is Source.SUGGESTION]
+RATING_KEYS = [k for k, c in COUNTS.items() if c.source is Source.RATING]
+MEAN_SCORE = "mean_score"
+
+
+# --- rates ---------------------------------------------------------------------------------
+
+
+class Direction(StrEnum):
+    AT_LEAST = "at_least"
+    AT_MOST = "at_most"
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A rate numerator / denominator of two counts, with its target where DOMAIN.md names one."""
+
+    key: str
+    label: str
+    short: str  # for narrow columns (trend tables)
+    numerator: str
+    denominator: str
+    target: float | None = None
+    direction: Direction = Direction.AT_LEAST
+
+    def fraction(self, counts: Mapping[str, Any]) -> Fraction | None:
+        den = counts[self.denominator]
+        return Fraction(counts[self.numerator], den) if den else None
+
+    def rate(self, counts: Mapping[str, Any]) -> float | None:
+        """Rounded to 4 places, None when the denominator is empty (nothing to measure)."""
+        f = self.fraction(counts)
+        return None if f is None else round(float(f), 4)
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None or self.target is None:
+            return None
+        if self.direction is Direction.AT_LEAST:
+            return value >= self.target
+        return value <= self.target
+
+    @property
+    def target_text(self) -> str | None:
+        if self.target is None:
+            return None
+        sign = "≥" if self.direction is Direction.AT_LEAST else "≤"
+        return f"{sign}{self.target:.0%}"
+
+
+KPIS: dict[str, Kpi] = {
+    k.key: k
+    for k in (
+        Kpi("completion_rate", "整改完成率", "完成率", "items_completed", "items_due", 0.8),
+        Kpi("on_time_rate", "按时完成率", "按时率", "items_on_time", "items_on_time_base"),
+        Kpi("problem_solved_rate", "问题解决率", "解决率", "items_solved", "items_due", 0.9),
+        Kpi(
+            "adoption_rate",
+            "建议采纳率",
+            "采纳率",
+            "suggestions_adopted",
+            "suggestions_decided",
+            0.85,
+        ),
+        Kpi(
+            "long_term_mechanism_rate",
+            "长效化率",
+            "长效化率",
+            "items_long_term",
+            "items_completed",
+            0.7,
+        ),
+        Kpi("satisfaction_rate", "群众满意度", "满意度", "ratings_satisfied", "ratings", 0.9),
+        Kpi(
+            "rebound_rate",
+            "反弹率",
+            "反弹率",
+            "items_rebound",
+            "items_rechecked",
+            0.05,
+            Direction.AT_MOST,
+        ),
+        Kpi("response_rate", "响应率", "响应率", "items_acknowledged_on_time", "items_transferred"),
+    )
+}
+RATE_KEYS = list(KPIS)
+
+# One label table for every renderer: counts, the mean score, rates.
+LABELS: dict[str, str] = {
+    **{k: c.label for k, c in COUNTS.items()},
+    MEAN_SCORE: "平均评分",
+    **{k: r.label for k, r in KPIS.items()},
+}
+
+
+def target(key: str) -> float:
+    """The named target of a KPI that has one (a chart's dashed line)."""
+    value = KPIS[key].target
+    if value is None:
+        raise KeyError(f"{key} has no target")
+    return value
+
+
+def short_label(key: str) -> str:
+    return KPIS[key].short if key in KPIS else LABELS[key]
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def shown(key: str, value: Any) -> str:
+    """A value as people read it: rates as percentages, nothing as a dash."""
+    if key in KPIS:
+        return pct(value)
+    return "—" if value is None else str(value)
+
+
+def with_rates(counts: dict[str, Any]) -> dict[str, Any]:
+    """Add every rate whose two counts are present (departments have no suggestions)."""
+    for kpi in KPIS.values():
+        if kpi.numerator in counts and kpi.denominator in counts:
+            counts[kpi.key] = kpi.rate(counts)
+    return counts
+
+
+def fraction(key: str, counts: Mapping[str, Any]) -> Fraction:
+    """The exact rate for ordering (0 when empty), so ties never depend on rounding."""
+    return KPIS[key].fraction(counts) or Fraction(0)
+
+
+# --- aggregate queries ---------------------------------------------------------------------
+
+
+def _sum(cond: ColumnElement[bool], key: str) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0).label(key)
+
+
+def zero() -> dict[str, Any]:
+    """Counts of a group with no rows of some source (e.g. a department nobody rated)."""
+    return {**dict.fromkeys(ITEM_KEYS + RATING_KEYS, 0), MEAN_SCORE: None}
+
+
+def item_counts(
+    session: Session, window: Window, group: Any = None, where: Iterable[Any] = ()
+) -> dict[Any, dict[str, int]]:
+    """One aggregate query over the window's items, by `group` (None: one total row)."""
+    conds = {k: COUNTS[k].condition(window) for k in ITEM_KEYS}
+    anything = or_(conds["items"], conds["items_transferred"], conds["items_rechecked"])
+    cols = [_sum(conds[k], k) for k in ITEM_KEYS]
+    stmt = select(*([group] if group is not None else []), *cols).where(
+        _it.status != ItemStatus.DECLINED, anything, *where
+    )
+    if group is not None:
+        stmt = stmt.group_by(group)
+        rows = session.exec(stmt).all()
+        return {r[0]: {k: int(r._mapping[k]) for k in ITEM_KEYS} for r in rows}
+    r = session.exec(stmt).one()
+    return {None: {k: int(r._mapping[k] or 0) for k in ITEM_KEYS}}
+
+
+def rating_counts(
+    session: Session,
+    window: Window,
+    group: Any = None,
+    where: Iterable[Any] = (),
+    *,
+    by_item: bool = False,
+) -> dict[Any, dict[str, Any]]:
+    """Ratings given in the window (and their mean score), by `group`; `by_item` joins the
+    rated item so ratings can be grouped by its department."""
+    cols = [_sum(COUNTS[k].condition(window), k) for k in RATING_KEYS]
+    stmt = select(
+        *([group] if group is not None else []),
+        *cols,
+        func.avg(Rating.score).label(MEAN_SCORE),
+    ).select_from(Rating)
+    if by_item:
+        stmt = stmt.join(_it, _it.id == Rating.item_id)
+    stmt = stmt.where(window.contains(Rating.created_at), *where)
+
+    def row(r: Any) -> dict[str, Any]:
+        mean = r._mapping[MEAN_SCORE]
+        out: dict[str, Any] = {k: int(r._mapping[k] or 0) for k in RATING_KEYS}
+        out[MEAN_SCORE] = round(float(mean), 2) if mean is not None else None
+        return out
+
+    if group is not None:
+        return {r[0]: row(r) for r in session.exec(stmt.group_by(group)).all()}
+    return {None: row(session.exec(stmt).one())}
+
+
+def suggestion_counts(
+    session: Session, window: Window, where: Iterable[Any] = ()
+) -> dict[str, int]:
+    r = session.exec(
+        select(*(_sum(COUNTS[k].condition(window), k) for k in SUGGESTION_KEYS)).where(*where)
+    ).one()
+    return {k: int(r._mapping[k] or 0) for k in SUGGESTION_KEYS}
+
+
+def compute(session: Session, window: Window, *, topic_id: int | None = None) -> dict[str, Any]:
+    """Every count and rate for one topic (or all topics) over the window: three queries."""
+    items = item_counts(
+        session, window, where=[_it.topic_id == topic_id] if topic_id is not None else []
+    )
+    ratings = rating_counts(
+        session, window, where=[Rating.topic_id == topic_id] if topic_id is not None else []
+    )
+    suggestions = suggestion_counts(
+        session, window, where=[Suggestion.topic_id == topic_id] if topic_id is not None else []
+    )
+    return with_rates({**items[None], **suggestions, **ratings[None]})
