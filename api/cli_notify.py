@@ -24,9 +24,10 @@ def notify_test(
     ),
 ) -> None:
     """Send a test message to every channel carrying TAG and report each channel's result."""
-    from config.channels import config_path, load_apprise, send
+    from config.channels import config_path
     from models.base import utcnow
     from models.deadlines import format_local
+    from tasks.channels import open_channel
 
     settings = get_settings()
     path = config or config_path()
@@ -36,12 +37,11 @@ def notify_test(
         )
         raise typer.Exit(2)
     try:
-        apobj = load_apprise(path)
+        channel = open_channel(path)
     except FileNotFoundError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
-    result = send(
-        apobj,
+    result = channel.send(
         tag=tag,
         title="【测试】协商平台通知渠道测试",
         body=(

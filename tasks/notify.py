@@ -9,10 +9,10 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from config.channels import load_apprise, send
 from config.db import session_scope
 from config.settings import get_settings
 from models import followup, outbox
+from tasks.channels import open_channel
 from tasks.retry import retrying
 
 
@@ -28,7 +28,7 @@ def deliver_notifications(
     counts: Counter[str] = Counter()
     if in_doubt:
         counts["unknown"] += in_doubt
-    apobj = load_apprise()  # before claiming: a broken channel file must not strand claimed rows
+    channel = open_channel()  # before claiming: a broken channel file must not strand claimed rows
     for _ in range(max_batches):
         with session_scope() as session:
             rows = outbox.claim(session, limit=limit, topic_id=topic_id)
@@ -36,8 +36,7 @@ def deliver_notifications(
             break
         for row in rows:
             try:
-                result = send(
-                    apobj,
+                result = channel.send(
                     tag=row["recipient"],
                     title=row["title"],
                     body=row["body"],

@@ -152,4 +152,4 @@ def test_every_stage_is_declared_once_and_everything_derives_from_it():
         assert callable(spec.automatic_work()), spec.work
         assert spec.stage is Stage.TOPIC or spec.not_ready, spec.stage
     assert [f.name for f in STAGE_FLOWS] == [s.flow_name for s in stages.SPECS.values()]
-    assert STAGES == [s.value for s in Stage]
+    assert [s.value for s in Stage] == STAGES
