@@ -151,8 +151,8 @@ def loop(session: Session):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[str]:
     """One real Prefect server per test session (or the running one PREFECT_API_URL names)."""
-    from api.stack import Stack, healthy
     from config.settings import get_settings
+    from runtime.stack import Stack, healthy
 
     url = os.environ["PREFECT_API_URL"]
     if healthy(f"{url}/health"):

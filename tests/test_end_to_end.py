@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from api.demo import STAGES, Client, run_loop, wait_for_run
-from api.stack import Stack
 from config.db import engine_for
 from config.settings import Settings, get_settings
 from models.enums import NotificationStatus
 from models.tables import Notification
+from runtime.demo import STAGES, Client, run_loop, wait_for_run
+from runtime.stack import Stack
 from tests.receivers import HttpReceiver
 
 

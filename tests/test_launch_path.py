@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.demo import Client, wait_for_run
-from api.stack import Stack
 from config.settings import Settings, get_settings
+from runtime.demo import Client, wait_for_run
+from runtime.stack import Stack
 from tests.conftest import PG_ADMIN_URL, _postgres_available
 from tests.receivers import HttpReceiver
 

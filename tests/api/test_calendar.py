@@ -117,7 +117,7 @@ def test_provisional_is_visible_on_items_participants_and_deadlines(
 
 
 def test_cli_loads_and_shows_a_year(committed_db, tmp_path):
-    from api.cli import app
+    from runtime.cli import app
 
     runner = CliRunner()
     r = runner.invoke(app, ["calendar", "show", "2027"])
@@ -137,7 +137,7 @@ def test_cli_loads_and_shows_a_year(committed_db, tmp_path):
 
 
 def test_cli_refuses_a_bad_file(committed_db, tmp_path):
-    from api.cli import app
+    from runtime.cli import app
 
     path = tmp_path / "bad.yaml"
     path.write_text("year: 2027\nholidays:\n  - {date: 2027-01-01}\nworkdays: [2027-01-01]\n")

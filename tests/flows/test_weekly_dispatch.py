@@ -86,7 +86,7 @@ def test_dispatch_weekly_from_the_cli_runs_it_here(
 ):
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from runtime.cli import app
 
     time_machine.move_to(dt.datetime(2026, 4, 20, 9, tzinfo=SH), tick=True)
     result = CliRunner().invoke(app, ["dispatch", "weekly"])

@@ -144,8 +144,8 @@ def test_session_without_consensus_allows_another_round(loop, session):
 
 
 def test_every_stage_is_declared_once_and_everything_derives_from_it():
-    from api.demo import STAGES
     from flows.registry import STAGE_FLOWS
+    from runtime.demo import STAGES
 
     assert list(stages.SPECS) == list(Stage)
     for spec in stages.SPECS.values():

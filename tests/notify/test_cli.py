@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from api.cli import app
+from runtime.cli import app
 
 runner = CliRunner()
 

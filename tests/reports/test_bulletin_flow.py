@@ -132,7 +132,7 @@ def test_api_refuses_a_bad_period_before_starting_anything(client):
 def test_cli_refuses_a_bad_period():
     from typer.testing import CliRunner
 
-    from api.cli import app
+    from runtime.cli import app
 
     result = CliRunner().invoke(app, ["bulletin", "monthly", "--period", "十月"])
     assert result.exit_code == 2 and "期间格式" in result.output

@@ -9,10 +9,10 @@ import time
 
 import typer
 
-from api.cli_calendar import app as calendar_app
-from api.cli_notify import dispatch_app, notify_app
-from api.cli_reports import app as bulletin_app
 from config.settings import get_settings
+from runtime.cli_calendar import app as calendar_app
+from runtime.cli_notify import dispatch_app, notify_app
+from runtime.cli_reports import app as bulletin_app
 
 app = typer.Typer(help="协商 Xieshang：协商议事闭环工作流平台", no_args_is_help=True)
 app.add_typer(notify_app, name="notify")
@@ -38,8 +38,8 @@ DEMO_KPIS = [
 @app.command()
 def up() -> None:
     """Start the embedded stack (Prefect server, API and every deployment) until Ctrl-C."""
-    from api.stack import Stack
     from config.db import migrate
+    from runtime.stack import Stack
 
     settings = get_settings()
     migrate()
@@ -73,7 +73,7 @@ def up() -> None:
 @app.command()
 def serve() -> None:
     """Serve the API and all deployments in this process (what `up` runs beside Prefect)."""
-    from api.serve import main
+    from runtime.serve import main
 
     main()
 
@@ -90,8 +90,8 @@ def migrate() -> None:
 @app.command()
 def demo(as_json: bool = typer.Option(False, "--json", help="最后一行输出 JSON 结果")) -> None:
     """Drive one topic through all eight stages via the HTTP API (starts the stack if needed)."""
-    from api.demo import DemoError, run_loop
-    from api.stack import Stack, healthy
+    from runtime.demo import DemoError, run_loop
+    from runtime.stack import Stack, healthy
 
     settings = get_settings()
     stack = None

@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from api.cli_flows import run_flow_here
 from config.settings import get_settings
+from runtime.cli_flows import run_flow_here
 
 notify_app = typer.Typer(help="通知渠道：检查 Apprise 配置是否能送达", no_args_is_help=True)
 dispatch_app = typer.Typer(help="调度：立即执行周调度等定期任务", no_args_is_help=True)
@@ -81,7 +81,7 @@ def _error_text(error: str, label: str) -> str:
 @dispatch_app.command("weekly")
 def dispatch_weekly() -> None:
     """Run the weekly dispatch now: through the running platform if there is one, else here."""
-    from api.stack import healthy
+    from runtime.stack import healthy
 
     settings = get_settings()
     base = f"http://{settings.api_host}:{settings.api_port}"

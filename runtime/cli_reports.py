@@ -6,8 +6,8 @@ from typing import Any
 
 import typer
 
-from api.cli_flows import run_flow_here
 from config.settings import get_settings
+from runtime.cli_flows import run_flow_here
 
 app = typer.Typer(help="通报：立即生成月通报、季度评估", no_args_is_help=True)
 

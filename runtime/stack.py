@@ -109,7 +109,7 @@ class Stack:
 
     def start_app(self, timeout: float = 120) -> None:
         """The API and every deployment, in one process; ready once Prefect lists them all."""
-        proc = self._spawn("xieshang", [sys.executable, "-m", "api.serve"])
+        proc = self._spawn("xieshang", [sys.executable, "-m", "runtime.serve"])
         self._wait("xieshang", proc, f"{self.api_url}/ready", timeout)
 
     def stop(self) -> None:

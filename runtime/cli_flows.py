@@ -13,9 +13,9 @@ import typer
 def run_flow_here(start: Callable[[], Awaitable[Any]], what: str) -> Any:
     """Run the flow in this process against the configured Prefect server; refuse without one,
     so every run is recorded (history, artifacts, logs) like the scheduled ones."""
-    from api.stack import healthy
     from config.db import migrate
     from config.prefect_env import apply_prefect_environment
+    from runtime.stack import healthy
 
     migrate()
     apply_prefect_environment()
