@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models.base import utcnow
-from models.case import audit, touch
+from models.case import audit, get, touch
 from models.enums import (
     STAGE_ORDER,
     Adoption,
@@ -421,3 +423,43 @@ def stage_run(session: Session, topic_id: int, stage: Stage) -> StageRun | None:
     return session.exec(
         select(StageRun).where(StageRun.topic_id == topic_id, StageRun.stage == stage)
     ).first()
+
+
+class StageView(BaseModel):
+    """A stage of one topic as people see it: its state, its flow run, what it waits for."""
+
+    stage: Stage
+    label: str
+    state: StageState
+    flow_run_id: str | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    waiting_for: str | None = None
+
+
+def stage_views(session: Session, topic_id: int) -> list[StageView]:
+    """The topic's eight stages in order (the timeline)."""
+    topic = get(session, Topic, topic_id)
+    runs = {r.stage: r for r in session.exec(select(StageRun).where(StageRun.topic_id == topic_id))}
+    waiting = completion_reason(session, topic) if topic.stage_state == StageState.WAITING else None
+    views = []
+    for stage in Stage:
+        if is_done(topic, stage):
+            state = StageState.DONE
+        elif topic.stage == stage:
+            state = topic.stage_state
+        else:
+            state = StageState.NOT_STARTED
+        run = runs.get(stage)
+        views.append(
+            StageView(
+                stage=stage,
+                label=stage.label,
+                state=state,
+                flow_run_id=run.flow_run_id if run else None,
+                started_at=run.started_at if run else None,
+                finished_at=run.finished_at if run else None,
+                waiting_for=waiting if topic.stage == stage else None,
+            )
+        )
+    return views

@@ -14,7 +14,7 @@ from models import assessment, consultation, prestudy, rectification, stages, su
 from models import report as reports
 from models import topic as topics
 from models.case import get
-from models.enums import Stage, StageState, TopicStatus
+from models.enums import Stage, TopicStatus
 from models.errors import NotFound
 from models.tables import (
     Assessment,
@@ -25,22 +25,11 @@ from models.tables import (
     RectificationItem,
     Report,
     ResearchTask,
-    StageRun,
     Suggestion,
     Topic,
 )
 
 router = APIRouter(prefix="/topics", tags=["topics"])
-
-
-class StageView(BaseModel):
-    stage: Stage
-    label: str
-    state: StageState
-    flow_run_id: str | None
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
-    waiting_for: str | None = None
 
 
 class AuditPublic(BaseModel):
@@ -84,36 +73,10 @@ def reject_topic(topic_id: int, data: topics.Rejection, session: SessionDep) -> 
     return topic
 
 
-@router.get("/{topic_id}/stages", response_model=list[StageView])
-def list_stages(topic_id: int, session: SessionDep) -> list[StageView]:
-    topic = get(session, Topic, topic_id)
-    runs = {r.stage: r for r in session.exec(select(StageRun).where(StageRun.topic_id == topic_id))}
-    waiting = (
-        stages.completion_reason(session, topic)
-        if topic.stage_state == StageState.WAITING
-        else None
-    )
-    views = []
-    for stage in Stage:
-        if stages.is_done(topic, stage):
-            state = StageState.DONE
-        elif topic.stage == stage:
-            state = topic.stage_state
-        else:
-            state = StageState.NOT_STARTED
-        run = runs.get(stage)
-        views.append(
-            StageView(
-                stage=stage,
-                label=stage.label,
-                state=state,
-                flow_run_id=run.flow_run_id if run else None,
-                started_at=run.started_at if run else None,
-                finished_at=run.finished_at if run else None,
-                waiting_for=waiting if topic.stage == stage else None,
-            )
-        )
-    return views
+@router.get("/{topic_id}/stages", response_model=list[stages.StageView])
+def list_stages(topic_id: int, session: SessionDep) -> list[stages.StageView]:
+    """Each stage's state, its flow run and what it waits for."""
+    return stages.stage_views(session, topic_id)
 
 
 @router.post(
