@@ -23,7 +23,8 @@ from config.settings import get_settings
 from models.base import utcnow
 from models.case import insert_ignoring_duplicates, notification_row, role_tag
 from models.deadlines import format_local, local_today, working_days_after
-from models.enums import ItemStatus, Role
+from models.enums import ItemStatus, Obligation, Role
+from models.obligations import SPECS
 from models.tables import Department, Notification, Person, RectificationItem, Topic
 
 OPEN_STATUSES = (ItemStatus.TRANSFERRED, ItemStatus.ACKNOWLEDGED, ItemStatus.IN_PROGRESS)
@@ -65,19 +66,19 @@ SECTIONS: dict[str, SectionKind] = {
     # What an officer owes.
     "unacknowledged": SectionKind(
         "待签收整改事项",
-        "请在协商平台签收，确非本单位职责的请说明理由退回",
+        SPECS[Obligation.ACKNOWLEDGEMENT].digest_how_to_act or "",
         "签收期限",
         "签收 POST /items/{id}/acknowledge（退回 POST /items/{id}/decline）",
     ),
     "plan_missing": SectionKind(
         "待提交整改方案（一问题一方案）",
-        "请在协商平台提交整改方案（目标、措施、时限、责任人）",
+        SPECS[Obligation.PLAN].digest_how_to_act or "",
         "方案期限",
         "提交方案 POST /items/{id}/plan",
     ),
     "due_soon": SectionKind(
         "即将到期事项",
-        "请按期完成整改，报送进展并申请办结",
+        SPECS[Obligation.ITEM_DEADLINE].digest_how_to_act or "",
         "整改期限",
         "报送进展 POST /items/{id}/progress，办结 POST /items/{id}/complete",
     ),
