@@ -14,7 +14,7 @@ from models import dispatch
 
 @task(name="weekly-dispatch", retries=3, retry_delay_seconds=[1, 2, 5], cache_policy=NO_CACHE)
 def run_weekly_dispatch() -> dict[str, Any]:
-    """Marks and digests in one transaction; a retry or a second run this week adds nothing."""
+    """Sweep and digests in one transaction; a retry or a second run this week adds nothing."""
     with session_scope() as session:
         return dispatch.weekly_dispatch(session)
 
