@@ -1,7 +1,8 @@
 """Benchmark: the weekly dispatch (周调度) over 100,000 open items.
 
 Compares, in the same run and on the same database, the whole dispatch (select what everyone
-owes, mark warning levels, build and stage one digest per recipient) with the raw SQL that only
+owes with each item's level read from its follow-up ladder, build and stage one digest per
+recipient) with the raw SQL that only
 selects the same rows — the ratio shows what the rules and the digests cost on top of reading.
 Then one dispatch is committed and its digests are delivered through Apprise to a local
 webhook, so messages sent can be set against items.
@@ -44,20 +45,35 @@ NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=SH).astimezone(dt.UTC)  # a Monday, 0
 RAW_SQL = """
 SELECT i.id, i.title, i.status, i.deadline, i.ack_due_at, i.plan_due_at, i.decline_reason,
        i.lead_department_id,
-       CASE WHEN i.deadline < :now AND (i.warning_level >= 3
-                 OR (i.warning_level >= 2 AND i.warned_at < :week_start)) THEN 3
-            WHEN i.deadline < :now THEN 2
-            WHEN i.deadline <= :soon THEN 1 ELSE 0 END AS level,
-       t.title, d.name, p.name, p.tag
-FROM rectification_item i
+       i.level, t.title, d.name, p.name, p.tag
+FROM (
+  SELECT r.*, COALESCE((
+    SELECT MAX(CASE f.step WHEN 'escalate_head' THEN 3 WHEN 'escalate_admin' THEN 3
+                           WHEN 'overdue' THEN 2 WHEN 'due' THEN 1 WHEN 'due_soon' THEN 1
+                           ELSE 0 END)
+    FROM follow_up f
+    WHERE f.obligation = 'item_deadline' AND f.subject_id = r.id AND f.deadline = r.deadline
+      AND f.status = 'sent'), 0) AS level
+  FROM rectification_item r
+) i
 JOIN topic t ON t.id = i.topic_id
 JOIN department d ON d.id = i.lead_department_id
 JOIN person p ON p.id = i.officer_id
 WHERE i.status IN ('transferred', 'declined')
    OR (i.status = 'acknowledged' AND i.plan_due_at IS NOT NULL)
-   OR (i.status IN ('transferred', 'acknowledged', 'in_progress') AND i.deadline <= :soon)
+   OR (i.status IN ('transferred', 'acknowledged', 'in_progress') AND i.level >= 1)
 ORDER BY i.deadline, i.id
 """
+
+# The rung of the item-deadline ladder already sent, by working days past the deadline
+# (roughly: calendar days stand in for working days here).
+SENT_RUNGS = [
+    (-3, "due_soon"),
+    (0, "due"),
+    (1, "overdue"),
+    (2, "escalate_head"),
+    (3, "escalate_admin"),
+]
 
 
 def naive(t: dt.datetime) -> dt.datetime:
@@ -72,6 +88,7 @@ def seed(engine: Any, items: int, departments: int, officers_per_dept: int, topi
     from models.tables import (
         ConsultationSession,
         Department,
+        FollowUp,
         Person,
         RectificationItem,
         Suggestion,
@@ -110,6 +127,7 @@ def seed(engine: Any, items: int, departments: int, officers_per_dept: int, topi
             officers.setdefault(d, []).append(pid)
     rows_items: list[dict[str, Any]] = []
     rows_suggestions: list[dict[str, Any]] = []
+    rows_follow_ups: list[dict[str, Any]] = []
     for n in range(1, items + 1):
         topic = rng.randint(1, topics)
         dept = rng.randint(1, departments)
@@ -126,7 +144,6 @@ def seed(engine: Any, items: int, departments: int, officers_per_dept: int, topi
             "deadline": deadline,
             "deadline_provisional": False,
             "transferred_at": created,
-            "warning_level": 0,
         }
         if roll < 0.08:
             row["status"] = "transferred"
@@ -140,9 +157,26 @@ def seed(engine: Any, items: int, departments: int, officers_per_dept: int, topi
         else:
             row["status"] = "in_progress"
             row["plan_due_at"] = created
-            if deadline < NOW and rng.random() < 0.5:  # warned at an earlier dispatch
-                row["warning_level"] = 2
-                row["warned_at"] = NOW - dt.timedelta(days=7)
+        if row["status"] != "declined":  # the ladder's rungs sent so far
+            late = (NOW - deadline).days
+            for offset, step in SENT_RUNGS:
+                if offset <= late:
+                    rows_follow_ups.append(
+                        {
+                            "topic_id": topic,
+                            "obligation": "item_deadline",
+                            "subject_id": n,
+                            "step": step,
+                            "deadline": deadline,
+                            "due_at": deadline + dt.timedelta(days=offset),
+                            "rung_offset": offset,
+                            "provisional": False,
+                            "status": "sent",
+                            "outcome": "已提醒/督办",
+                            "processed_at": deadline + dt.timedelta(days=offset),
+                            "created_at": created,
+                        }
+                    )
         rows_items.append(row)
         rows_suggestions.append(
             {"id": n, "topic_id": topic, "session_id": topic, "content": f"建议{n}"}
@@ -208,12 +242,13 @@ def seed(engine: Any, items: int, departments: int, officers_per_dept: int, topi
                         "ack_due_at": None,
                         "plan_due_at": None,
                         "decline_reason": None,
-                        "warned_at": None,
                     }
                     | r
                     for r in rows_items[start : start + 10000]
                 ],
             )
+        for start in range(0, len(rows_follow_ups), 10000):
+            conn.execute(insert(FollowUp.__table__), rows_follow_ups[start : start + 10000])
 
 
 def timed(fn: Any, repeat: int) -> tuple[float, Any]:
@@ -287,9 +322,7 @@ def main() -> None:
     from sqlmodel import Session
 
     from config.db import engine_for, migrate
-    from config.settings import get_settings
     from models import dispatch
-    from models.deadlines import working_days_after
 
     if admin_url:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -305,10 +338,7 @@ def main() -> None:
             with engine.connect() as conn:
                 conn.exec_driver_sql("ANALYZE")
 
-        week_start = naive(dispatch.week_start(NOW))
-        with Session(engine) as s:
-            soon = working_days_after(s, NOW, get_settings().due_soon_working_days).at
-        params = {"now": naive(NOW), "week_start": week_start, "soon": naive(soon)}
+        params: dict[str, Any] = {}
 
         def raw() -> int:
             with engine.connect() as conn:
@@ -317,25 +347,14 @@ def main() -> None:
         def run_dispatch() -> dict[str, Any]:
             with Session(engine) as s:
                 summary = dispatch.weekly_dispatch(s, now=NOW)
-                s.rollback()  # every timed run starts from the same marks
+                s.rollback()  # every timed run starts from the same ladder
                 return summary
 
         def dispatch_sql() -> int:
-            """Only the dispatch's statements (select through the ORM types, mark levels):
+            """Only the dispatch's select (through the ORM types, levels read from the ladder):
             the part of the dispatch that is SQL, without grouping and wording digests."""
-            from sqlalchemy import update
-
-            from models.tables import RectificationItem as Item
-
-            level = dispatch.level_expression(NOW, soon, dispatch.week_start(NOW))
             with Session(engine) as s:
-                rows = s.execute(dispatch.attention_query(NOW, soon, level)).all()
-                s.execute(
-                    update(Item)
-                    .where(Item.status.in_(dispatch.OPEN_STATUSES), level != Item.warning_level)
-                    .values(warning_level=level, warned_at=NOW)
-                    .execution_options(synchronize_session=False)
-                )
+                rows = s.execute(dispatch.attention_query()).all()
                 s.rollback()
                 return len(rows)
 

@@ -27,7 +27,16 @@ from models.case import audit, queue, role_tag
 from models.enums import ItemStatus, Role
 from models.errors import Invalid
 from models.kpis import pct
-from models.tables import Bulletin, Department, Person, Rating, RectificationItem, Topic
+from models.tables import (
+    LEVEL_LABELS,
+    Bulletin,
+    Department,
+    Person,
+    Rating,
+    RectificationItem,
+    Topic,
+    item_level,
+)
 
 
 class BulletinKind(StrEnum):
@@ -236,7 +245,8 @@ def overall_kpis(session: Session, period: Period) -> dict[str, Any]:
 
 
 def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int, list[dict]]:
-    """Items overdue at the end of the period, longest overdue first (at most `limit`)."""
+    """Items overdue at the end of the period, longest overdue first (at most `limit`), each
+    with its level (正常 / 即将到期 / 预警 / 督办) as its ladder stood at the end of the period."""
     it = RectificationItem
     where = [it.status != ItemStatus.DECLINED, overdue_condition(period)]
     total = session.exec(select(func.count()).select_from(it).where(*where)).one()
@@ -246,7 +256,7 @@ def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int,
             it.title,
             it.deadline,
             it.completed_at,
-            it.warning_level,
+            item_level(as_of=period.bounds[1]),
             Topic.title,
             Department.name,
             Person.name,
@@ -274,7 +284,8 @@ def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int,
                 "completed_after": completed_at.astimezone(tz).date().isoformat()
                 if completed_at
                 else None,
-                "warning_level": level,
+                "level": level,
+                "level_label": LEVEL_LABELS[level],
             }
         )
     return int(total), items

@@ -18,6 +18,7 @@ from models.deadlines import Deadline, format_local, step_due_at, working_days_a
 from models.enums import FollowUpStatus, FollowUpStep, Obligation, Role
 from models.errors import Forbidden, NotFound
 from models.messages import render
+from models.obligations import DEFAULT_OWNER_ROLE, SPECS, Ladder
 from models.tables import (
     AuditEvent,
     Department,
@@ -191,44 +192,8 @@ def department_name(session: Session, department_id: int) -> str:
     return dept.name if dept else str(department_id)
 
 
-# The ladder per obligation: which rungs, at which working-day offset from the deadline.
-LADDERS: dict[Obligation, list[tuple[FollowUpStep, int]]] = {
-    Obligation.TOPIC_APPROVAL: [(FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)],
-    Obligation.RSVP: [(FollowUpStep.DUE_SOON, -1), (FollowUpStep.ESCALATE_ADMIN, 1)],
-    Obligation.RESEARCH: [
-        (FollowUpStep.DUE_SOON, -1),
-        (FollowUpStep.OVERDUE, 1),
-        (FollowUpStep.ESCALATE_ADMIN, 2),
-    ],
-    Obligation.REPORT_APPROVAL: [(FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)],
-    Obligation.ACKNOWLEDGEMENT: [
-        (FollowUpStep.DUE, 0),
-        (FollowUpStep.OVERDUE, 1),
-        (FollowUpStep.ESCALATE_HEAD, 1),
-        (FollowUpStep.ESCALATE_ADMIN, 2),
-    ],
-    Obligation.PLAN: [
-        (FollowUpStep.DUE_SOON, -1),
-        (FollowUpStep.OVERDUE, 1),
-        (FollowUpStep.ESCALATE_HEAD, 2),
-    ],
-    Obligation.ITEM_DEADLINE: [
-        (FollowUpStep.DUE_SOON, -3),
-        (FollowUpStep.DUE, 0),
-        (FollowUpStep.OVERDUE, 1),
-        (FollowUpStep.ESCALATE_HEAD, 2),
-        (FollowUpStep.ESCALATE_ADMIN, 3),
-    ],
-    Obligation.RECHECK: [(FollowUpStep.DUE, 0)],
-    Obligation.RATING: [(FollowUpStep.DUE_SOON, -1)],
-}
-
-# Who owes an obligation that no single person owes.
-DEFAULT_OWNER_ROLE: dict[Obligation, Role] = {
-    Obligation.TOPIC_APPROVAL: Role.APPROVER,
-    Obligation.REPORT_APPROVAL: Role.APPROVER,
-    Obligation.RECHECK: Role.ADMINISTRATOR,
-}
+# The ladder per obligation and who owes what no single person owes: see models/obligations.
+LADDERS: dict[Obligation, Ladder] = {o: s.ladder for o, s in SPECS.items()}
 
 
 def schedule_follow_ups(
@@ -255,7 +220,7 @@ def schedule_follow_ups(
         provisional = provisional or deadline.provisional
         counted_from, working_days = deadline.counted_from, deadline.working_days
         deadline = deadline.at
-    ladder = LADDERS[obligation]
+    ladder = list(SPECS[obligation].ladder)
     if obligation is Obligation.ITEM_DEADLINE:
         soon = get_settings().due_soon_working_days
         ladder = [(s, -soon if s is FollowUpStep.DUE_SOON else o) for s, o in ladder]
@@ -364,4 +329,4 @@ def close_follow_ups(
         mark_items_provisional(session, subject_ids)
 
 
-__all__ = ["format_local"]
+__all__ = ["DEFAULT_OWNER_ROLE", "format_local"]

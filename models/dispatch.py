@@ -1,9 +1,11 @@
 """周调度 (weekly dispatch): everything every person owes, in a fixed number of queries.
 
-One SELECT finds every open item that needs attention (unacknowledged, plan missing, due soon,
-overdue, declined and waiting to be reassigned) with its warning level computed in SQL; one
-UPDATE marks the levels (预警 / 督办) on every open item whose level changed; one SELECT finds
-the department heads. Then one digest per recipient is staged in the outbox under the key
+The follow-up ladder is the only record of escalation state: the dispatch first sweeps it (every
+rung due by now is sent or settled, as the follow-up flow would), then one SELECT finds every
+open item that needs attention (unacknowledged, plan missing, due soon, overdue, declined and
+waiting to be reassigned) with its level read from the sent rungs of its ladder
+(`RectificationItem.level`: 即将到期 / 预警 / 督办); nothing is marked on the item. One SELECT
+finds the department heads. Then one digest per recipient is staged in the outbox under the key
 `weekly:<ISO week>`, so a second run in the same week adds nothing and sends nothing twice.
 The cost does not grow with queries per item: there are none.
 """
@@ -15,22 +17,33 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from config.settings import get_settings
+from models import followup
 from models.base import utcnow
 from models.case import insert_ignoring_duplicates, notification_row, role_tag
-from models.deadlines import format_local, local_today, working_days_after
-from models.enums import ItemStatus, Role
-from models.tables import Department, Notification, Person, RectificationItem, Topic
+from models.deadlines import format_local, local_today
+from models.enums import ItemStatus, Obligation, Role
+from models.obligations import SPECS
+from models.tables import (
+    LEVEL_DUE_SOON,
+    LEVEL_ESCALATED,
+    LEVEL_LABELS,
+    LEVEL_NONE,
+    LEVEL_WARNED,
+    Department,
+    Notification,
+    Person,
+    RectificationItem,
+    Topic,
+)
 
 OPEN_STATUSES = (ItemStatus.TRANSFERRED, ItemStatus.ACKNOWLEDGED, ItemStatus.IN_PROGRESS)
 
-# RectificationItem.warning_level
-NONE, DUE_SOON, WARNED, ESCALATED = 0, 1, 2, 3
-LEVEL_LABELS = {NONE: "正常", DUE_SOON: "即将到期", WARNED: "预警", ESCALATED: "督办"}
+# RectificationItem.level, derived from the item-deadline ladder.
+NONE, DUE_SOON, WARNED, ESCALATED = LEVEL_NONE, LEVEL_DUE_SOON, LEVEL_WARNED, LEVEL_ESCALATED
 
 CN_NUMBERS = "一二三四五六七八九十"
 
@@ -46,7 +59,7 @@ DISPATCH_LABELS = {
     "warned": "超期预警",
     "escalated": "督办",
     "declined": "已退回待改派",
-    "levels_changed": "预警等级变更",
+    "chased": "到期催办阶梯提醒",
     "digests": "摘要消息（一人一份）",
 }
 
@@ -65,19 +78,19 @@ SECTIONS: dict[str, SectionKind] = {
     # What an officer owes.
     "unacknowledged": SectionKind(
         "待签收整改事项",
-        "请在协商平台签收，确非本单位职责的请说明理由退回",
+        SPECS[Obligation.ACKNOWLEDGEMENT].digest_how_to_act or "",
         "签收期限",
         "签收 POST /items/{id}/acknowledge（退回 POST /items/{id}/decline）",
     ),
     "plan_missing": SectionKind(
         "待提交整改方案（一问题一方案）",
-        "请在协商平台提交整改方案（目标、措施、时限、责任人）",
+        SPECS[Obligation.PLAN].digest_how_to_act or "",
         "方案期限",
         "提交方案 POST /items/{id}/plan",
     ),
     "due_soon": SectionKind(
         "即将到期事项",
-        "请按期完成整改，报送进展并申请办结",
+        SPECS[Obligation.ITEM_DEADLINE].digest_how_to_act or "",
         "整改期限",
         "报送进展 POST /items/{id}/progress，办结 POST /items/{id}/complete",
     ),
@@ -180,25 +193,10 @@ def week_start(now: dt.datetime) -> dt.datetime:
     return dt.datetime.combine(monday, dt.time(0, 0), tzinfo=get_settings().tz).astimezone(dt.UTC)
 
 
-def level_expression(
-    now: dt.datetime, soon_cutoff: dt.datetime, since: dt.datetime
-) -> ColumnElement[int]:
-    """The level an open item deserves now: overdue items are warned (预警) the first week and
-    escalated (督办) when an earlier week's warning did not help."""
-    item = RectificationItem
-    overdue = item.deadline < now
-    warned_before = and_(item.warning_level >= WARNED, item.warned_at < since)
-    return case(
-        (and_(overdue, or_(item.warning_level >= ESCALATED, warned_before)), ESCALATED),
-        (overdue, WARNED),
-        (item.deadline <= soon_cutoff, DUE_SOON),
-        else_=NONE,
-    )
-
-
-def attention_query(now: dt.datetime, soon_cutoff: dt.datetime, level: ColumnElement[int]) -> Any:
+def attention_query() -> Any:
     """Every item somebody owes something on, with what the digests need (one SELECT)."""
     item = RectificationItem
+    level = item.level  # type: ignore[attr-defined]
     return (
         select(
             item.id,
@@ -222,7 +220,7 @@ def attention_query(now: dt.datetime, soon_cutoff: dt.datetime, level: ColumnEle
             or_(
                 item.status.in_([ItemStatus.TRANSFERRED, ItemStatus.DECLINED]),
                 and_(item.status == ItemStatus.ACKNOWLEDGED, item.plan_due_at.is_not(None)),
-                and_(item.status.in_(OPEN_STATUSES), item.deadline <= soon_cutoff),
+                and_(item.status.in_(OPEN_STATUSES), level >= DUE_SOON),
             )
         )
         .order_by(item.deadline, item.id)
@@ -305,24 +303,17 @@ class _Lines:
 
 
 def weekly_dispatch(session: Session, *, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Mark warnings, raise escalations and stage one digest per recipient; return the counts."""
+    """Bring the ladder up to date and stage one digest per recipient; return the counts."""
     settings = get_settings()
     now = now or utcnow()
-    soon_cutoff = working_days_after(session, now, settings.due_soon_working_days).at
-    level = level_expression(now, soon_cutoff, week_start(now))
+    chased = followup.sweep(session, now=now)["chased"]
     item = RectificationItem
 
     open_items = session.execute(
         select(func.count()).select_from(item).where(item.status.in_(OPEN_STATUSES))
     ).scalar_one()
-    rows = session.execute(attention_query(now, soon_cutoff, level)).all()
+    rows = session.execute(attention_query()).all()
     heads = _heads(session, {r.lead_department_id for r in rows})
-    marked = session.execute(
-        update(item)
-        .where(item.status.in_(OPEN_STATUSES), level != item.warning_level)
-        .values(warning_level=level, warned_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
 
     admin, approver = role_tag(Role.ADMINISTRATOR), role_tag(Role.APPROVER)
     digests: dict[str, Digest] = {}
@@ -430,6 +421,6 @@ def weekly_dispatch(session: Session, *, now: dt.datetime | None = None) -> dict
         "warned": counts["warned"],
         "escalated": counts["escalated"],
         "declined": counts["declined"],
-        "levels_changed": marked,
+        "chased": chased,
         "digests": len(notes),
     }

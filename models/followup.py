@@ -6,13 +6,12 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from models.base import utcnow
 from models.case import (
-    DEFAULT_OWNER_ROLE,
     department_head_tags,
     insert_ignoring_duplicates,
     notification_row,
@@ -22,126 +21,30 @@ from models.deadlines import format_local
 from models.enums import (
     FollowUpStatus,
     FollowUpStep,
-    ItemStatus,
     Obligation,
-    ReportStatus,
     Role,
-    Rsvp,
-    TopicStatus,
+)
+from models.obligations import (
+    DEFAULT_OWNER_ROLE,
+    ITEM_OBLIGATIONS,
+    SPECS,
+    fulfilled_condition,
 )
 from models.tables import (
     Department,
     FollowUp,
     Notification,
-    Participant,
     Person,
-    Plan,
-    Rating,
     RectificationItem,
-    Report,
-    ResearchTask,
     Topic,
 )
 
-OBLIGATION_LABELS = {
-    Obligation.TOPIC_APPROVAL: "审定议题",
-    Obligation.RSVP: "回复协商邀请",
-    Obligation.RESEARCH: "提交商前调研成果",
-    Obligation.REPORT_APPROVAL: "审定协商成果报告",
-    Obligation.ACKNOWLEDGEMENT: "签收整改事项",
-    Obligation.PLAN: "提交整改方案",
-    Obligation.ITEM_DEADLINE: "完成整改事项",
-    Obligation.RECHECK: "开展回头看",
-    Obligation.RATING: "评价整改成效",
-}
-
-HOW_TO_ACT = {
-    Obligation.TOPIC_APPROVAL: "请在协商平台审定（POST /topics/{topic_id}/approve 或 /reject）",
-    Obligation.RSVP: "请在协商平台回复是否参加（POST /participants/{subject_id}/rsvp）",
-    Obligation.RESEARCH: "请在协商平台提交调研成果（POST /research-tasks/{subject_id}/findings）",
-    Obligation.REPORT_APPROVAL: "请在协商平台审定报告（POST /reports/{subject_id}/approve）",
-    Obligation.ACKNOWLEDGEMENT: "请在协商平台签收或说明理由退回（POST /items/{subject_id}/acknowledge）",
-    Obligation.PLAN: "请在协商平台提交整改方案（POST /items/{subject_id}/plan）",
-    Obligation.ITEM_DEADLINE: "请按期完成整改并在协商平台报送进展、申请办结（POST /items/{subject_id}/complete）",
-    Obligation.RECHECK: "请组织回头看并在协商平台记录结果（POST /items/{subject_id}/recheck）",
-    Obligation.RATING: "请在协商平台评价（POST /topics/{topic_id}/ratings）",
-}
-
-ITEM_OBLIGATIONS = (
-    Obligation.ACKNOWLEDGEMENT,
-    Obligation.PLAN,
-    Obligation.ITEM_DEADLINE,
-    Obligation.RECHECK,
-)
+OBLIGATION_LABELS = {o: s.label for o, s in SPECS.items()}
+HOW_TO_ACT = {o: s.how_to_act for o, s in SPECS.items()}
 
 
 def template_for(obligation: Obligation, step: FollowUpStep) -> str:
-    if step in (FollowUpStep.ESCALATE_HEAD, FollowUpStep.ESCALATE_ADMIN):
-        return "escalation"
-    return {
-        Obligation.TOPIC_APPROVAL: "approval_reminder",
-        Obligation.REPORT_APPROVAL: "approval_reminder",
-        Obligation.RSVP: "rsvp_reminder",
-        Obligation.RESEARCH: "research_due",
-        Obligation.ACKNOWLEDGEMENT: "ack_overdue",
-        Obligation.PLAN: "plan_due",
-        Obligation.ITEM_DEADLINE: (
-            "overdue_warning" if step is FollowUpStep.OVERDUE else "item_due_soon"
-        ),
-        Obligation.RECHECK: "recheck_request",
-        Obligation.RATING: "rating_reminder",
-    }[obligation]
-
-
-def _fulfilled() -> Any:
-    """SQL condition, correlated to FollowUp, true when the owed thing has been done."""
-    f = FollowUp
-    item = RectificationItem
-    per = {
-        Obligation.TOPIC_APPROVAL: exists().where(
-            Topic.id == f.subject_id, Topic.status != TopicStatus.AWAITING_APPROVAL
-        ),
-        Obligation.RSVP: exists().where(
-            Participant.id == f.subject_id, Participant.rsvp != Rsvp.PENDING
-        ),
-        Obligation.RESEARCH: exists().where(
-            ResearchTask.id == f.subject_id, ResearchTask.submitted_at.is_not(None)
-        ),
-        Obligation.REPORT_APPROVAL: exists().where(
-            Report.id == f.subject_id, Report.status != ReportStatus.SUBMITTED
-        ),
-        Obligation.ACKNOWLEDGEMENT: exists().where(
-            item.id == f.subject_id,
-            or_(item.status != ItemStatus.TRANSFERRED, item.ack_due_at != f.deadline),
-        ),
-        Obligation.PLAN: or_(
-            exists().where(Plan.item_id == f.subject_id),
-            exists().where(item.id == f.subject_id, item.status == ItemStatus.COMPLETED),
-        ),
-        Obligation.ITEM_DEADLINE: exists().where(
-            item.id == f.subject_id,
-            or_(item.status == ItemStatus.COMPLETED, item.deadline != f.deadline),
-        ),
-        Obligation.RECHECK: exists().where(item.id == f.subject_id, item.rechecked_at.is_not(None)),
-        Obligation.RATING: exists().where(
-            Rating.topic_id == f.subject_id, Rating.person_id == f.owed_by_id
-        ),
-    }
-    topic_closed = and_(
-        f.obligation != Obligation.RECHECK,
-        exists().where(
-            Topic.id == f.topic_id,
-            Topic.status.in_(
-                [
-                    TopicStatus.CLOSED,
-                    TopicStatus.REJECTED,
-                    TopicStatus.SCREENED_OUT,
-                    TopicStatus.MERGED,
-                ]
-            ),
-        ),
-    )
-    return or_(topic_closed, *(and_(f.obligation == o, cond) for o, cond in per.items()))
+    return SPECS[obligation].template_for(step)
 
 
 def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000) -> dict[str, Any]:
@@ -150,7 +53,7 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
     due = and_(FollowUp.status == FollowUpStatus.OPEN, FollowUp.due_at <= now)
     settled = session.execute(
         update(FollowUp)
-        .where(due, _fulfilled())
+        .where(due, fulfilled_condition())
         .values(
             status=FollowUpStatus.NOTHING_TO_DO,
             outcome="到期时义务已履行，无需提醒",

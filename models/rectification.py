@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
@@ -33,6 +33,7 @@ from models.enums import (
 from models.errors import Conflict, Forbidden, Invalid
 from models.stages import ensure_in_stage, ensure_open, ensure_preparing, settle, under_way
 from models.tables import (
+    LEVEL_LABELS,
     Department,
     Person,
     Plan,
@@ -88,6 +89,15 @@ class ItemPublic(BaseModel):
     recheck_due_at: dt.datetime | None
     rechecked_at: dt.datetime | None
     rebound: bool | None
+    level: int = Field(
+        description="催办等级，取自整改期限催办阶梯已发出的最高一级："
+        "0 正常、1 即将到期、2 预警、3 督办"
+    )
+
+    @computed_field(description="催办等级（正常 / 即将到期 / 预警 / 督办）")  # type: ignore[prop-decorator]
+    @property
+    def level_label(self) -> str:
+        return LEVEL_LABELS[self.level]
 
 
 class Actor(BaseModel):

@@ -220,9 +220,7 @@ class RectificationItem(SQLModel, table=True):
     recheck_due_at: dt.datetime | None = _ts()
     rechecked_at: dt.datetime | None = _ts()
     rebound: bool | None = None
-    # Set by the weekly dispatch: 0 none, 1 due soon, 2 overdue (预警), 3 escalated (督办).
-    warning_level: int = 0
-    warned_at: dt.datetime | None = _ts()
+    # `level` (正常 / 即将到期 / 预警 / 督办) is read from its ladder: see item_level below.
 
 
 class Plan(SQLModel, table=True):
@@ -389,3 +387,44 @@ Participant.rsvp_due_provisional = column_property(  # type: ignore[attr-defined
     )
     .correlate_except(FollowUp)
 )
+
+
+# An item's escalation level is the highest rung of its item-deadline ladder (for its current
+# deadline) that was sent: the ladder is the only record of escalation state.
+LEVEL_NONE, LEVEL_DUE_SOON, LEVEL_WARNED, LEVEL_ESCALATED = 0, 1, 2, 3
+LEVEL_LABELS = {
+    LEVEL_NONE: "正常",
+    LEVEL_DUE_SOON: "即将到期",
+    LEVEL_WARNED: "预警",
+    LEVEL_ESCALATED: "督办",
+}
+RUNG_LEVELS = {
+    FollowUpStep.DUE_SOON: LEVEL_DUE_SOON,
+    FollowUpStep.DUE: LEVEL_DUE_SOON,
+    FollowUpStep.OVERDUE: LEVEL_WARNED,
+    FollowUpStep.ESCALATE_HEAD: LEVEL_ESCALATED,
+    FollowUpStep.ESCALATE_ADMIN: LEVEL_ESCALATED,
+}
+
+
+def item_level(as_of: dt.datetime | None = None) -> Any:
+    """The level of each RectificationItem, as one correlated scalar subquery over follow_up:
+    0 正常, 1 即将到期 (due_soon/due sent), 2 预警 (overdue sent), 3 督办 (an escalation sent).
+    With `as_of`, only rungs sent by then count."""
+    rung = sa.case(
+        *((FollowUp.step == step, level) for step, level in RUNG_LEVELS.items()),
+        else_=LEVEL_NONE,
+    )
+    query = sa.select(sa.func.coalesce(sa.func.max(rung), LEVEL_NONE)).where(
+        FollowUp.obligation == Obligation.ITEM_DEADLINE,
+        FollowUp.subject_id == RectificationItem.id,
+        FollowUp.deadline == RectificationItem.deadline,
+        FollowUp.status == FollowUpStatus.SENT,
+    )
+    if as_of is not None:
+        query = query.where(FollowUp.processed_at <= as_of)
+    return query.correlate_except(FollowUp).scalar_subquery()
+
+
+# Read-only, computed in the same SELECT as the item: never stored, never marked.
+RectificationItem.level = column_property(item_level())  # type: ignore[attr-defined]

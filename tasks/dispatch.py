@@ -15,7 +15,7 @@ from tasks.retry import retrying
 
 @task(name="weekly-dispatch", **retrying())
 def run_weekly_dispatch() -> dict[str, Any]:
-    """Marks and digests in one transaction; a retry or a second run this week adds nothing."""
+    """Sweep and digests in one transaction; a retry or a second run this week adds nothing."""
     with session_scope() as session:
         return dispatch.weekly_dispatch(session)
 

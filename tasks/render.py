@@ -56,6 +56,7 @@ OVERDUE_COLUMNS: list[Column] = [
     ("officer", "责任人"),
     ("deadline", "整改期限"),
     ("days_overdue", "期末逾期天数"),
+    ("level_label", "催办等级"),
     ("completed_after", "期后办结日期"),
 ]
 OVERALL_KEYS = [k for k in KPI_LABELS if k != "items"] + ["ratings"]
@@ -454,7 +455,7 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
     table(
         [c[1] for c in OVERDUE_COLUMNS],
         table_rows(overdue["items"], OVERDUE_COLUMNS),
-        [0.26, 0.2, 0.14, 0.09, 0.1, 0.1, 0.11],
+        [0.24, 0.18, 0.13, 0.08, 0.1, 0.09, 0.1, 0.08],
     )
     return bytes(pdf.output())
 

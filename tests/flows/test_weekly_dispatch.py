@@ -58,12 +58,12 @@ async def test_one_digest_per_recipient_and_an_artifact(prefect_server, case, in
     result = await state.result()
     digests = [m for m in inbox.log[before:] if m.title.startswith("【周调度】")]
     assert sorted(m.path for m in digests) == sorted(
-        [case["officer"], case["other"], case["head"], "role-administrator"]
+        [case["officer"], case["other"], case["head"], "role-administrator", "role-approver"]
     )
-    assert result["dispatch"]["digests"] == 4 and set(result["delivery"]) == {"sent"}
+    assert result["dispatch"]["digests"] == 5 and set(result["delivery"]) == {"sent"}
     officer = next(m for m in digests if m.path == case["officer"])
-    assert officer.title == "【周调度】2026年第17周·李强待办 3 项"
-    assert "待提交整改方案" in officer.body and "已超期事项（预警）" in officer.body
+    assert officer.title == "【周调度】2026年第17周·李强待办 3 项（含督办 1 项）"
+    assert "待提交整改方案" in officer.body and "已提请督办事项（督办）" in officer.body
 
     async with get_client() as client:
         (artifact,) = await client.read_artifacts(
@@ -73,11 +73,12 @@ async def test_one_digest_per_recipient_and_an_artifact(prefect_server, case, in
             ),
         )
     assert "# 周调度 2026-W17" in artifact.data
-    assert "| 超期预警 | 2 |" in artifact.data and "| 摘要消息（一人一份） | 4 |" in artifact.data
+    assert "| 超期预警 | 0 |" in artifact.data and "| 督办 | 2 |" in artifact.data
+    assert "| 摘要消息（一人一份） | 5 |" in artifact.data
 
     delivered = len(inbox.log)
     again = await weekly_dispatch()  # the same week, on demand: nothing goes out twice
-    assert again["dispatch"]["digests"] == 4 and again["delivery"] == {}
+    assert again["dispatch"]["digests"] == 5 and again["delivery"] == {}
     assert len(inbox.log) == delivered
 
 
@@ -91,11 +92,11 @@ def test_dispatch_weekly_from_the_cli_runs_it_here(
     time_machine.move_to(dt.datetime(2026, 4, 20, 9, tzinfo=SH), tick=True)
     result = CliRunner().invoke(app, ["dispatch", "weekly"])
     assert result.exit_code == 0, result.output
-    assert "周调度 2026-W17 已完成" in result.output and "摘要消息（一人一份）：4" in result.output
-    assert sum(m.title.startswith("【周调度】") for m in inbox.log) == 4
+    assert "周调度 2026-W17 已完成" in result.output and "摘要消息（一人一份）：5" in result.output
+    assert sum(m.title.startswith("【周调度】") for m in inbox.log) == 5
     with Session(engine_for(committed_db)) as s:
-        levels = sorted(s.exec(select(RectificationItem.warning_level)))
-    assert levels == [0, 0, 1, 1, 2, 2]
+        levels = sorted(i.level for i in s.exec(select(RectificationItem)))
+    assert levels == [0, 0, 1, 1, 3, 3]
 
 
 async def test_registry_schedules_it_monday_0900_shanghai():

@@ -1,5 +1,6 @@
 """The weekly dispatch (周调度) as a models/ operation: what each person owes, grouped into one
-digest per recipient, warnings marked and escalations raised, in a fixed number of queries."""
+digest per recipient, each item at the level its follow-up ladder reached, in a fixed number of
+queries."""
 
 from __future__ import annotations
 
@@ -71,25 +72,35 @@ def test_weekly_digest_groups_everything_each_person_owes(loop, session, time_ma
     finally:
         event.remove(engine, "before_cursor_execute", count)
     work = [s for s in statements if not s.lstrip().upper().startswith(("SAVEPOINT", "RELEASE"))]
-    assert len(work) <= 6, work  # count, items, heads, marks, digests (+ the calendar token)
+    # the sweep: settle, due rungs, heads, messages, mark sent; then count, items, heads,
+    # digests (+ the calendar token)
+    assert len(work) <= 10, work
 
     assert summary["week"] == "2026-W17"
     assert summary["open_items"] == 5 and summary["attention"] == 6
     assert (summary["unacknowledged"], summary["ack_overdue"]) == (1, 1)
     assert (summary["plan_missing"], summary["plan_overdue"]) == (1, 1)
-    assert (summary["due_soon"], summary["warned"], summary["escalated"]) == (2, 2, 0)
-    assert summary["declined"] == 1 and summary["digests"] == 4
+    # a1, a2 (due Sat 04-11): their ladder escalated to the office on Wed 04-15 -> 督办
+    assert (summary["due_soon"], summary["warned"], summary["escalated"]) == (2, 0, 2)
+    assert summary["declined"] == 1 and summary["digests"] == 5
 
     got = digests(session, "2026-W17")
-    assert set(got) == {c.officer.tag, c.other_officer.tag, c.head.tag, "role-administrator"}
+    assert set(got) == {
+        c.officer.tag,
+        c.other_officer.tag,
+        c.head.tag,
+        "role-administrator",
+        "role-approver",
+    }
     officer = got[c.officer.tag]
-    assert officer.title == "【周调度】2026年第17周·李强待办 3 项"
+    assert officer.title == "【周调度】2026年第17周·李强待办 3 项（含督办 1 项）"
     assert officer.body.startswith("区住建局、李强：")
-    for heading in ("待签收整改事项", "待提交整改方案", "即将到期事项", "已超期事项（预警）"):
+    for heading in ("待签收整改事项", "待提交整改方案", "即将到期事项", "已提请督办事项（督办）"):
         assert heading in officer.body
+    assert "已超期事项（预警）" not in officer.body
     assert f"POST /items/{items['b1'].id}/acknowledge" in officer.body
     assert f"POST /items/{items['a1'].id}/plan" in officer.body
-    assert "整改期限 2026年04月11日 23:59，已超期 9 天，预警" in officer.body
+    assert "整改期限 2026年04月11日 23:59，已超期 9 天，督办" in officer.body
     assert "整改期限 2026年04月22日 23:59，还剩 2 天" in officer.body
 
     head = got[c.head.tag]
@@ -103,38 +114,44 @@ def test_weekly_digest_groups_everything_each_person_owes(loop, session, time_ma
     assert "已退回待改派事项（1 项）" in office.body and "非本单位职责" in office.body
     assert f"POST /items/{items['b2'].id}/reassign" in office.body
     assert "逾期未签收事项（1 项）" in office.body
-    # 城南街道 has no head: the office stands in for it
-    assert "未设单位负责人的超期事项（预警）（1 项）" in office.body and "城南街道" in office.body
-    assert "本单位超期" not in office.body
+    # both 督办 items reach the office directly, 城南街道's (no head) among them
+    assert "督办事项（超期且经预警仍未办结）（2 项）" in office.body and "城南街道" in office.body
+    assert "未设单位负责人的超期事项" not in office.body and "本单位超期" not in office.body
 
-    session.expire_all()  # the marks are a set-based UPDATE, not loaded objects
-    levels = {k: session.get(RectificationItem, i.id).warning_level for k, i in items.items()}
-    assert levels == {"a1": 2, "a2": 2, "c1": 1, "c2": 1, "b1": 0, "b2": 0}
+    session.expire_all()  # the level is read from the ladder, never marked on the item
+    levels = {k: session.get(RectificationItem, i.id).level for k, i in items.items()}
+    assert levels == {"a1": 3, "a2": 3, "c1": 1, "c2": 1, "b1": 0, "b2": 0}
 
 
-def test_a_warning_unheeded_for_a_week_is_escalated_and_reruns_add_nothing(
+def test_the_digest_shows_the_rung_the_ladder_reached_and_reruns_add_nothing(
     loop, session, time_machine
 ):
     items = build_case(loop, session, time_machine)
     c = loop.cast
-    time_machine.move_to(local(2026, 4, 20), tick=False)
-    dispatch.weekly_dispatch(session)
+    # Thu 04-23 15:00: c1, c2 (due Wed 04-22) had their overdue rung (预警) this morning; the
+    # head hears of them on Fri 04-24, the office on Mon 04-27.
+    time_machine.move_to(local(2026, 4, 23, 15), tick=False)
+    summary = dispatch.weekly_dispatch(session)
+    assert (summary["due_soon"], summary["warned"], summary["escalated"]) == (0, 2, 2)
+    w17 = digests(session, "2026-W17")
+    assert "已超期事项（预警）（1 项）" in w17[c.officer.tag].body
+    assert "整改期限 2026年04月22日 23:59，已超期 1 天，预警" in w17[c.officer.tag].body
+    session.expire_all()
+    assert session.get(RectificationItem, items["c1"].id).level == dispatch.WARNED
+
     time_machine.move_to(local(2026, 4, 27), tick=False)
     summary = dispatch.weekly_dispatch(session)
-    assert (summary["warned"], summary["escalated"]) == (2, 2)  # c1, c2 warned; a1, a2 督办
+    assert (summary["warned"], summary["escalated"]) == (0, 4)
     got = digests(session, "2026-W18")
-    assert "role-approver" in got
     approver = got["role-approver"]
-    assert approver.title == "【周调度】2026年第18周·审定人待办 2 项（含督办 2 项）"
-    assert "督办事项（超期且经预警仍未办结）（2 项）" in approver.body
-    assert "已提请督办事项（督办）（1 项）" in got[c.officer.tag].body
+    assert approver.title == "【周调度】2026年第18周·审定人待办 4 项（含督办 4 项）"
+    assert "督办事项（超期且经预警仍未办结）（4 项）" in approver.body
+    assert "已提请督办事项（督办）（2 项）" in got[c.officer.tag].body
     session.expire_all()
-    warned_at = session.get(RectificationItem, items["a1"].id).warned_at
-    assert warned_at == local(2026, 4, 27)
+    assert session.get(RectificationItem, items["c1"].id).level == dispatch.ESCALATED
 
     time_machine.move_to(local(2026, 4, 27, 15), tick=False)
     again = dispatch.weekly_dispatch(session)
-    assert again["levels_changed"] == 0 and again["escalated"] == 2
+    assert again["chased"] == 0 and again["escalated"] == 4
     session.expire_all()
     assert len(digests(session, "2026-W18")) == len(got)  # one digest per person per week
-    assert session.get(RectificationItem, items["a1"].id).warned_at == warned_at

@@ -1,0 +1,235 @@
+"""Obligations as declarations: one spec per thing somebody owes.
+
+Each spec says how the obligation is chased (its ladder: rungs at working-day offsets from the
+deadline), who owes it when no single person does, how a person reads it (label, how to act,
+template) and, where it is a simple one, the SQL condition that fulfils it. The follow-up rows
+written from these ladders are the only record of escalation state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, or_
+
+from models.enums import (
+    FollowUpStep,
+    ItemStatus,
+    Obligation,
+    ReportStatus,
+    Role,
+    Rsvp,
+    TopicStatus,
+)
+from models.tables import (
+    FollowUp,
+    Participant,
+    Plan,
+    Rating,
+    RectificationItem,
+    Report,
+    ResearchTask,
+    Topic,
+)
+
+Ladder = tuple[tuple[FollowUpStep, int], ...]
+ESCALATIONS = (FollowUpStep.ESCALATE_HEAD, FollowUpStep.ESCALATE_ADMIN)
+
+
+@dataclass(frozen=True)
+class ObligationSpec:
+    """One obligation: its ladder, owner, wording, templates and fulfilment condition."""
+
+    obligation: Obligation
+    label: str  # zh-CN, as a reminder names what is owed
+    ladder: Ladder  # (rung, working days from the deadline)
+    how_to_act: str  # {topic_id} and {subject_id} are filled in
+    template: str  # the reminder's template; escalations use "escalation"
+    owner_role: Role = Role.ADMINISTRATOR  # who owes it when no single person does
+    # SQL condition correlated to FollowUp, true once the owed thing has been done.
+    fulfilled: Callable[[], Any] | None = None
+    # The wording of the weekly digest's section for an item obligation.
+    digest_how_to_act: str | None = None
+    item: bool = False  # its subject is a RectificationItem
+    templates: tuple[tuple[FollowUpStep, str], ...] = ()  # per-rung template overrides
+
+    def template_for(self, step: FollowUpStep) -> str:
+        if step in ESCALATIONS:
+            return "escalation"
+        return dict(self.templates).get(step, self.template)
+
+
+SPECS: dict[Obligation, ObligationSpec] = {
+    s.obligation: s
+    for s in (
+        ObligationSpec(
+            Obligation.TOPIC_APPROVAL,
+            "审定议题",
+            ((FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
+            "请在协商平台审定（POST /topics/{topic_id}/approve 或 /reject）",
+            "approval_reminder",
+            owner_role=Role.APPROVER,
+            fulfilled=lambda: exists().where(
+                Topic.id == FollowUp.subject_id, Topic.status != TopicStatus.AWAITING_APPROVAL
+            ),
+        ),
+        ObligationSpec(
+            Obligation.RSVP,
+            "回复协商邀请",
+            ((FollowUpStep.DUE_SOON, -1), (FollowUpStep.ESCALATE_ADMIN, 1)),
+            "请在协商平台回复是否参加（POST /participants/{subject_id}/rsvp）",
+            "rsvp_reminder",
+            fulfilled=lambda: exists().where(
+                Participant.id == FollowUp.subject_id, Participant.rsvp != Rsvp.PENDING
+            ),
+        ),
+        ObligationSpec(
+            Obligation.RESEARCH,
+            "提交商前调研成果",
+            (
+                (FollowUpStep.DUE_SOON, -1),
+                (FollowUpStep.OVERDUE, 1),
+                (FollowUpStep.ESCALATE_ADMIN, 2),
+            ),
+            "请在协商平台提交调研成果（POST /research-tasks/{subject_id}/findings）",
+            "research_due",
+            fulfilled=lambda: exists().where(
+                ResearchTask.id == FollowUp.subject_id, ResearchTask.submitted_at.is_not(None)
+            ),
+        ),
+        ObligationSpec(
+            Obligation.REPORT_APPROVAL,
+            "审定协商成果报告",
+            ((FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
+            "请在协商平台审定报告（POST /reports/{subject_id}/approve）",
+            "approval_reminder",
+            owner_role=Role.APPROVER,
+            fulfilled=lambda: exists().where(
+                Report.id == FollowUp.subject_id, Report.status != ReportStatus.SUBMITTED
+            ),
+        ),
+        ObligationSpec(
+            Obligation.ACKNOWLEDGEMENT,
+            "签收整改事项",
+            (
+                (FollowUpStep.DUE, 0),
+                (FollowUpStep.OVERDUE, 1),
+                (FollowUpStep.ESCALATE_HEAD, 1),
+                (FollowUpStep.ESCALATE_ADMIN, 2),
+            ),
+            "请在协商平台签收或说明理由退回（POST /items/{subject_id}/acknowledge）",
+            "ack_overdue",
+            fulfilled=lambda: exists().where(
+                RectificationItem.id == FollowUp.subject_id,
+                or_(
+                    RectificationItem.status != ItemStatus.TRANSFERRED,
+                    RectificationItem.ack_due_at != FollowUp.deadline,
+                ),
+            ),
+            digest_how_to_act="请在协商平台签收，确非本单位职责的请说明理由退回",
+            item=True,
+        ),
+        ObligationSpec(
+            Obligation.PLAN,
+            "提交整改方案",
+            (
+                (FollowUpStep.DUE_SOON, -1),
+                (FollowUpStep.OVERDUE, 1),
+                (FollowUpStep.ESCALATE_HEAD, 2),
+            ),
+            "请在协商平台提交整改方案（POST /items/{subject_id}/plan）",
+            "plan_due",
+            fulfilled=lambda: or_(
+                exists().where(Plan.item_id == FollowUp.subject_id),
+                exists().where(
+                    RectificationItem.id == FollowUp.subject_id,
+                    RectificationItem.status == ItemStatus.COMPLETED,
+                ),
+            ),
+            digest_how_to_act="请在协商平台提交整改方案（目标、措施、时限、责任人）",
+            item=True,
+        ),
+        ObligationSpec(
+            Obligation.ITEM_DEADLINE,
+            "完成整改事项",
+            (
+                (FollowUpStep.DUE_SOON, -3),  # -settings.due_soon_working_days in practice
+                (FollowUpStep.DUE, 0),
+                (FollowUpStep.OVERDUE, 1),
+                (FollowUpStep.ESCALATE_HEAD, 2),
+                (FollowUpStep.ESCALATE_ADMIN, 3),
+            ),
+            "请按期完成整改并在协商平台报送进展、申请办结（POST /items/{subject_id}/complete）",
+            "item_due_soon",
+            templates=((FollowUpStep.OVERDUE, "overdue_warning"),),
+            fulfilled=lambda: exists().where(
+                RectificationItem.id == FollowUp.subject_id,
+                or_(
+                    RectificationItem.status == ItemStatus.COMPLETED,
+                    RectificationItem.deadline != FollowUp.deadline,
+                ),
+            ),
+            digest_how_to_act="请按期完成整改，报送进展并申请办结",
+            item=True,
+        ),
+        ObligationSpec(
+            Obligation.RECHECK,
+            "开展回头看",
+            ((FollowUpStep.DUE, 0),),
+            "请组织回头看并在协商平台记录结果（POST /items/{subject_id}/recheck）",
+            "recheck_request",
+            owner_role=Role.ADMINISTRATOR,
+            fulfilled=lambda: exists().where(
+                RectificationItem.id == FollowUp.subject_id,
+                RectificationItem.rechecked_at.is_not(None),
+            ),
+            item=True,
+        ),
+        ObligationSpec(
+            Obligation.RATING,
+            "评价整改成效",
+            ((FollowUpStep.DUE_SOON, -1),),
+            "请在协商平台评价（POST /topics/{topic_id}/ratings）",
+            "rating_reminder",
+            fulfilled=lambda: exists().where(
+                Rating.topic_id == FollowUp.subject_id, Rating.person_id == FollowUp.owed_by_id
+            ),
+        ),
+    )
+}
+
+assert set(SPECS) == set(Obligation), "every obligation needs a spec"
+
+ITEM_OBLIGATIONS = tuple(o for o, s in SPECS.items() if s.item)
+# Obligations owed by no single person: who owes them.
+DEFAULT_OWNER_ROLE: dict[Obligation, Role] = {o: s.owner_role for o, s in SPECS.items()}
+
+
+def spec(obligation: Obligation | str) -> ObligationSpec:
+    return SPECS[Obligation(obligation)]
+
+
+def fulfilled_condition() -> Any:
+    """SQL condition, correlated to FollowUp, true when the owed thing has been done (or the
+    topic it belongs to was closed, rejected, screened out or merged; a re-check outlives it)."""
+    f = FollowUp
+    topic_closed = and_(
+        f.obligation != Obligation.RECHECK,
+        exists().where(
+            Topic.id == f.topic_id,
+            Topic.status.in_(
+                [
+                    TopicStatus.CLOSED,
+                    TopicStatus.REJECTED,
+                    TopicStatus.SCREENED_OUT,
+                    TopicStatus.MERGED,
+                ]
+            ),
+        ),
+    )
+    per = [
+        and_(f.obligation == o, s.fulfilled()) for o, s in SPECS.items() if s.fulfilled is not None
+    ]
+    return or_(topic_closed, *per)
