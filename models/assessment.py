@@ -90,22 +90,22 @@ def kpis(
     where = [item.topic_id == topic_id] if topic_id is not None else []
     completed = item.status == ItemStatus.COMPLETED
     ir = session.exec(
-        select(
+        select(  # type: ignore[call-overload]
             func.count(),
-            func.sum(case((or_(completed, item.deadline <= as_of), 1), else_=0)),
-            func.sum(case((completed, 1), else_=0)),
-            func.sum(case((and_(completed, item.completed_at <= item.deadline), 1), else_=0)),
-            func.sum(case((and_(completed, item.solved.is_(True)), 1), else_=0)),
-            func.sum(case((and_(completed, item.long_term_mechanism.is_(True)), 1), else_=0)),
-            func.sum(case((item.rechecked_at.is_not(None), 1), else_=0)),
-            func.sum(case((item.rebound.is_(True), 1), else_=0)),
-            func.sum(case((item.transferred_at.is_not(None), 1), else_=0)),
+            func.sum(case((or_(completed, item.deadline <= as_of), 1), else_=0)),  # type: ignore[arg-type]
+            func.sum(case((completed, 1), else_=0)),  # type: ignore[arg-type]
+            func.sum(case((and_(completed, item.completed_at <= item.deadline), 1), else_=0)),  # type: ignore[arg-type, operator]
+            func.sum(case((and_(completed, item.solved.is_(True)), 1), else_=0)),  # type: ignore[arg-type, union-attr]
+            func.sum(case((and_(completed, item.long_term_mechanism.is_(True)), 1), else_=0)),  # type: ignore[arg-type, union-attr]
+            func.sum(case((item.rechecked_at.is_not(None), 1), else_=0)),  # type: ignore[union-attr]
+            func.sum(case((item.rebound.is_(True), 1), else_=0)),  # type: ignore[union-attr]
+            func.sum(case((item.transferred_at.is_not(None), 1), else_=0)),  # type: ignore[union-attr]
             func.sum(
                 case(
                     (
                         and_(
-                            item.acknowledged_at.is_not(None),
-                            item.acknowledged_at <= item.ack_due_at,
+                            item.acknowledged_at.is_not(None),  # type: ignore[union-attr]
+                            item.acknowledged_at <= item.ack_due_at,  # type: ignore[arg-type, operator]
                         ),
                         1,
                     ),
@@ -120,8 +120,8 @@ def kpis(
     sw = [Suggestion.topic_id == topic_id] if topic_id is not None else []
     sr = session.exec(
         select(
-            func.sum(case((Suggestion.adoption != Adoption.PENDING, 1), else_=0)),
-            func.sum(case((Suggestion.adoption == Adoption.ADOPTED, 1), else_=0)),
+            func.sum(case((Suggestion.adoption != Adoption.PENDING, 1), else_=0)),  # type: ignore[arg-type]
+            func.sum(case((Suggestion.adoption == Adoption.ADOPTED, 1), else_=0)),  # type: ignore[arg-type]
         ).where(*sw)
     ).one()
     decided, adopted = (int(v or 0) for v in sr)
@@ -129,7 +129,7 @@ def kpis(
     rr = session.exec(
         select(
             func.count(),
-            func.sum(case((Rating.satisfied.is_(True), 1), else_=0)),
+            func.sum(case((Rating.satisfied.is_(True), 1), else_=0)),  # type: ignore[attr-defined]
             func.avg(Rating.score),
         ).where(*rw)
     ).one()
@@ -161,17 +161,17 @@ def request_ratings(session: Session, topic_id: int, *, now: dt.datetime | None 
     topic = get(session, Topic, topic_id)
     people = session.exec(
         select(Person)
-        .join(Participant, Participant.person_id == Person.id)
+        .join(Participant, Participant.person_id == Person.id)  # type: ignore[arg-type]
         .where(
             Participant.topic_id == topic_id,
             Participant.rsvp == Rsvp.ACCEPTED,
-            ~exists().where(Rating.topic_id == topic_id, Rating.person_id == Person.id),
+            ~exists().where(Rating.topic_id == topic_id, Rating.person_id == Person.id),  # type: ignore[arg-type]
             ~exists().where(
-                FollowUp.obligation == Obligation.RATING,
-                FollowUp.subject_id == topic_id,
-                FollowUp.owed_by_id == Person.id,
+                FollowUp.obligation == Obligation.RATING,  # type: ignore[arg-type]
+                FollowUp.subject_id == topic_id,  # type: ignore[arg-type]
+                FollowUp.owed_by_id == Person.id,  # type: ignore[arg-type]
             ),
-            Participant.role.in_(
+            Participant.role.in_(  # type: ignore[attr-defined]
                 [ParticipantRole.RESIDENT, ParticipantRole.MEMBER, ParticipantRole.SUPERVISOR]
             ),
         )
@@ -216,7 +216,7 @@ def rate(session: Session, topic_id: int, data: RatingIn) -> Rating:
                 Rating.person_id == data.person_id,
                 Rating.item_id == data.item_id
                 if data.item_id is not None
-                else Rating.item_id.is_(None),
+                else Rating.item_id.is_(None),  # type: ignore[union-attr]
             )
         ).first()
         if dup:
@@ -233,10 +233,10 @@ def rate(session: Session, topic_id: int, data: RatingIn) -> Rating:
         session.execute(
             update(FollowUp)
             .where(
-                FollowUp.obligation == Obligation.RATING,
-                FollowUp.subject_id == topic_id,
-                FollowUp.owed_by_id == data.person_id,
-                FollowUp.status == FollowUpStatus.OPEN,
+                FollowUp.obligation == Obligation.RATING,  # type: ignore[arg-type]
+                FollowUp.subject_id == topic_id,  # type: ignore[arg-type]
+                FollowUp.owed_by_id == data.person_id,  # type: ignore[arg-type]
+                FollowUp.status == FollowUpStatus.OPEN,  # type: ignore[arg-type]
             )
             .values(status=FollowUpStatus.CLOSED, outcome="已评价", processed_at=utcnow())
         )

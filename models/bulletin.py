@@ -206,28 +206,28 @@ def _conditions(period: Period) -> dict[str, Any]:
     start, end = period.bounds
     it = RectificationItem
     open_in = and_(
-        it.transferred_at < end,
-        or_(it.completed_at.is_(None), it.completed_at >= start),
+        it.transferred_at < end,  # type: ignore[arg-type, operator]
+        or_(it.completed_at.is_(None), it.completed_at >= start),  # type: ignore[arg-type, operator, union-attr]
     )
-    done = and_(open_in, it.status == ItemStatus.COMPLETED, it.completed_at < end)
-    transferred = and_(it.transferred_at >= start, it.transferred_at < end)
-    rechecked = and_(it.rechecked_at >= start, it.rechecked_at < end)
+    done = and_(open_in, it.status == ItemStatus.COMPLETED, it.completed_at < end)  # type: ignore[arg-type, operator]
+    transferred = and_(it.transferred_at >= start, it.transferred_at < end)  # type: ignore[arg-type, operator]
+    rechecked = and_(it.rechecked_at >= start, it.rechecked_at < end)  # type: ignore[arg-type, operator]
     return {
         "items": open_in,
-        "items_due": and_(open_in, or_(it.deadline < end, done)),
+        "items_due": and_(open_in, or_(it.deadline < end, done)),  # type: ignore[arg-type]
         "items_completed": done,
-        "items_on_time": and_(done, it.completed_at <= it.deadline),
-        "items_solved": and_(done, it.solved.is_(True)),
-        "items_long_term": and_(done, it.long_term_mechanism.is_(True)),
+        "items_on_time": and_(done, it.completed_at <= it.deadline),  # type: ignore[arg-type, operator]
+        "items_solved": and_(done, it.solved.is_(True)),  # type: ignore[union-attr]
+        "items_long_term": and_(done, it.long_term_mechanism.is_(True)),  # type: ignore[union-attr]
         "items_overdue": overdue_condition(period),
         "items_transferred": transferred,
         "items_acknowledged_on_time": and_(
             transferred,
-            it.acknowledged_at.is_not(None),
-            it.acknowledged_at <= it.ack_due_at,
+            it.acknowledged_at.is_not(None),  # type: ignore[union-attr]
+            it.acknowledged_at <= it.ack_due_at,  # type: ignore[arg-type, operator]
         ),
         "items_rechecked": rechecked,
-        "items_rebound": and_(rechecked, it.rebound.is_(True)),
+        "items_rebound": and_(rechecked, it.rebound.is_(True)),  # type: ignore[union-attr]
         "_any": or_(open_in, transferred, rechecked),
     }
 
@@ -237,9 +237,9 @@ def overdue_condition(period: Period) -> Any:
     end = period.bounds[1]
     it = RectificationItem
     return and_(
-        it.transferred_at < end,
-        it.deadline < end,
-        or_(it.completed_at.is_(None), it.completed_at >= end),
+        it.transferred_at < end,  # type: ignore[arg-type, operator]
+        it.deadline < end,  # type: ignore[arg-type]
+        or_(it.completed_at.is_(None), it.completed_at >= end),  # type: ignore[arg-type, operator, union-attr]
     )
 
 
@@ -260,15 +260,15 @@ def _item_counts(session: Session, period: Period, *keys: Any) -> list[Any]:
 
 def _rating_cols() -> list[Any]:
     return [
-        func.count(Rating.id).label("ratings"),
-        _count(Rating.satisfied.is_(True), "ratings_satisfied"),
+        func.count(Rating.id).label("ratings"),  # type: ignore[arg-type]
+        _count(Rating.satisfied.is_(True), "ratings_satisfied"),  # type: ignore[attr-defined]
         func.avg(Rating.score).label("mean"),
     ]
 
 
 def _rating_window(period: Period) -> Any:
     start, end = period.bounds
-    return and_(Rating.created_at >= start, Rating.created_at < end)
+    return and_(Rating.created_at >= start, Rating.created_at < end)  # type: ignore[arg-type]
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -314,7 +314,7 @@ def department_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
         row.update(ratings=int(n), ratings_satisfied=int(sat), mean=mean)
     names = dict(
         session.exec(
-            select(Department.id, Department.name).where(Department.id.in_(list(rows)))
+            select(Department.id, Department.name).where(Department.id.in_(list(rows)))  # type: ignore[union-attr]
         ).all()
     )
     result = [
@@ -337,7 +337,7 @@ def topic_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
     for topic_id, n, sat, mean in ratings:
         row = rows.setdefault(topic_id, _zero())
         row.update(ratings=int(n), ratings_satisfied=int(sat), mean=mean)
-    titles = dict(session.exec(select(Topic.id, Topic.title).where(Topic.id.in_(list(rows)))).all())
+    titles = dict(session.exec(select(Topic.id, Topic.title).where(Topic.id.in_(list(rows)))).all())  # type: ignore[union-attr]
     result = [
         {"topic_id": t, "topic": titles.get(t, str(t)), **with_rates(row)}
         for t, row in rows.items()
@@ -359,7 +359,7 @@ def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int,
     where = [it.status != ItemStatus.DECLINED, overdue_condition(period)]
     total = session.exec(select(func.count()).select_from(it).where(*where)).one()
     rows = session.exec(
-        select(
+        select(  # type: ignore[call-overload]
             it.id,
             it.title,
             it.deadline,
@@ -640,7 +640,7 @@ def list_bulletins(
     stmt = select(Bulletin)
     if kind is not None:
         stmt = stmt.where(Bulletin.kind == kind.value)
-    stmt = stmt.order_by(Bulletin.period_start.desc(), Bulletin.kind).offset(offset).limit(limit)
+    stmt = stmt.order_by(Bulletin.period_start.desc(), Bulletin.kind).offset(offset).limit(limit)  # type: ignore[attr-defined]
     return list(session.exec(stmt).all())
 
 

@@ -187,11 +187,11 @@ def level_expression(
     escalated (督办) when an earlier week's warning did not help."""
     item = RectificationItem
     overdue = item.deadline < now
-    warned_before = and_(item.warning_level >= WARNED, item.warned_at < since)
+    warned_before = and_(item.warning_level >= WARNED, item.warned_at < since)  # type: ignore[arg-type, operator]
     return case(
-        (and_(overdue, or_(item.warning_level >= ESCALATED, warned_before)), ESCALATED),
-        (overdue, WARNED),
-        (item.deadline <= soon_cutoff, DUE_SOON),
+        (and_(overdue, or_(item.warning_level >= ESCALATED, warned_before)), ESCALATED),  # type: ignore[arg-type]
+        (overdue, WARNED),  # type: ignore[arg-type]
+        (item.deadline <= soon_cutoff, DUE_SOON),  # type: ignore[arg-type]
         else_=NONE,
     )
 
@@ -200,7 +200,7 @@ def attention_query(now: dt.datetime, soon_cutoff: dt.datetime, level: ColumnEle
     """Every item somebody owes something on, with what the digests need (one SELECT)."""
     item = RectificationItem
     return (
-        select(
+        select(  # type: ignore[call-overload]
             item.id,
             item.title,
             item.status,
@@ -210,19 +210,19 @@ def attention_query(now: dt.datetime, soon_cutoff: dt.datetime, level: ColumnEle
             item.decline_reason,
             item.lead_department_id,
             level.label("level"),
-            Topic.title.label("topic_title"),
-            Department.name.label("department"),
-            Person.name.label("officer_name"),
-            Person.tag.label("officer_tag"),
+            Topic.title.label("topic_title"),  # type: ignore[attr-defined]
+            Department.name.label("department"),  # type: ignore[attr-defined]
+            Person.name.label("officer_name"),  # type: ignore[attr-defined]
+            Person.tag.label("officer_tag"),  # type: ignore[attr-defined]
         )
         .join(Topic, Topic.id == item.topic_id)
         .join(Department, Department.id == item.lead_department_id)
         .join(Person, Person.id == item.officer_id)
         .where(
             or_(
-                item.status.in_([ItemStatus.TRANSFERRED, ItemStatus.DECLINED]),
-                and_(item.status == ItemStatus.ACKNOWLEDGED, item.plan_due_at.is_not(None)),
-                and_(item.status.in_(OPEN_STATUSES), item.deadline <= soon_cutoff),
+                item.status.in_([ItemStatus.TRANSFERRED, ItemStatus.DECLINED]),  # type: ignore[attr-defined]
+                and_(item.status == ItemStatus.ACKNOWLEDGED, item.plan_due_at.is_not(None)),  # type: ignore[arg-type, union-attr]
+                and_(item.status.in_(OPEN_STATUSES), item.deadline <= soon_cutoff),  # type: ignore[arg-type, attr-defined]
             )
         )
         .order_by(item.deadline, item.id)
@@ -231,8 +231,9 @@ def attention_query(now: dt.datetime, soon_cutoff: dt.datetime, level: ColumnEle
 
 def _heads(session: Session, department_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
     rows = session.execute(
-        select(Person.department_id, Person.tag, Person.name).where(
-            Person.role == Role.DEPARTMENT_HEAD, Person.department_id.in_(sorted(department_ids))
+        select(Person.department_id, Person.tag, Person.name).where(  # type: ignore[call-overload]
+            Person.role == Role.DEPARTMENT_HEAD,
+            Person.department_id.in_(sorted(department_ids)),  # type: ignore[union-attr]
         )
     ).all()
     heads: dict[int, list[tuple[str, str]]] = {}
@@ -313,13 +314,13 @@ def weekly_dispatch(session: Session, *, now: dt.datetime | None = None) -> dict
     item = RectificationItem
 
     open_items = session.execute(
-        select(func.count()).select_from(item).where(item.status.in_(OPEN_STATUSES))
+        select(func.count()).select_from(item).where(item.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
     ).scalar_one()
     rows = session.execute(attention_query(now, soon_cutoff, level)).all()
     heads = _heads(session, {r.lead_department_id for r in rows})
-    marked = session.execute(
+    marked = session.execute(  # type: ignore[attr-defined]
         update(item)
-        .where(item.status.in_(OPEN_STATUSES), level != item.warning_level)
+        .where(item.status.in_(OPEN_STATUSES), level != item.warning_level)  # type: ignore[attr-defined]
         .values(warning_level=level, warned_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount

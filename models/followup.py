@@ -99,39 +99,44 @@ def _fulfilled() -> Any:
     item = RectificationItem
     per = {
         Obligation.TOPIC_APPROVAL: exists().where(
-            Topic.id == f.subject_id, Topic.status != TopicStatus.AWAITING_APPROVAL
+            Topic.id == f.subject_id,  # type: ignore[arg-type]
+            Topic.status != TopicStatus.AWAITING_APPROVAL,  # type: ignore[arg-type]
         ),
         Obligation.RSVP: exists().where(
-            Participant.id == f.subject_id, Participant.rsvp != Rsvp.PENDING
+            Participant.id == f.subject_id,  # type: ignore[arg-type]
+            Participant.rsvp != Rsvp.PENDING,  # type: ignore[arg-type]
         ),
         Obligation.RESEARCH: exists().where(
-            ResearchTask.id == f.subject_id, ResearchTask.submitted_at.is_not(None)
+            ResearchTask.id == f.subject_id,  # type: ignore[arg-type]
+            ResearchTask.submitted_at.is_not(None),  # type: ignore[union-attr]
         ),
         Obligation.REPORT_APPROVAL: exists().where(
-            Report.id == f.subject_id, Report.status != ReportStatus.SUBMITTED
+            Report.id == f.subject_id,  # type: ignore[arg-type]
+            Report.status != ReportStatus.SUBMITTED,  # type: ignore[arg-type]
         ),
         Obligation.ACKNOWLEDGEMENT: exists().where(
-            item.id == f.subject_id,
-            or_(item.status != ItemStatus.TRANSFERRED, item.ack_due_at != f.deadline),
+            item.id == f.subject_id,  # type: ignore[arg-type]
+            or_(item.status != ItemStatus.TRANSFERRED, item.ack_due_at != f.deadline),  # type: ignore[arg-type]
         ),
         Obligation.PLAN: or_(
-            exists().where(Plan.item_id == f.subject_id),
-            exists().where(item.id == f.subject_id, item.status == ItemStatus.COMPLETED),
+            exists().where(Plan.item_id == f.subject_id),  # type: ignore[arg-type]
+            exists().where(item.id == f.subject_id, item.status == ItemStatus.COMPLETED),  # type: ignore[arg-type]
         ),
         Obligation.ITEM_DEADLINE: exists().where(
-            item.id == f.subject_id,
-            or_(item.status == ItemStatus.COMPLETED, item.deadline != f.deadline),
+            item.id == f.subject_id,  # type: ignore[arg-type]
+            or_(item.status == ItemStatus.COMPLETED, item.deadline != f.deadline),  # type: ignore[arg-type]
         ),
-        Obligation.RECHECK: exists().where(item.id == f.subject_id, item.rechecked_at.is_not(None)),
+        Obligation.RECHECK: exists().where(item.id == f.subject_id, item.rechecked_at.is_not(None)),  # type: ignore[arg-type, union-attr]
         Obligation.RATING: exists().where(
-            Rating.topic_id == f.subject_id, Rating.person_id == f.owed_by_id
+            Rating.topic_id == f.subject_id,  # type: ignore[arg-type]
+            Rating.person_id == f.owed_by_id,  # type: ignore[arg-type]
         ),
     }
     topic_closed = and_(
-        f.obligation != Obligation.RECHECK,
+        f.obligation != Obligation.RECHECK,  # type: ignore[arg-type]
         exists().where(
-            Topic.id == f.topic_id,
-            Topic.status.in_(
+            Topic.id == f.topic_id,  # type: ignore[arg-type]
+            Topic.status.in_(  # type: ignore[attr-defined]
                 [
                     TopicStatus.CLOSED,
                     TopicStatus.REJECTED,
@@ -141,14 +146,14 @@ def _fulfilled() -> Any:
             ),
         ),
     )
-    return or_(topic_closed, *(and_(f.obligation == o, cond) for o, cond in per.items()))
+    return or_(topic_closed, *(and_(f.obligation == o, cond) for o, cond in per.items()))  # type: ignore[arg-type]
 
 
 def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000) -> dict[str, Any]:
     """Handle every rung that has come due: record 'nothing to do' or queue the reminder."""
     now = now or utcnow()
-    due = and_(FollowUp.status == FollowUpStatus.OPEN, FollowUp.due_at <= now)
-    settled = session.execute(
+    due = and_(FollowUp.status == FollowUpStatus.OPEN, FollowUp.due_at <= now)  # type: ignore[arg-type]
+    settled = session.execute(  # type: ignore[attr-defined]
         update(FollowUp)
         .where(due, _fulfilled())
         .values(
@@ -161,7 +166,7 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
 
     owed = aliased(Person)
     rows = session.execute(
-        select(
+        select(  # type: ignore[call-overload]
             FollowUp.id,
             FollowUp.topic_id,
             FollowUp.obligation,
@@ -182,8 +187,8 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
         .outerjoin(
             RectificationItem,
             and_(
-                FollowUp.obligation.in_(ITEM_OBLIGATIONS),
-                RectificationItem.id == FollowUp.subject_id,
+                FollowUp.obligation.in_(ITEM_OBLIGATIONS),  # type: ignore[attr-defined]
+                RectificationItem.id == FollowUp.subject_id,  # type: ignore[arg-type]
             ),
         )
         .outerjoin(Department, Department.id == RectificationItem.lead_department_id)
@@ -251,7 +256,7 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
     for start in range(0, len(ids), batch):
         session.execute(
             update(FollowUp)
-            .where(FollowUp.id.in_(ids[start : start + batch]))
+            .where(FollowUp.id.in_(ids[start : start + batch]))  # type: ignore[union-attr]
             .values(status=FollowUpStatus.SENT, outcome="已提醒/督办", processed_at=now)
             .execution_options(synchronize_session=False)
         )

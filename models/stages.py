@@ -111,7 +111,7 @@ def check_can_start(session: Session, topic: Topic, stage: Stage) -> None:
         roles = list(session.exec(select(Participant.role).where(Participant.topic_id == tid)))
         if not roles:
             raise GateRefused("尚未确定协商主体，请先添加参加人员")
-        reason = representative(roles)
+        reason = representative(roles)  # type: ignore[arg-type]
         if reason:
             raise GateRefused(reason)
     elif stage is Stage.PRESTUDY:
@@ -164,12 +164,13 @@ def completion_reason(session: Session, topic: Topic) -> str | None:
         ).all()
         if any(rsvp == Rsvp.PENDING for _, rsvp in rows):
             return "邀请回复未齐"
-        return representative([role for role, rsvp in rows if rsvp == Rsvp.ACCEPTED])
+        return representative([role for role, rsvp in rows if rsvp == Rsvp.ACCEPTED])  # type: ignore[misc]
     if stage is Stage.PRESTUDY:
         open_tasks = _count(
             session,
             select(func.count()).where(
-                ResearchTask.topic_id == tid, ResearchTask.submitted_at.is_(None)
+                ResearchTask.topic_id == tid,
+                ResearchTask.submitted_at.is_(None),  # type: ignore[union-attr]
             ),
         )
         return "调研成果未全部提交" if open_tasks else None
@@ -178,7 +179,7 @@ def completion_reason(session: Session, topic: Topic) -> str | None:
             session,
             select(func.count()).where(
                 ConsultationSession.topic_id == tid,
-                ConsultationSession.consensus_reached.is_(True),
+                ConsultationSession.consensus_reached.is_(True),  # type: ignore[attr-defined]
             ),
         )
         return None if n else "协商尚未形成共识"
@@ -189,7 +190,8 @@ def completion_reason(session: Session, topic: Topic) -> str | None:
         pending = _count(
             session,
             select(func.count()).where(
-                RectificationItem.topic_id == tid, RectificationItem.status.not_in(ACKNOWLEDGED)
+                RectificationItem.topic_id == tid,
+                RectificationItem.status.not_in(ACKNOWLEDGED),  # type: ignore[attr-defined]
             ),
         )
         return "整改事项尚未全部签收" if pending else None

@@ -381,11 +381,11 @@ class Bulletin(SQLModel, table=True):
 Participant.rsvp_due_provisional = column_property(  # type: ignore[attr-defined]
     sa.exists()
     .where(
-        FollowUp.obligation == Obligation.RSVP,
-        FollowUp.subject_id == Participant.id,
-        FollowUp.deadline == Participant.rsvp_due_at,
-        FollowUp.status == FollowUpStatus.OPEN,
-        FollowUp.provisional.is_(True),
+        FollowUp.obligation == Obligation.RSVP,  # type: ignore[arg-type]
+        FollowUp.subject_id == Participant.id,  # type: ignore[arg-type]
+        FollowUp.deadline == Participant.rsvp_due_at,  # type: ignore[arg-type]
+        FollowUp.status == FollowUpStatus.OPEN,  # type: ignore[arg-type]
+        FollowUp.provisional.is_(True),  # type: ignore[attr-defined]
     )
     .correlate_except(FollowUp)
 )

@@ -3,6 +3,8 @@ the operation itself returns early when its work is already done."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -13,7 +15,7 @@ from models.case import get
 from models.enums import Stage
 from models.tables import Topic
 
-RETRY = {"retries": 3, "retry_delay_seconds": [1, 2, 5], "cache_policy": NO_CACHE}
+RETRY: dict[str, Any] = {"retries": 3, "retry_delay_seconds": [1, 2, 5], "cache_policy": NO_CACHE}
 
 
 @task(name="begin-stage", **RETRY)
