@@ -166,7 +166,7 @@ async def _launch(
     from prefect.exceptions import ObjectNotFound
 
     try:
-        run = await run_deployment(
+        run = await run_deployment(  # type: ignore[misc]
             deployment_ref(flow_name),
             parameters=parameters or {},
             timeout=0,

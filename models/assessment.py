@@ -94,17 +94,17 @@ def request_ratings(session: Session, topic_id: int, *, now: dt.datetime | None 
     topic = get(session, Topic, topic_id)
     people = session.exec(
         select(Person)
-        .join(Participant, Participant.person_id == Person.id)
+        .join(Participant, Participant.person_id == Person.id)  # type: ignore[arg-type]
         .where(
             Participant.topic_id == topic_id,
             Participant.rsvp == Rsvp.ACCEPTED,
-            ~exists().where(Rating.topic_id == topic_id, Rating.person_id == Person.id),
+            ~exists().where(Rating.topic_id == topic_id, Rating.person_id == Person.id),  # type: ignore[arg-type]
             ~exists().where(
-                FollowUp.obligation == Obligation.RATING,
-                FollowUp.subject_id == topic_id,
-                FollowUp.owed_by_id == Person.id,
+                FollowUp.obligation == Obligation.RATING,  # type: ignore[arg-type]
+                FollowUp.subject_id == topic_id,  # type: ignore[arg-type]
+                FollowUp.owed_by_id == Person.id,  # type: ignore[arg-type]
             ),
-            Participant.role.in_(
+            Participant.role.in_(  # type: ignore[attr-defined]
                 [ParticipantRole.RESIDENT, ParticipantRole.MEMBER, ParticipantRole.SUPERVISOR]
             ),
         )
@@ -149,7 +149,7 @@ def rate(session: Session, topic_id: int, data: RatingIn) -> Rating:
                 Rating.person_id == data.person_id,
                 Rating.item_id == data.item_id
                 if data.item_id is not None
-                else Rating.item_id.is_(None),
+                else Rating.item_id.is_(None),  # type: ignore[union-attr]
             )
         ).first()
         if dup:
@@ -166,10 +166,10 @@ def rate(session: Session, topic_id: int, data: RatingIn) -> Rating:
         session.execute(
             update(FollowUp)
             .where(
-                FollowUp.obligation == Obligation.RATING,
-                FollowUp.subject_id == topic_id,
-                FollowUp.owed_by_id == data.person_id,
-                FollowUp.status == FollowUpStatus.OPEN,
+                FollowUp.obligation == Obligation.RATING,  # type: ignore[arg-type]
+                FollowUp.subject_id == topic_id,  # type: ignore[arg-type]
+                FollowUp.owed_by_id == data.person_id,  # type: ignore[arg-type]
+                FollowUp.status == FollowUpStatus.OPEN,  # type: ignore[arg-type]
             )
             .values(status=FollowUpStatus.CLOSED, outcome="已评价", processed_at=utcnow())
         )

@@ -212,7 +212,7 @@ def department_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
     )
     names = dict(
         session.exec(
-            select(Department.id, Department.name).where(Department.id.in_(list(rows)))
+            select(Department.id, Department.name).where(Department.id.in_(list(rows)))  # type: ignore[union-attr]
         ).all()
     )
     result = [
@@ -229,7 +229,7 @@ def topic_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
         kpis.item_counts(session, w, RectificationItem.topic_id),
         kpis.rating_counts(session, w, Rating.topic_id),
     )
-    titles = dict(session.exec(select(Topic.id, Topic.title).where(Topic.id.in_(list(rows)))).all())
+    titles = dict(session.exec(select(Topic.id, Topic.title).where(Topic.id.in_(list(rows)))).all())  # type: ignore[union-attr]
     result = [
         {"topic_id": t, "topic": titles.get(t, str(t)), **kpis.with_rates(row)}
         for t, row in rows.items()
@@ -251,7 +251,7 @@ def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int,
     where = [it.status != ItemStatus.DECLINED, overdue_condition(period)]
     total = session.exec(select(func.count()).select_from(it).where(*where)).one()
     rows = session.exec(
-        select(
+        select(  # type: ignore[call-overload]
             it.id,
             it.title,
             it.deadline,
@@ -528,7 +528,7 @@ def list_bulletins(
     stmt = select(Bulletin)
     if kind is not None:
         stmt = stmt.where(Bulletin.kind == kind.value)
-    stmt = stmt.order_by(Bulletin.period_start.desc(), Bulletin.kind).offset(offset).limit(limit)
+    stmt = stmt.order_by(Bulletin.period_start.desc(), Bulletin.kind).offset(offset).limit(limit)  # type: ignore[attr-defined]
     return list(session.exec(stmt).all())
 
 

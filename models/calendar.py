@@ -49,7 +49,7 @@ def bump_version(session: Session) -> str:
 
 def _load(session: Session) -> WorkCalendar:
     rows = session.exec(
-        select(
+        select(  # type: ignore[call-overload]
             HolidaySchedule.year, HolidaySchedule.day, HolidaySchedule.working, HolidaySchedule.name
         )
     ).all()

@@ -113,6 +113,7 @@ def insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: li
         return
     dialect = session.get_bind().dialect.name
     table = model.__table__  # type: ignore[attr-defined]
+    stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         stmt = postgresql.insert(table).on_conflict_do_nothing()
     elif dialect == "sqlite":
@@ -178,12 +179,13 @@ def role_tag(role: Role) -> str:
 def department_head_tags(session: Session, department_ids: Sequence[int]) -> dict[int, list[str]]:
     rows = session.exec(
         select(Person.department_id, Person.tag).where(
-            Person.role == Role.DEPARTMENT_HEAD, Person.department_id.in_(list(department_ids))
+            Person.role == Role.DEPARTMENT_HEAD,
+            Person.department_id.in_(list(department_ids)),  # type: ignore[union-attr]
         )
     ).all()
     heads: dict[int, list[str]] = {}
     for dept_id, tag in rows:
-        heads.setdefault(dept_id, []).append(tag)
+        heads.setdefault(dept_id, []).append(tag)  # type: ignore[arg-type]
     return heads
 
 
@@ -259,16 +261,16 @@ def mark_items_provisional(session: Session, item_ids: Sequence[int]) -> None:
     estimated = (
         exists()
         .where(
-            FollowUp.subject_id == RectificationItem.id,
-            FollowUp.obligation.in_(ITEM_DEADLINES),
-            FollowUp.status == FollowUpStatus.OPEN,
-            FollowUp.provisional.is_(True),
+            FollowUp.subject_id == RectificationItem.id,  # type: ignore[arg-type]
+            FollowUp.obligation.in_(ITEM_DEADLINES),  # type: ignore[attr-defined]
+            FollowUp.status == FollowUpStatus.OPEN,  # type: ignore[arg-type]
+            FollowUp.provisional.is_(True),  # type: ignore[attr-defined]
         )
         .correlate(RectificationItem)
     )
     session.execute(
         update(RectificationItem)
-        .where(RectificationItem.id.in_(list(item_ids)))
+        .where(RectificationItem.id.in_(list(item_ids)))  # type: ignore[union-attr]
         .values(deadline_provisional=estimated)
         .execution_options(synchronize_session="fetch")
     )
@@ -319,9 +321,9 @@ def close_follow_ups(
     session.execute(
         update(FollowUp)
         .where(
-            FollowUp.obligation == obligation,
-            FollowUp.subject_id.in_(list(subject_ids)),
-            FollowUp.status == FollowUpStatus.OPEN,
+            FollowUp.obligation == obligation,  # type: ignore[arg-type]
+            FollowUp.subject_id.in_(list(subject_ids)),  # type: ignore[attr-defined]
+            FollowUp.status == FollowUpStatus.OPEN,  # type: ignore[arg-type]
         )
         .values(status=FollowUpStatus.CLOSED, outcome=outcome, processed_at=utcnow())
     )

@@ -148,7 +148,7 @@ def announce(session: Session, topic_id: int) -> int:
         return 0
     tags = session.exec(
         select(Person.tag)
-        .join(Participant, Participant.person_id == Person.id)
+        .join(Participant, Participant.person_id == Person.id)  # type: ignore[arg-type]
         .where(Participant.topic_id == topic_id, Participant.rsvp == Rsvp.ACCEPTED)
     ).all()
     queue(

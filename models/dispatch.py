@@ -198,7 +198,7 @@ def attention_query() -> Any:
     item = RectificationItem
     level = item.level  # type: ignore[attr-defined]
     return (
-        select(
+        select(  # type: ignore[call-overload]
             item.id,
             item.title,
             item.status,
@@ -208,19 +208,19 @@ def attention_query() -> Any:
             item.decline_reason,
             item.lead_department_id,
             level.label("level"),
-            Topic.title.label("topic_title"),
-            Department.name.label("department"),
-            Person.name.label("officer_name"),
-            Person.tag.label("officer_tag"),
+            Topic.title.label("topic_title"),  # type: ignore[attr-defined]
+            Department.name.label("department"),  # type: ignore[attr-defined]
+            Person.name.label("officer_name"),  # type: ignore[attr-defined]
+            Person.tag.label("officer_tag"),  # type: ignore[attr-defined]
         )
         .join(Topic, Topic.id == item.topic_id)
         .join(Department, Department.id == item.lead_department_id)
         .join(Person, Person.id == item.officer_id)
         .where(
             or_(
-                item.status.in_([ItemStatus.TRANSFERRED, ItemStatus.DECLINED]),
-                and_(item.status == ItemStatus.ACKNOWLEDGED, item.plan_due_at.is_not(None)),
-                and_(item.status.in_(OPEN_STATUSES), level >= DUE_SOON),
+                item.status.in_([ItemStatus.TRANSFERRED, ItemStatus.DECLINED]),  # type: ignore[attr-defined]
+                and_(item.status == ItemStatus.ACKNOWLEDGED, item.plan_due_at.is_not(None)),  # type: ignore[arg-type, union-attr]
+                and_(item.status.in_(OPEN_STATUSES), level >= DUE_SOON),  # type: ignore[attr-defined]
             )
         )
         .order_by(item.deadline, item.id)
@@ -229,8 +229,9 @@ def attention_query() -> Any:
 
 def _heads(session: Session, department_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
     rows = session.execute(
-        select(Person.department_id, Person.tag, Person.name).where(
-            Person.role == Role.DEPARTMENT_HEAD, Person.department_id.in_(sorted(department_ids))
+        select(Person.department_id, Person.tag, Person.name).where(  # type: ignore[call-overload]
+            Person.role == Role.DEPARTMENT_HEAD,
+            Person.department_id.in_(sorted(department_ids)),  # type: ignore[union-attr]
         )
     ).all()
     heads: dict[int, list[tuple[str, str]]] = {}
@@ -310,7 +311,7 @@ def weekly_dispatch(session: Session, *, now: dt.datetime | None = None) -> dict
     item = RectificationItem
 
     open_items = session.execute(
-        select(func.count()).select_from(item).where(item.status.in_(OPEN_STATUSES))
+        select(func.count()).select_from(item).where(item.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
     ).scalar_one()
     rows = session.execute(attention_query()).all()
     heads = _heads(session, {r.lead_department_id for r in rows})

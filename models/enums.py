@@ -20,7 +20,7 @@ class Stage(StrEnum):
         return STAGE_LABELS[self]
 
     @property
-    def index(self) -> int:
+    def index(self) -> int:  # type: ignore[override]
         return STAGE_ORDER.index(self)
 
 

@@ -50,8 +50,8 @@ def template_for(obligation: Obligation, step: FollowUpStep) -> str:
 def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000) -> dict[str, Any]:
     """Handle every rung that has come due: record 'nothing to do' or queue the reminder."""
     now = now or utcnow()
-    due = and_(FollowUp.status == FollowUpStatus.OPEN, FollowUp.due_at <= now)
-    settled = session.execute(
+    due = and_(FollowUp.status == FollowUpStatus.OPEN, FollowUp.due_at <= now)  # type: ignore[arg-type]
+    settled = session.execute(  # type: ignore[attr-defined]
         update(FollowUp)
         .where(due, fulfilled_condition())
         .values(
@@ -64,7 +64,7 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
 
     owed = aliased(Person)
     rows = session.execute(
-        select(
+        select(  # type: ignore[call-overload]
             FollowUp.id,
             FollowUp.topic_id,
             FollowUp.obligation,
@@ -85,8 +85,8 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
         .outerjoin(
             RectificationItem,
             and_(
-                FollowUp.obligation.in_(ITEM_OBLIGATIONS),
-                RectificationItem.id == FollowUp.subject_id,
+                FollowUp.obligation.in_(ITEM_OBLIGATIONS),  # type: ignore[attr-defined]
+                RectificationItem.id == FollowUp.subject_id,  # type: ignore[arg-type]
             ),
         )
         .outerjoin(Department, Department.id == RectificationItem.lead_department_id)
@@ -154,7 +154,7 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
     for start in range(0, len(ids), batch):
         session.execute(
             update(FollowUp)
-            .where(FollowUp.id.in_(ids[start : start + batch]))
+            .where(FollowUp.id.in_(ids[start : start + batch]))  # type: ignore[union-attr]
             .values(status=FollowUpStatus.SENT, outcome="已提醒/督办", processed_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -102,14 +102,14 @@ def _counted(w: Window) -> ColumnElement[bool]:
 
 
 def _completed(w: Window) -> ColumnElement[bool]:
-    return and_(_counted(w), _it.status == ItemStatus.COMPLETED, w.before_end(_it.completed_at))
+    return and_(_counted(w), _it.status == ItemStatus.COMPLETED, w.before_end(_it.completed_at))  # type: ignore[arg-type]
 
 
 def _overdue(w: Window) -> ColumnElement[bool]:
     return and_(
         w.before_end(_it.transferred_at),
         w.before_end(_it.deadline),
-        or_(_it.completed_at.is_(None), _it.completed_at >= w.end),
+        or_(_it.completed_at.is_(None), _it.completed_at >= w.end),  # type: ignore[arg-type, operator, union-attr]
     )
 
 
@@ -140,19 +140,19 @@ COUNTS: dict[str, Count] = {
             "items_on_time",
             "按时办结",
             Source.ITEM,
-            lambda w: and_(_completed(w), _it.completed_at <= _it.deadline),
+            lambda w: and_(_completed(w), _it.completed_at <= _it.deadline),  # type: ignore[arg-type, operator]
         ),
         Count(
             "items_solved",
             "已解决",
             Source.ITEM,
-            lambda w: and_(_completed(w), _it.solved.is_(True)),
+            lambda w: and_(_completed(w), _it.solved.is_(True)),  # type: ignore[union-attr]
         ),
         Count(
             "items_long_term",
             "形成长效机制",
             Source.ITEM,
-            lambda w: and_(_completed(w), _it.long_term_mechanism.is_(True)),
+            lambda w: and_(_completed(w), _it.long_term_mechanism.is_(True)),  # type: ignore[union-attr]
         ),
         Count("items_overdue", "期末逾期", Source.ITEM, _overdue),
         Count(
@@ -168,8 +168,8 @@ COUNTS: dict[str, Count] = {
             Source.ITEM,
             lambda w: and_(
                 _transferred(w),
-                _it.acknowledged_at.is_not(None),
-                _it.acknowledged_at <= _it.ack_due_at,
+                _it.acknowledged_at.is_not(None),  # type: ignore[union-attr]
+                _it.acknowledged_at <= _it.ack_due_at,  # type: ignore[arg-type, operator]
             ),
         ),
         Count("items_rechecked", "已回头看", Source.ITEM, _rechecked),
@@ -177,22 +177,22 @@ COUNTS: dict[str, Count] = {
             "items_rebound",
             "回头看反弹",
             Source.ITEM,
-            lambda w: and_(_rechecked(w), _it.rebound.is_(True)),
+            lambda w: and_(_rechecked(w), _it.rebound.is_(True)),  # type: ignore[union-attr]
         ),
         Count(
             "suggestions_decided",
             "已决定建议",
             Source.SUGGESTION,
-            lambda _: Suggestion.adoption != Adoption.PENDING,
+            lambda _: Suggestion.adoption != Adoption.PENDING,  # type: ignore[arg-type, return-value]
         ),
         Count(
             "suggestions_adopted",
             "已采纳建议",
             Source.SUGGESTION,
-            lambda _: Suggestion.adoption == Adoption.ADOPTED,
+            lambda _: Suggestion.adoption == Adoption.ADOPTED,  # type: ignore[arg-type, return-value]
         ),
         Count("ratings", "评价数", Source.RATING, _all),
-        Count("ratings_satisfied", "满意评价", Source.RATING, lambda _: Rating.satisfied.is_(True)),
+        Count("ratings_satisfied", "满意评价", Source.RATING, lambda _: Rating.satisfied.is_(True)),  # type: ignore[attr-defined]
     )
 }
 ITEM_KEYS = [k for k, c in COUNTS.items() if c.source is Source.ITEM]
@@ -367,7 +367,7 @@ def rating_counts(
     """Ratings given in the window (and their mean score), by `group`; `by_item` joins the
     rated item so ratings can be grouped by its department."""
     cols = [_sum(COUNTS[k].condition(window), k) for k in RATING_KEYS]
-    stmt = select(
+    stmt = select(  # type: ignore[call-overload]
         *([group] if group is not None else []),
         *cols,
         func.avg(Rating.score).label(MEAN_SCORE),

@@ -72,7 +72,8 @@ SPECS: dict[Obligation, ObligationSpec] = {
             "approval_reminder",
             owner_role=Role.APPROVER,
             fulfilled=lambda: exists().where(
-                Topic.id == FollowUp.subject_id, Topic.status != TopicStatus.AWAITING_APPROVAL
+                Topic.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                Topic.status != TopicStatus.AWAITING_APPROVAL,  # type: ignore[arg-type]
             ),
         ),
         ObligationSpec(
@@ -82,7 +83,8 @@ SPECS: dict[Obligation, ObligationSpec] = {
             "请在协商平台回复是否参加（POST /participants/{subject_id}/rsvp）",
             "rsvp_reminder",
             fulfilled=lambda: exists().where(
-                Participant.id == FollowUp.subject_id, Participant.rsvp != Rsvp.PENDING
+                Participant.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                Participant.rsvp != Rsvp.PENDING,  # type: ignore[arg-type]
             ),
         ),
         ObligationSpec(
@@ -96,7 +98,8 @@ SPECS: dict[Obligation, ObligationSpec] = {
             "请在协商平台提交调研成果（POST /research-tasks/{subject_id}/findings）",
             "research_due",
             fulfilled=lambda: exists().where(
-                ResearchTask.id == FollowUp.subject_id, ResearchTask.submitted_at.is_not(None)
+                ResearchTask.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                ResearchTask.submitted_at.is_not(None),  # type: ignore[arg-type, union-attr]
             ),
         ),
         ObligationSpec(
@@ -107,7 +110,8 @@ SPECS: dict[Obligation, ObligationSpec] = {
             "approval_reminder",
             owner_role=Role.APPROVER,
             fulfilled=lambda: exists().where(
-                Report.id == FollowUp.subject_id, Report.status != ReportStatus.SUBMITTED
+                Report.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                Report.status != ReportStatus.SUBMITTED,  # type: ignore[arg-type]
             ),
         ),
         ObligationSpec(
@@ -122,10 +126,10 @@ SPECS: dict[Obligation, ObligationSpec] = {
             "请在协商平台签收或说明理由退回（POST /items/{subject_id}/acknowledge）",
             "ack_overdue",
             fulfilled=lambda: exists().where(
-                RectificationItem.id == FollowUp.subject_id,
+                RectificationItem.id == FollowUp.subject_id,  # type: ignore[arg-type]
                 or_(
-                    RectificationItem.status != ItemStatus.TRANSFERRED,
-                    RectificationItem.ack_due_at != FollowUp.deadline,
+                    RectificationItem.status != ItemStatus.TRANSFERRED,  # type: ignore[arg-type]
+                    RectificationItem.ack_due_at != FollowUp.deadline,  # type: ignore[arg-type]
                 ),
             ),
             digest_how_to_act="请在协商平台签收，确非本单位职责的请说明理由退回",
@@ -142,10 +146,10 @@ SPECS: dict[Obligation, ObligationSpec] = {
             "请在协商平台提交整改方案（POST /items/{subject_id}/plan）",
             "plan_due",
             fulfilled=lambda: or_(
-                exists().where(Plan.item_id == FollowUp.subject_id),
+                exists().where(Plan.item_id == FollowUp.subject_id),  # type: ignore[arg-type]
                 exists().where(
-                    RectificationItem.id == FollowUp.subject_id,
-                    RectificationItem.status == ItemStatus.COMPLETED,
+                    RectificationItem.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                    RectificationItem.status == ItemStatus.COMPLETED,  # type: ignore[arg-type]
                 ),
             ),
             digest_how_to_act="请在协商平台提交整改方案（目标、措施、时限、责任人）",
@@ -165,10 +169,10 @@ SPECS: dict[Obligation, ObligationSpec] = {
             "item_due_soon",
             templates=((FollowUpStep.OVERDUE, "overdue_warning"),),
             fulfilled=lambda: exists().where(
-                RectificationItem.id == FollowUp.subject_id,
+                RectificationItem.id == FollowUp.subject_id,  # type: ignore[arg-type]
                 or_(
-                    RectificationItem.status == ItemStatus.COMPLETED,
-                    RectificationItem.deadline != FollowUp.deadline,
+                    RectificationItem.status == ItemStatus.COMPLETED,  # type: ignore[arg-type]
+                    RectificationItem.deadline != FollowUp.deadline,  # type: ignore[arg-type]
                 ),
             ),
             digest_how_to_act="请按期完成整改，报送进展并申请办结",
@@ -182,8 +186,8 @@ SPECS: dict[Obligation, ObligationSpec] = {
             "recheck_request",
             owner_role=Role.ADMINISTRATOR,
             fulfilled=lambda: exists().where(
-                RectificationItem.id == FollowUp.subject_id,
-                RectificationItem.rechecked_at.is_not(None),
+                RectificationItem.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                RectificationItem.rechecked_at.is_not(None),  # type: ignore[union-attr]
             ),
             item=True,
         ),
@@ -194,7 +198,8 @@ SPECS: dict[Obligation, ObligationSpec] = {
             "请在协商平台评价（POST /topics/{topic_id}/ratings）",
             "rating_reminder",
             fulfilled=lambda: exists().where(
-                Rating.topic_id == FollowUp.subject_id, Rating.person_id == FollowUp.owed_by_id
+                Rating.topic_id == FollowUp.subject_id,  # type: ignore[arg-type]
+                Rating.person_id == FollowUp.owed_by_id,  # type: ignore[arg-type]
             ),
         ),
     )
@@ -216,10 +221,10 @@ def fulfilled_condition() -> Any:
     topic it belongs to was closed, rejected, screened out or merged; a re-check outlives it)."""
     f = FollowUp
     topic_closed = and_(
-        f.obligation != Obligation.RECHECK,
+        f.obligation != Obligation.RECHECK,  # type: ignore[arg-type]
         exists().where(
-            Topic.id == f.topic_id,
-            Topic.status.in_(
+            Topic.id == f.topic_id,  # type: ignore[arg-type]
+            Topic.status.in_(  # type: ignore[attr-defined]
                 [
                     TopicStatus.CLOSED,
                     TopicStatus.REJECTED,
@@ -230,6 +235,8 @@ def fulfilled_condition() -> Any:
         ),
     )
     per = [
-        and_(f.obligation == o, s.fulfilled()) for o, s in SPECS.items() if s.fulfilled is not None
+        and_(f.obligation == o, s.fulfilled())  # type: ignore[arg-type]
+        for o, s in SPECS.items()
+        if s.fulfilled is not None  # type: ignore[arg-type]
     ]
     return or_(topic_closed, *per)

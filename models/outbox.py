@@ -60,11 +60,11 @@ class OutboxAction(BaseModel):
 def mark_in_doubt(session: Session, *, now: dt.datetime | None = None) -> int:
     """Rows left 'sending' by a dead process: never resent blindly."""
     now = now or utcnow()
-    return session.execute(
+    return session.execute(  # type: ignore[attr-defined]
         update(Notification)
         .where(
-            Notification.status == NotificationStatus.SENDING,
-            Notification.claimed_at < now - IN_DOUBT_AFTER,
+            Notification.status == NotificationStatus.SENDING,  # type: ignore[arg-type]
+            Notification.claimed_at < now - IN_DOUBT_AFTER,  # type: ignore[arg-type, operator]
         )
         .values(
             status=NotificationStatus.UNKNOWN,
@@ -86,9 +86,9 @@ def claim(
     Failed rows come back after their backoff however many times they failed: only delivery
     or an administrator's give-up ends the retries."""
     now = now or utcnow()
-    ready = select(Notification.id).where(
-        Notification.status.in_([NotificationStatus.PENDING, NotificationStatus.FAILED]),
-        or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+    ready = select(Notification.id).where(  # type: ignore[call-overload]
+        Notification.status.in_([NotificationStatus.PENDING, NotificationStatus.FAILED]),  # type: ignore[attr-defined]
+        or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),  # type: ignore[arg-type, operator, union-attr]
     )
     if topic_id is not None:
         ready = ready.where(Notification.topic_id == topic_id)
@@ -96,10 +96,10 @@ def claim(
     if not ids:
         return []
     claimed = session.execute(
-        update(Notification)
+        update(Notification)  # type: ignore[call-overload]
         .where(
-            Notification.id.in_(ids),
-            Notification.status.in_([NotificationStatus.PENDING, NotificationStatus.FAILED]),
+            Notification.id.in_(ids),  # type: ignore[union-attr]
+            Notification.status.in_([NotificationStatus.PENDING, NotificationStatus.FAILED]),  # type: ignore[attr-defined]
         )
         .values(
             status=NotificationStatus.SENDING,
@@ -167,8 +167,8 @@ def undelivered(session: Session, *, limit: int, offset: int) -> list[Notificati
     return list(
         session.execute(
             select(Notification)
-            .where(Notification.status.in_(UNDELIVERED))
-            .order_by(Notification.id)
+            .where(Notification.status.in_(UNDELIVERED))  # type: ignore[attr-defined]
+            .order_by(Notification.id)  # type: ignore[arg-type]
             .limit(limit)
             .offset(offset)
         ).scalars()

@@ -77,17 +77,18 @@ def assign(
     topic = get(session, Topic, topic_id)
     stmt = (
         select(ResearchTask, Person)
-        .join(Person, Person.id == ResearchTask.owner_id)
+        .join(Person, Person.id == ResearchTask.owner_id)  # type: ignore[arg-type]
         .where(
             ResearchTask.topic_id == topic_id,
-            ResearchTask.submitted_at.is_(None),
+            ResearchTask.submitted_at.is_(None),  # type: ignore[union-attr]
             ~exists().where(
-                FollowUp.obligation == Obligation.RESEARCH, FollowUp.subject_id == ResearchTask.id
+                FollowUp.obligation == Obligation.RESEARCH,  # type: ignore[arg-type]
+                FollowUp.subject_id == ResearchTask.id,  # type: ignore[arg-type]
             ),
         )
     )
     if task_ids is not None:
-        stmt = stmt.where(ResearchTask.id.in_(task_ids))
+        stmt = stmt.where(ResearchTask.id.in_(task_ids))  # type: ignore[union-attr]
     rows = session.exec(stmt).all()
     for task, owner in rows:
         key = f"research:{task.id}:assigned"

@@ -376,7 +376,7 @@ def start_implementation(session: Session, topic_id: int, *, now: dt.datetime | 
         select(RectificationItem).where(
             RectificationItem.topic_id == topic_id,
             RectificationItem.status == ItemStatus.ACKNOWLEDGED,
-            RectificationItem.plan_due_at.is_(None),
+            RectificationItem.plan_due_at.is_(None),  # type: ignore[union-attr]
         )
     ).all()
     for item in items:

@@ -89,21 +89,21 @@ def compile_report(session: Session, topic_id: int, *, now: dt.datetime | None =
             ConsultationSession.topic_id == topic_id,
             ConsultationSession.status == SessionStatus.CONCLUDED,
         )
-        .order_by(ConsultationSession.round)
+        .order_by(ConsultationSession.round)  # type: ignore[arg-type]
     ).all()
     suggestions = session.exec(
-        select(Suggestion).where(Suggestion.topic_id == topic_id).order_by(Suggestion.id)
+        select(Suggestion).where(Suggestion.topic_id == topic_id).order_by(Suggestion.id)  # type: ignore[arg-type]
     ).all()
     research = session.exec(
-        select(ResearchTask).where(ResearchTask.topic_id == topic_id).order_by(ResearchTask.id)
+        select(ResearchTask).where(ResearchTask.topic_id == topic_id).order_by(ResearchTask.id)  # type: ignore[arg-type]
     ).all()
     opinions = session.exec(
         select(Opinion, Person.name)
-        .join(Participant, Participant.id == Opinion.participant_id)
-        .join(Person, Person.id == Participant.person_id)
-        .join(ConsultationSession, ConsultationSession.id == Opinion.session_id)
+        .join(Participant, Participant.id == Opinion.participant_id)  # type: ignore[arg-type]
+        .join(Person, Person.id == Participant.person_id)  # type: ignore[arg-type]
+        .join(ConsultationSession, ConsultationSession.id == Opinion.session_id)  # type: ignore[arg-type]
         .where(ConsultationSession.topic_id == topic_id)
-        .order_by(Opinion.id)
+        .order_by(Opinion.id)  # type: ignore[arg-type]
     ).all()
     attendees = session.exec(
         select(Participant).where(

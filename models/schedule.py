@@ -182,7 +182,7 @@ def load_schedule(
         actor = get(session, Person, by)
         require_role(actor, Role.ADMINISTRATOR, action="导入放假安排")
     days_off, days_on = _validated(year, holidays, workdays)
-    replaced = session.execute(delete(HolidaySchedule).where(HolidaySchedule.year == year)).rowcount
+    replaced = session.execute(delete(HolidaySchedule).where(HolidaySchedule.year == year)).rowcount  # type: ignore[arg-type, attr-defined]
     session.add_all(
         [
             HolidaySchedule(
@@ -225,12 +225,12 @@ def _touches(year: int) -> Any:
     first = end_of_day(dt.date(year, 1, 1)) - dt.timedelta(days=1)
     last = end_of_day(dt.date(year, 12, 31))
     return and_(
-        FollowUp.status == FollowUpStatus.OPEN,
-        or_(FollowUp.working_days.is_not(None), FollowUp.rung_offset != 0),
+        FollowUp.status == FollowUpStatus.OPEN,  # type: ignore[arg-type]
+        or_(FollowUp.working_days.is_not(None), FollowUp.rung_offset != 0),  # type: ignore[arg-type, union-attr]
         or_(
-            FollowUp.provisional.is_(True),
-            FollowUp.deadline.between(first - RUNG_REACH, last + RUNG_REACH),
-            and_(FollowUp.counted_from <= dt.date(year, 12, 31), FollowUp.deadline > first),
+            FollowUp.provisional.is_(True),  # type: ignore[attr-defined]
+            FollowUp.deadline.between(first - RUNG_REACH, last + RUNG_REACH),  # type: ignore[attr-defined]
+            and_(FollowUp.counted_from <= dt.date(year, 12, 31), FollowUp.deadline > first),  # type: ignore[arg-type, operator]
         ),
     )
 
@@ -243,7 +243,7 @@ def recompute_open_deadlines(
     The subject's copies of the date (ack/plan/RSVP due) move with it; owers hear of a move."""
     now = now or utcnow()
     calendar = calendar_for(session)
-    rows = session.exec(select(FollowUp).where(_touches(year)).order_by(FollowUp.id)).all()
+    rows = session.exec(select(FollowUp).where(_touches(year)).order_by(FollowUp.id)).all()  # type: ignore[arg-type]
     groups: dict[tuple, list[FollowUp]] = defaultdict(list)
     for row in rows:
         key = (
@@ -397,7 +397,7 @@ def open_deadlines(
     offset: int = 0,
 ) -> list[DeadlineOut]:
     """Open obligations, one line per deadline, flagged when any of its dates is estimated."""
-    estimated = func.max(case((FollowUp.provisional.is_(True), 1), else_=0))
+    estimated = func.max(case((FollowUp.provisional.is_(True), 1), else_=0))  # type: ignore[attr-defined]
     one_deadline = (
         FollowUp.obligation,
         FollowUp.topic_id,
@@ -408,7 +408,7 @@ def open_deadlines(
         FollowUp.working_days,
     )
     stmt = (
-        select(*one_deadline, estimated)
+        select(*one_deadline, estimated)  # type: ignore[call-overload]
         .where(FollowUp.status == FollowUpStatus.OPEN)
         .group_by(*one_deadline)
         .order_by(FollowUp.deadline, FollowUp.obligation, FollowUp.subject_id)

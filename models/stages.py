@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +78,7 @@ STATE_LABELS = {
 }
 
 
-def representative(roles: list[ParticipantRole]) -> str | None:
+def representative(roles: Sequence[str]) -> str | None:
     """None if the mix of participants is representative, else the reason it is not."""
     if ParticipantRole.RESIDENT not in roles:
         return "协商主体中没有群众代表或利益相关方，协商不具代表性"
@@ -160,7 +160,8 @@ def _findings_owed(session: Session, topic: Topic) -> str | None:
     open_tasks = _count(
         session,
         select(func.count()).where(
-            ResearchTask.topic_id == topic.id, ResearchTask.submitted_at.is_(None)
+            ResearchTask.topic_id == topic.id,
+            ResearchTask.submitted_at.is_(None),  # type: ignore[union-attr]
         ),
     )
     return "调研成果未全部提交" if open_tasks else None
@@ -171,7 +172,7 @@ def _consensus_owed(session: Session, topic: Topic) -> str | None:
         session,
         select(func.count()).where(
             ConsultationSession.topic_id == topic.id,
-            ConsultationSession.consensus_reached.is_(True),
+            ConsultationSession.consensus_reached.is_(True),  # type: ignore[attr-defined]
         ),
     )
     return None if n else "协商尚未形成共识"
@@ -186,7 +187,8 @@ def _acknowledgements_owed(session: Session, topic: Topic) -> str | None:
     pending = _count(
         session,
         select(func.count()).where(
-            RectificationItem.topic_id == topic.id, RectificationItem.status.not_in(ACKNOWLEDGED)
+            RectificationItem.topic_id == topic.id,
+            RectificationItem.status.not_in(ACKNOWLEDGED),  # type: ignore[attr-defined]
         ),
     )
     return "整改事项尚未全部签收" if pending else None

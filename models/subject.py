@@ -82,8 +82,8 @@ def invite(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
     topic = get(session, Topic, topic_id)
     pending = session.exec(
         select(Participant, Person)
-        .join(Person, Person.id == Participant.person_id)
-        .where(Participant.topic_id == topic_id, Participant.invited_at.is_(None))
+        .join(Person, Person.id == Participant.person_id)  # type: ignore[arg-type]
+        .where(Participant.topic_id == topic_id, Participant.invited_at.is_(None))  # type: ignore[union-attr]
     ).all()
     if not pending:
         return 0

@@ -379,11 +379,11 @@ class Bulletin(SQLModel, table=True):
 Participant.rsvp_due_provisional = column_property(  # type: ignore[attr-defined]
     sa.exists()
     .where(
-        FollowUp.obligation == Obligation.RSVP,
-        FollowUp.subject_id == Participant.id,
-        FollowUp.deadline == Participant.rsvp_due_at,
-        FollowUp.status == FollowUpStatus.OPEN,
-        FollowUp.provisional.is_(True),
+        FollowUp.obligation == Obligation.RSVP,  # type: ignore[arg-type]
+        FollowUp.subject_id == Participant.id,  # type: ignore[arg-type]
+        FollowUp.deadline == Participant.rsvp_due_at,  # type: ignore[arg-type]
+        FollowUp.status == FollowUpStatus.OPEN,  # type: ignore[arg-type]
+        FollowUp.provisional.is_(True),  # type: ignore[attr-defined]
     )
     .correlate_except(FollowUp)
 )
@@ -412,17 +412,17 @@ def item_level(as_of: dt.datetime | None = None) -> Any:
     0 正常, 1 即将到期 (due_soon/due sent), 2 预警 (overdue sent), 3 督办 (an escalation sent).
     With `as_of`, only rungs sent by then count."""
     rung = sa.case(
-        *((FollowUp.step == step, level) for step, level in RUNG_LEVELS.items()),
+        *((FollowUp.step == step, level) for step, level in RUNG_LEVELS.items()),  # type: ignore[arg-type]
         else_=LEVEL_NONE,
     )
     query = sa.select(sa.func.coalesce(sa.func.max(rung), LEVEL_NONE)).where(
-        FollowUp.obligation == Obligation.ITEM_DEADLINE,
-        FollowUp.subject_id == RectificationItem.id,
-        FollowUp.deadline == RectificationItem.deadline,
-        FollowUp.status == FollowUpStatus.SENT,
+        FollowUp.obligation == Obligation.ITEM_DEADLINE,  # type: ignore[arg-type]
+        FollowUp.subject_id == RectificationItem.id,  # type: ignore[arg-type]
+        FollowUp.deadline == RectificationItem.deadline,  # type: ignore[arg-type]
+        FollowUp.status == FollowUpStatus.SENT,  # type: ignore[arg-type]
     )
     if as_of is not None:
-        query = query.where(FollowUp.processed_at <= as_of)
+        query = query.where(FollowUp.processed_at <= as_of)  # type: ignore[arg-type, operator]
     return query.correlate_except(FollowUp).scalar_subquery()
 
 

@@ -139,7 +139,7 @@ def find_near_duplicate(session: Session, topic: Topic) -> Topic | None:
     candidates = session.exec(
         select(Topic).where(
             Topic.id != topic.id,
-            Topic.status.in_([TopicStatus.AWAITING_APPROVAL, TopicStatus.IN_PROGRESS]),
+            Topic.status.in_([TopicStatus.AWAITING_APPROVAL, TopicStatus.IN_PROGRESS]),  # type: ignore[attr-defined]
         )
     ).all()
     best, best_ratio = None, 0.0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import typer
 
 
-def run_flow_here(start: Callable[[], Awaitable[Any]], what: str) -> Any:
+def run_flow_here(start: Callable[[], Coroutine[Any, Any, Any]], what: str) -> Any:
     """Run the flow in this process against the configured Prefect server; refuse without one,
     so every run is recorded (history, artifacts, logs) like the scheduled ones."""
     from config.db import migrate

@@ -38,7 +38,7 @@ def _stage_work(topic_id: int, stage: Stage) -> Any:
     its id. Safe to retry: every such operation skips what it already did."""
     with session_scope() as session:
         result = stages.SPECS[stage].automatic_work()(session, topic_id)
-        return result.id if isinstance(result, SQLModel) else result
+        return getattr(result, "id", None) if isinstance(result, SQLModel) else result
 
 
 # One Prefect task per stage, named as the spec says (screen-topic, invite-participants …).

@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -469,6 +469,7 @@ def build_xlsx(data: dict) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
 
     wb = Workbook()
     bold = Font(bold=True)
@@ -496,7 +497,7 @@ def build_xlsx(data: dict) -> bytes:
     def rates(columns: Sequence[Column]) -> set[int]:
         return {i for i, (k, _) in enumerate(columns, start=1) if k in RATE_KEYS}
 
-    ws = wb.active
+    ws = cast(Worksheet, wb.active)  # a new Workbook always has its first sheet
     ws.title = "概览"
     ws.append([data["title"]])
     ws["A1"].font = Font(bold=True, size=14)

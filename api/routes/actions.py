@@ -58,7 +58,7 @@ def read_session(session_id: int, session: SessionDep) -> ConsultationSession:
 def list_opinions(session_id: int, session: SessionDep) -> list:
     get(session, ConsultationSession, session_id)
     return list(
-        session.exec(select(Opinion).where(Opinion.session_id == session_id).order_by(Opinion.id))
+        session.exec(select(Opinion).where(Opinion.session_id == session_id).order_by(Opinion.id))  # type: ignore[arg-type]
     )
 
 
@@ -152,7 +152,7 @@ def extend(item_id: int, data: rectification.ExtendIn, session: SessionDep) -> R
 @router.get("/items/{item_id}/plans", response_model=list[rectification.PlanPublic], tags=["items"])
 def list_plans(item_id: int, session: SessionDep) -> list:
     get(session, RectificationItem, item_id)
-    return list(session.exec(select(Plan).where(Plan.item_id == item_id).order_by(Plan.version)))
+    return list(session.exec(select(Plan).where(Plan.item_id == item_id).order_by(Plan.version)))  # type: ignore[arg-type]
 
 
 @router.post(
@@ -183,7 +183,7 @@ def list_progress(item_id: int, session: SessionDep) -> list:
         session.exec(
             select(ProgressUpdate)
             .where(ProgressUpdate.item_id == item_id)
-            .order_by(ProgressUpdate.id)
+            .order_by(ProgressUpdate.id)  # type: ignore[arg-type]
         )
     )
 
