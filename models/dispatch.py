@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
+from config.links import action
 from config.settings import get_settings
 from models import followup
 from models.base import utcnow
@@ -74,88 +75,93 @@ class SectionKind:
     action: str  # per-line action; {id}, {owed_by} and {department} are filled in
 
 
+def _on_item(name: str) -> str:
+    """Where an item action is done, with {id} left to fill in per line."""
+    return action(name, item_id="{id}")
+
+
 SECTIONS: dict[str, SectionKind] = {
     # What an officer owes.
     "unacknowledged": SectionKind(
         "待签收整改事项",
         SPECS[Obligation.ACKNOWLEDGEMENT].digest_how_to_act or "",
         "签收期限",
-        "签收 POST /items/{id}/acknowledge（退回 POST /items/{id}/decline）",
+        f"签收 {_on_item('item.acknowledge')}（退回 {_on_item('item.decline')}）",
     ),
     "plan_missing": SectionKind(
         "待提交整改方案（一问题一方案）",
         SPECS[Obligation.PLAN].digest_how_to_act or "",
         "方案期限",
-        "提交方案 POST /items/{id}/plan",
+        f"提交方案 {_on_item('item.plan')}",
     ),
     "due_soon": SectionKind(
         "即将到期事项",
         SPECS[Obligation.ITEM_DEADLINE].digest_how_to_act or "",
         "整改期限",
-        "报送进展 POST /items/{id}/progress，办结 POST /items/{id}/complete",
+        f"报送进展 {_on_item('item.progress')}，办结 {_on_item('item.complete')}",
     ),
     "overdue": SectionKind(
         "已超期事项（预警）",
         "请立即办结；确需延期的请向协商办申请调整期限，逾期不办将提请督办",
         "整改期限",
-        "办结 POST /items/{id}/complete",
+        f"办结 {_on_item('item.complete')}",
     ),
     "escalated": SectionKind(
         "已提请督办事项（督办）",
         "已报单位负责人、协商办和审定人督办，请立即办结并报送情况",
         "整改期限",
-        "办结 POST /items/{id}/complete",
+        f"办结 {_on_item('item.complete')}",
     ),
     # What a department head owes: getting the department's overdue work done.
     "dept_ack_overdue": SectionKind(
         "本单位逾期未签收事项",
         "请督促责任人当即签收，或说明理由退回",
         "签收期限",
-        "督促{owed_by}签收 POST /items/{id}/acknowledge",
+        f"督促{{owed_by}}签收 {_on_item('item.acknowledge')}",
     ),
     "dept_plan_overdue": SectionKind(
         "本单位逾期未提交整改方案事项",
         "请督促责任人当即提交整改方案",
         "方案期限",
-        "督促{owed_by}提交 POST /items/{id}/plan",
+        f"督促{{owed_by}}提交 {_on_item('item.plan')}",
     ),
     "dept_overdue": SectionKind(
         "本单位超期未办结事项（预警/督办）",
         "请督促责任人立即办结，并对督办事项报送情况",
         "整改期限",
-        "督促{owed_by}办结 POST /items/{id}/complete",
+        f"督促{{owed_by}}办结 {_on_item('item.complete')}",
     ),
     # A department without a head: the office stands in.
     "nohead_plan_overdue": SectionKind(
         "未设单位负责人的逾期未提交方案事项",
         "该单位未登记负责人，请协商办代为督促责任人提交整改方案",
         "方案期限",
-        "督促{department}{owed_by}提交 POST /items/{id}/plan",
+        f"督促{{department}}{{owed_by}}提交 {_on_item('item.plan')}",
     ),
     "nohead_overdue": SectionKind(
         "未设单位负责人的超期事项（预警）",
         "该单位未登记负责人，请协商办代为督促责任人办结",
         "整改期限",
-        "督促{department}{owed_by}办结 POST /items/{id}/complete",
+        f"督促{{department}}{{owed_by}}办结 {_on_item('item.complete')}",
     ),
     # What the office (and, for 督办, the approver) owes.
     "reassign": SectionKind(
         "已退回待改派事项",
         "请重新确定牵头单位和责任人后改派",
         "",
-        "改派 POST /items/{id}/reassign",
+        f"改派 {_on_item('item.reassign')}",
     ),
     "ack_overdue_all": SectionKind(
         "逾期未签收事项",
         "请督促有关单位签收，必要时改派",
         "签收期限",
-        "督促{department}签收（POST /items/{id}/reassign 可改派）",
+        f"督促{{department}}签收（{_on_item('item.reassign')} 可改派）",
     ),
     "escalated_all": SectionKind(
         "督办事项（超期且经预警仍未办结）",
         "请督办有关单位限期办结，必要时调整期限或约谈",
         "整改期限",
-        "督办{department}（调整期限 POST /items/{id}/extend）",
+        f"督办{{department}}（调整期限 {_on_item('item.extend')}）",
     ),
 }
 

@@ -1,6 +1,6 @@
 """The KPIs of DOMAIN.md, each declared once: its label, target, numerator and denominator.
 
-Every surface (topic page, GET /kpis, the stored assessment, the monthly bulletin, the
+Every surface (topic page, the /kpis endpoint, the stored assessment, the monthly bulletin, the
 quarterly trend, the CLI and the rendered files) takes its numbers and labels from here, so
 the same records over the same window give the same rate everywhere.
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from config.links import action
+
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     undefined=StrictUndefined,
@@ -15,6 +17,7 @@ _env = Environment(
     lstrip_blocks=True,
     autoescape=False,
 )
+_env.globals["action"] = action  # where the recipient acts, from the one table of actions
 
 
 def render(template: str, context: dict[str, Any]) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, or_
 
+from config.links import action
 from models.enums import (
     FollowUpStep,
     ItemStatus,
@@ -68,7 +69,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
             Obligation.TOPIC_APPROVAL,
             "审定议题",
             ((FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
-            "请在协商平台审定（POST /topics/{topic_id}/approve 或 /reject）",
+            f"请在协商平台审定（{action('topic.approve', topic_id='{topic_id}')} 或 {action('topic.reject', topic_id='{topic_id}')}）",
             "approval_reminder",
             owner_role=Role.APPROVER,
             fulfilled=lambda: exists().where(
@@ -80,7 +81,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
             Obligation.RSVP,
             "回复协商邀请",
             ((FollowUpStep.DUE_SOON, -1), (FollowUpStep.ESCALATE_ADMIN, 1)),
-            "请在协商平台回复是否参加（POST /participants/{subject_id}/rsvp）",
+            f"请在协商平台回复是否参加（{action('participant.rsvp', participant_id='{subject_id}')}）",
             "rsvp_reminder",
             fulfilled=lambda: exists().where(
                 Participant.id == FollowUp.subject_id,  # type: ignore[arg-type]
@@ -95,7 +96,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
                 (FollowUpStep.OVERDUE, 1),
                 (FollowUpStep.ESCALATE_ADMIN, 2),
             ),
-            "请在协商平台提交调研成果（POST /research-tasks/{subject_id}/findings）",
+            f"请在协商平台提交调研成果（{action('research.findings', task_id='{subject_id}')}）",
             "research_due",
             fulfilled=lambda: exists().where(
                 ResearchTask.id == FollowUp.subject_id,  # type: ignore[arg-type]
@@ -106,7 +107,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
             Obligation.REPORT_APPROVAL,
             "审定协商成果报告",
             ((FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
-            "请在协商平台审定报告（POST /reports/{subject_id}/approve）",
+            f"请在协商平台审定报告（{action('report.approve', report_id='{subject_id}')}）",
             "approval_reminder",
             owner_role=Role.APPROVER,
             fulfilled=lambda: exists().where(
@@ -123,7 +124,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
                 (FollowUpStep.ESCALATE_HEAD, 1),
                 (FollowUpStep.ESCALATE_ADMIN, 2),
             ),
-            "请在协商平台签收或说明理由退回（POST /items/{subject_id}/acknowledge）",
+            f"请在协商平台签收或说明理由退回（{action('item.acknowledge', item_id='{subject_id}')}）",
             "ack_overdue",
             fulfilled=lambda: exists().where(
                 RectificationItem.id == FollowUp.subject_id,  # type: ignore[arg-type]
@@ -143,7 +144,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
                 (FollowUpStep.OVERDUE, 1),
                 (FollowUpStep.ESCALATE_HEAD, 2),
             ),
-            "请在协商平台提交整改方案（POST /items/{subject_id}/plan）",
+            f"请在协商平台提交整改方案（{action('item.plan', item_id='{subject_id}')}）",
             "plan_due",
             fulfilled=lambda: or_(
                 exists().where(Plan.item_id == FollowUp.subject_id),  # type: ignore[arg-type]
@@ -165,7 +166,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
                 (FollowUpStep.ESCALATE_HEAD, 2),
                 (FollowUpStep.ESCALATE_ADMIN, 3),
             ),
-            "请按期完成整改并在协商平台报送进展、申请办结（POST /items/{subject_id}/complete）",
+            f"请按期完成整改并在协商平台报送进展、申请办结（{action('item.complete', item_id='{subject_id}')}）",
             "item_due_soon",
             templates=((FollowUpStep.OVERDUE, "overdue_warning"),),
             fulfilled=lambda: exists().where(
@@ -182,7 +183,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
             Obligation.RECHECK,
             "开展回头看",
             ((FollowUpStep.DUE, 0),),
-            "请组织回头看并在协商平台记录结果（POST /items/{subject_id}/recheck）",
+            f"请组织回头看并在协商平台记录结果（{action('item.recheck', item_id='{subject_id}')}）",
             "recheck_request",
             owner_role=Role.ADMINISTRATOR,
             fulfilled=lambda: exists().where(
@@ -195,7 +196,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
             Obligation.RATING,
             "评价整改成效",
             ((FollowUpStep.DUE_SOON, -1),),
-            "请在协商平台评价（POST /topics/{topic_id}/ratings）",
+            f"请在协商平台评价（{action('topic.rate', topic_id='{topic_id}')}）",
             "rating_reminder",
             fulfilled=lambda: exists().where(
                 Rating.topic_id == FollowUp.subject_id,  # type: ignore[arg-type]

@@ -189,6 +189,7 @@ def return_report(session: Session, report_id: int, data: ReportReturn) -> Repor
         template="report_returned",
         topic_id=topic.id,
         topic=topic,
+        report=report,
         reason=data.reason,
         approver=approver.name,
     )

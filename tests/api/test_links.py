@@ -1,0 +1,65 @@
+"""Every place a message tells a person to act is a real route of the app: the addresses come
+from one table (config/links.py), and no domain text spells one out by hand."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlmodel import select
+
+from api.app import create_app
+from config.links import ACTIONS
+from models import dispatch
+from models.enums import Stage
+from models.tables import Notification
+
+ROOT = Path(__file__).resolve().parents[2]
+ADDRESS = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/[\w\-/{}]*)")
+
+
+def _routes() -> list[tuple[str, re.Pattern[str]]]:
+    """(method, path pattern) of every route the app documents."""
+    routes = []
+    for path, operations in create_app().openapi()["paths"].items():
+        pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+        routes += [(method.upper(), pattern) for method in operations]
+    return routes
+
+
+def _resolves(method: str, path: str, routes: list[tuple[str, re.Pattern[str]]]) -> bool:
+    return any(m == method and p.match(path) for m, p in routes)
+
+
+def test_every_declared_action_is_a_route_of_the_app():
+    routes = _routes()
+    for name, (method, path) in ACTIONS.items():
+        concrete = re.sub(r"\{[^}]+\}", "7", path)
+        assert _resolves(method, concrete, routes), f"{name}: {method} {path}"
+
+
+def test_no_template_or_domain_text_spells_out_an_address():
+    texts = [*(ROOT / "models" / "templates").glob("*.txt"), *(ROOT / "models").glob("*.py")]
+    texts += [*(ROOT / "tasks").rglob("*.py"), *(ROOT / "tasks" / "templates").glob("*")]
+    found = [
+        f"{path.relative_to(ROOT)}: {m.group(0)}"
+        for path in texts
+        for m in ADDRESS.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_every_link_in_every_message_of_a_whole_loop_resolves(loop, session):
+    """Run a topic through every stage, a weekly dispatch over it, and read what people got."""
+    loop.advance(loop.topic(), to=Stage.ASSESSMENT, start=True)
+    other = loop.topic(title="只走到转交的议题")
+    loop.advance(other, to=Stage.TRANSFER, start=True)
+    dispatch.weekly_dispatch(session)
+    session.flush()
+    routes = _routes()
+    bodies = [n.body for n in session.exec(select(Notification))]
+    links = [(m.group(1), m.group(2)) for body in bodies for m in ADDRESS.finditer(body)]
+    assert len({path.split("/")[1] for _, path in links}) >= 5, links  # many kinds were sent
+    assert all("{" not in path for _, path in links), links  # every id filled in
+    unresolved = [f"{m} {p}" for m, p in links if not _resolves(m, p, routes)]
+    assert unresolved == []
