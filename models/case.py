@@ -58,6 +58,63 @@ def get(session: Session, model: type[T], ident: int | None, *, for_update: bool
     return row
 
 
+def of_topic(
+    session: Session,
+    model: type[T],
+    topic_id: int,
+    *,
+    order_by: Any,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[T]:
+    """A topic's records of one kind, in order (404 for an unknown topic): the one shape of
+    every per-topic list the API shows."""
+    return children(
+        session,
+        Topic,
+        topic_id,
+        model,
+        key="topic_id",
+        order_by=order_by,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def children(
+    session: Session,
+    parent: type[SQLModel],
+    parent_id: int,
+    model: type[T],
+    *,
+    key: str,
+    order_by: Any,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[T]:
+    """The records of one kind that belong to a parent row (a session's opinions, an item's
+    plans), in order; NotFound names the parent when it does not exist."""
+    get(session, parent, parent_id)
+    stmt = select(model).where(getattr(model, key) == parent_id).order_by(order_by)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.exec(stmt.offset(offset)))
+
+
+def page(session: Session, model: type[T], *, order_by: Any, limit: int, offset: int) -> list[T]:
+    """One page of every record of a kind (people, departments), in a stable order."""
+    return list(session.exec(select(model).order_by(order_by).limit(limit).offset(offset)))
+
+
+def one_of_topic(session: Session, model: type[T], topic_id: int, *, missing: str) -> T:
+    """The topic's single record of one kind (its report, its assessment), or NotFound."""
+    get(session, Topic, topic_id)
+    row = session.exec(select(model).where(model.topic_id == topic_id)).first()  # type: ignore[attr-defined]
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
 def require_role(person: Person, *roles: Role, action: str) -> None:
     if person.role not in roles:
         allowed = "、".join(ROLE_NAMES[r] for r in roles)

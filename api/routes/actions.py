@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlmodel import select
 
 from api.deps import SessionDep, commit
 from models import consultation, prestudy, rectification, subject
 from models import report as reports
-from models.case import get
+from models.case import children, get
 from models.tables import (
     ConsultationSession,
     Opinion,
@@ -56,9 +55,8 @@ def read_session(session_id: int, session: SessionDep) -> ConsultationSession:
     tags=["session"],
 )
 def list_opinions(session_id: int, session: SessionDep) -> list:
-    get(session, ConsultationSession, session_id)
-    return list(
-        session.exec(select(Opinion).where(Opinion.session_id == session_id).order_by(Opinion.id))  # type: ignore[arg-type]
+    return children(
+        session, ConsultationSession, session_id, Opinion, key="session_id", order_by=Opinion.id
     )
 
 
@@ -151,8 +149,7 @@ def extend(item_id: int, data: rectification.ExtendIn, session: SessionDep) -> R
 
 @router.get("/items/{item_id}/plans", response_model=list[rectification.PlanPublic], tags=["items"])
 def list_plans(item_id: int, session: SessionDep) -> list:
-    get(session, RectificationItem, item_id)
-    return list(session.exec(select(Plan).where(Plan.item_id == item_id).order_by(Plan.version)))  # type: ignore[arg-type]
+    return children(session, RectificationItem, item_id, Plan, key="item_id", order_by=Plan.version)
 
 
 @router.post(
@@ -178,13 +175,13 @@ def review_plan(plan_id: int, data: rectification.PlanReview, session: SessionDe
     "/items/{item_id}/progress", response_model=list[rectification.ProgressPublic], tags=["items"]
 )
 def list_progress(item_id: int, session: SessionDep) -> list:
-    get(session, RectificationItem, item_id)
-    return list(
-        session.exec(
-            select(ProgressUpdate)
-            .where(ProgressUpdate.item_id == item_id)
-            .order_by(ProgressUpdate.id)  # type: ignore[arg-type]
-        )
+    return children(
+        session,
+        RectificationItem,
+        item_id,
+        ProgressUpdate,
+        key="item_id",
+        order_by=ProgressUpdate.id,
     )
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlmodel import select
 
 from api.deps import Limit, Offset, SessionDep, commit
 from models import people
-from models.case import get
+from models.case import get, page
 from models.tables import Department, Person
 
 router = APIRouter(tags=["people"])
@@ -22,9 +21,7 @@ def create_department(data: people.DepartmentCreate, session: SessionDep) -> Dep
 
 @router.get("/departments", response_model=list[people.DepartmentPublic])
 def list_departments(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list:
-    return list(
-        session.exec(select(Department).order_by(Department.id).limit(limit).offset(offset))  # type: ignore[arg-type]
-    )
+    return page(session, Department, order_by=Department.id, limit=limit, offset=offset)
 
 
 @router.post("/people", response_model=people.PersonPublic, status_code=201)
@@ -36,7 +33,7 @@ def create_person(data: people.PersonCreate, session: SessionDep) -> Person:
 
 @router.get("/people", response_model=list[people.PersonPublic])
 def list_people(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list:
-    return list(session.exec(select(Person).order_by(Person.id).limit(limit).offset(offset)))  # type: ignore[arg-type]
+    return page(session, Person, order_by=Person.id, limit=limit, offset=offset)
 
 
 @router.get("/people/{person_id}", response_model=people.PersonPublic)

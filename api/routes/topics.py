@@ -6,16 +6,14 @@ import datetime as dt
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
-from sqlmodel import select
 
 from api import launcher
 from api.deps import Limit, Offset, SessionDep, UnitOfWorkDep, commit
 from models import assessment, consultation, prestudy, rectification, stages, subject
 from models import report as reports
 from models import topic as topics
-from models.case import get
+from models.case import get, of_topic, one_of_topic
 from models.enums import Stage, TopicStatus
-from models.errors import NotFound
 from models.tables import (
     Assessment,
     AuditEvent,
@@ -104,12 +102,7 @@ async def list_runs(topic_id: int, uow: UnitOfWorkDep) -> list[launcher.FlowRunP
 
 @router.get("/{topic_id}/participants", response_model=list[subject.ParticipantPublic])
 def list_participants(topic_id: int, session: SessionDep) -> list:
-    get(session, Topic, topic_id)
-    return list(
-        session.exec(
-            select(Participant).where(Participant.topic_id == topic_id).order_by(Participant.id)  # type: ignore[arg-type]
-        )
-    )
+    return of_topic(session, Participant, topic_id, order_by=Participant.id)
 
 
 @router.post(
@@ -123,12 +116,7 @@ def add_participants(topic_id: int, data: subject.ParticipantsAdd, session: Sess
 
 @router.get("/{topic_id}/research-tasks", response_model=list[prestudy.ResearchTaskPublic])
 def list_research(topic_id: int, session: SessionDep) -> list:
-    get(session, Topic, topic_id)
-    return list(
-        session.exec(
-            select(ResearchTask).where(ResearchTask.topic_id == topic_id).order_by(ResearchTask.id)  # type: ignore[arg-type]
-        )
-    )
+    return of_topic(session, ResearchTask, topic_id, order_by=ResearchTask.id)
 
 
 @router.post(
@@ -144,14 +132,7 @@ def create_research(
 
 @router.get("/{topic_id}/sessions", response_model=list[consultation.SessionPublic])
 def list_sessions(topic_id: int, session: SessionDep) -> list:
-    get(session, Topic, topic_id)
-    return list(
-        session.exec(
-            select(ConsultationSession)
-            .where(ConsultationSession.topic_id == topic_id)
-            .order_by(ConsultationSession.round)  # type: ignore[arg-type]
-        )
-    )
+    return of_topic(session, ConsultationSession, topic_id, order_by=ConsultationSession.round)
 
 
 @router.post("/{topic_id}/sessions", response_model=consultation.SessionPublic, status_code=201)
@@ -165,33 +146,17 @@ def schedule_session(
 
 @router.get("/{topic_id}/suggestions", response_model=list[consultation.SuggestionPublic])
 def list_suggestions(topic_id: int, session: SessionDep) -> list:
-    get(session, Topic, topic_id)
-    return list(
-        session.exec(
-            select(Suggestion).where(Suggestion.topic_id == topic_id).order_by(Suggestion.id)  # type: ignore[arg-type]
-        )
-    )
+    return of_topic(session, Suggestion, topic_id, order_by=Suggestion.id)
 
 
 @router.get("/{topic_id}/report", response_model=reports.ReportPublic)
 def read_report(topic_id: int, session: SessionDep) -> Report:
-    get(session, Topic, topic_id)
-    report = session.exec(select(Report).where(Report.topic_id == topic_id)).first()
-    if report is None:
-        raise NotFound("该议题尚未形成协商成果报告")
-    return report
+    return one_of_topic(session, Report, topic_id, missing="该议题尚未形成协商成果报告")
 
 
 @router.get("/{topic_id}/items", response_model=list[rectification.ItemPublic])
 def list_items(topic_id: int, session: SessionDep) -> list:
-    get(session, Topic, topic_id)
-    return list(
-        session.exec(
-            select(RectificationItem)
-            .where(RectificationItem.topic_id == topic_id)
-            .order_by(RectificationItem.id)  # type: ignore[arg-type]
-        )
-    )
+    return of_topic(session, RectificationItem, topic_id, order_by=RectificationItem.id)
 
 
 @router.post("/{topic_id}/items", response_model=rectification.ItemPublic, status_code=201)
@@ -205,8 +170,7 @@ def create_item(
 
 @router.get("/{topic_id}/ratings", response_model=list[assessment.RatingPublic])
 def list_ratings(topic_id: int, session: SessionDep) -> list:
-    get(session, Topic, topic_id)
-    return list(session.exec(select(Rating).where(Rating.topic_id == topic_id).order_by(Rating.id)))  # type: ignore[arg-type]
+    return of_topic(session, Rating, topic_id, order_by=Rating.id)
 
 
 @router.post("/{topic_id}/ratings", response_model=assessment.RatingPublic, status_code=201)
@@ -229,11 +193,7 @@ def close_assessment(
 
 @router.get("/{topic_id}/assessment", response_model=assessment.AssessmentPublic)
 def read_assessment(topic_id: int, session: SessionDep) -> Assessment:
-    get(session, Topic, topic_id)
-    result = session.exec(select(Assessment).where(Assessment.topic_id == topic_id)).first()
-    if result is None:
-        raise NotFound("该议题尚未办结评估")
-    return result
+    return one_of_topic(session, Assessment, topic_id, missing="该议题尚未办结评估")
 
 
 @router.get("/{topic_id}/kpis")
@@ -245,13 +205,6 @@ def topic_kpis(topic_id: int, session: SessionDep, as_of: dt.datetime | None = N
 
 @router.get("/{topic_id}/audit", response_model=list[AuditPublic])
 def topic_audit(topic_id: int, session: SessionDep, limit: Limit = 200, offset: Offset = 0) -> list:
-    get(session, Topic, topic_id)
-    return list(
-        session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.topic_id == topic_id)
-            .order_by(AuditEvent.id)  # type: ignore[arg-type]
-            .limit(limit)
-            .offset(offset)
-        )
+    return of_topic(
+        session, AuditEvent, topic_id, order_by=AuditEvent.id, limit=limit, offset=offset
     )
