@@ -313,11 +313,9 @@ async def topic_runs(uow: UnitOfWork, topic_id: int) -> list[FlowRunPublic]:
 
 
 def _stage_flow(tags: list[str]) -> str | None:
-    stage_tag = next((t for t in tags if t.startswith("stage:")), None)
-    if stage_tag is None:
-        return None
-    stage = stage_tag.split(":", 1)[1]
-    return stages.SPECS[Stage(stage)].flow_name if stage in Stage.__members__.values() else None
+    """The stage flow a run carries, from its `stage:<stage>` tag (None for other runs)."""
+    names = {f"stage:{stage.value}": spec.flow_name for stage, spec in stages.SPECS.items()}
+    return next((names[t] for t in tags if t in names), None)
 
 
 async def read_run(flow_run_id: uuid.UUID) -> FlowRunPublic | None:

@@ -10,7 +10,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,23 +75,37 @@ def sqlite_url() -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def require_postgres() -> None:
+    """Skip where PostgreSQL is not running, except in CI (XS_REQUIRE_POSTGRES), which fails."""
     if not _postgres_available():
         if os.environ.get("XS_REQUIRE_POSTGRES"):
             pytest.fail(f"PostgreSQL 不可用：{PG_ADMIN_URL}")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"xs_test_{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def fresh_postgres(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A throw-away PostgreSQL database (copied from `template` if given), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = sa_create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
-    yield url
-    engine_for(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    require_postgres()
+    with fresh_postgres("xs_test") as url:
+        migrate(url)
+        yield url
+        engine_for(url).dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -181,15 +195,9 @@ def committed_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 def _committed_pg_template(postgres_url: str) -> Iterator[str]:
     """A migrated PostgreSQL database nobody stays connected to, to copy from quickly
     (CREATE DATABASE … TEMPLATE refuses while any session uses the template)."""
-    name = f"xs_tpl_{uuid.uuid4().hex[:8]}"
-    admin = sa_create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    migrate(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")  # NullPool: closed when done
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres("xs_tpl") as url:
+        migrate(url)  # NullPool: closed when done
+        yield url.rsplit("/", 1)[1]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -199,22 +207,15 @@ def committed_any_db(
     """Like committed_db, on SQLite and on a fresh PostgreSQL database copied from a template."""
     from config.settings import get_settings
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'case.db'}"
-        migrate(url)
-    else:
-        template = request.getfixturevalue("_committed_pg_template")
-        name = f"xs_case_{uuid.uuid4().hex[:8]}"
-        admin = sa_create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    monkeypatch.setenv("XS_DATABASE_URL", url)
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-    if request.param == "postgres":
-        engine_for(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'case.db'}"
+            migrate(url)
+        else:
+            template = request.getfixturevalue("_committed_pg_template")
+            url = stack.enter_context(fresh_postgres("xs_case", template=template))
+            stack.callback(engine_for(url).dispose)
+        monkeypatch.setenv("XS_DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield url
+        get_settings.cache_clear()

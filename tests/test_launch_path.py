@@ -15,12 +15,11 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
 
 from config.settings import Settings, get_settings
 from runtime.demo import Client, wait_for_run
 from runtime.stack import Stack
-from tests.conftest import PG_ADMIN_URL, _postgres_available
+from tests.conftest import fresh_postgres, require_postgres
 from tests.receivers import HttpReceiver
 
 # Generous bounds that only a frozen API breaks (the defect: every request waited 30 s for the
@@ -32,18 +31,9 @@ def _database(kind: str, base: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{base / 'launch.db'}"
         return
-    if not _postgres_available():
-        if os.environ.get("XS_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL 不可用：{PG_ADMIN_URL}")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"xs_launch_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    require_postgres()
+    with fresh_postgres("xs_launch") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
