@@ -32,8 +32,16 @@ def get_unit_of_work() -> Callable[[], AbstractContextManager[Session]]:
 
 
 UnitOfWorkDep = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_unit_of_work)]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=500, description="每页条数")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="跳过的条数")]
+
+
+def paging(limit: Limit = 200, offset: Offset = 0) -> dict[str, int]:
+    """`limit` and `offset` of a list a parent record owns (a topic's items, an item's plans)."""
+    return {"limit": limit, "offset": offset}
+
+
+PageDep = Annotated[dict[str, int], Depends(paging)]
 
 
 def commit(session: Session, *rows: Any) -> None:

@@ -26,6 +26,7 @@ from config.deployments import (
     deployment_ref,
 )
 from models import stages
+from models.base import Page
 from models.case import get
 from models.enums import Stage
 from models.tables import AppMeta, Topic
@@ -79,6 +80,10 @@ def _public(run: Any, flow_name: str | None = None) -> FlowRunPublic:
 
 
 RESTARTABLE = {"FAILED", "CRASHED", "CANCELLED"}
+
+
+class FlowRunsPublic(Page[FlowRunPublic]):
+    """A topic's flow runs as Prefect records them, newest first."""
 
 
 class StageStart(BaseModel):

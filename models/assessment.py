@@ -5,20 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import exists, func, update
 from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models import kpis as kpi_module
-from models.base import utcnow
+from models.base import Page, utcnow
 from models.case import audit, close_follow_ups, get, queue, require_role, schedule_follow_ups
 from models.deadlines import format_local, working_days_after
 from models.enums import (
     FollowUpStatus,
     Obligation,
     ParticipantRole,
-    RaterKind,
     Role,
     Rsvp,
     Stage,
@@ -29,10 +27,14 @@ from models.kpis import Window
 from models.stages import ensure_in_stage, settle
 from models.tables import (
     Assessment,
+    AssessmentBase,
+    AssessmentRecord,
     FollowUp,
     Participant,
     Person,
     Rating,
+    RatingBase,
+    RatingRecord,
     RectificationItem,
     Topic,
 )
@@ -40,40 +42,24 @@ from models.tables import (
 SATISFIED_FROM = 4  # scores 4 and 5 of 5 count as satisfied
 
 
-class RatingIn(BaseModel):
+class RatingIn(RatingBase):
     """Request body: one satisfaction rating (1–5) of the outcome."""
 
-    person_id: int | None = None
-    item_id: int | None = None
-    rater_kind: RaterKind = RaterKind.RESIDENT
-    score: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=1000)
 
-
-class RatingPublic(BaseModel):
+class RatingPublic(RatingRecord):
     id: int
-    topic_id: int
-    item_id: int | None
-    person_id: int | None
-    rater_kind: RaterKind
-    score: int
-    satisfied: bool
-    comment: str | None
 
 
-class AssessmentClose(BaseModel):
+class RatingsPublic(Page[RatingPublic]):
+    """A topic's ratings, oldest first."""
+
+
+class AssessmentClose(AssessmentBase):
     by: int
-    summary: str = Field(min_length=2, max_length=10000)
-    public: bool = True
 
 
-class AssessmentPublic(BaseModel):
+class AssessmentPublic(AssessmentRecord):
     id: int
-    topic_id: int
-    summary: str
-    kpis: dict[str, Any]
-    closed_at: dt.datetime
-    public: bool
 
 
 def kpis(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.types import TypeDecorator
 
 
@@ -42,3 +43,16 @@ def enum_type(enum_cls: type[enum.Enum]) -> sa.Enum:
         length=32,
         values_callable=lambda e: [m.value for m in e],
     )
+
+
+RowT = TypeVar("RowT")
+
+
+class Page(BaseModel, Generic[RowT]):
+    """Every list the API answers: one page of records and how many there are in all, so a
+    client can page without guessing. Each entity names its own (`TopicsPublic` …)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    data: list[RowT]
+    count: int = Field(ge=0, description="符合条件的记录总数（不受分页限制）")

@@ -22,8 +22,8 @@ from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models import kpis
-from models.base import utcnow
-from models.case import audit, queue, role_tag
+from models.base import Page, utcnow
+from models.case import Listing, audit, listing, queue, role_tag
 from models.enums import ItemStatus, Role
 from models.errors import Invalid
 from models.kpis import pct
@@ -524,12 +524,12 @@ def announce(session: Session, bulletin: Bulletin, period: Period, summary: dict
 
 def list_bulletins(
     session: Session, *, kind: BulletinKind | None = None, limit: int = 50, offset: int = 0
-) -> list[Bulletin]:
+) -> Listing[Bulletin]:
     stmt = select(Bulletin)
     if kind is not None:
         stmt = stmt.where(Bulletin.kind == kind.value)
-    stmt = stmt.order_by(Bulletin.period_start.desc(), Bulletin.kind).offset(offset).limit(limit)  # type: ignore[attr-defined]
-    return list(session.exec(stmt).all())
+    order = (Bulletin.period_start.desc(), Bulletin.kind)  # type: ignore[attr-defined]
+    return listing(session, stmt, order_by=order, limit=limit, offset=offset)
 
 
 class BulletinPublic(BaseModel):
@@ -546,6 +546,10 @@ class BulletinPublic(BaseModel):
     overall: dict[str, Any]
     ranking: dict[str, Any]
     overdue_total: int
+
+
+class BulletinsPublic(Page[BulletinPublic]):
+    """Bulletins, newest period first."""
 
 
 class BulletinDetail(BulletinPublic):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import exists, update
+from sqlalchemy import exists, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
@@ -30,6 +30,7 @@ from models.tables import (
 )
 
 T = TypeVar("T", bound=SQLModel)
+Row = TypeVar("Row")
 
 ROLE_TAG = "role-{}"
 
@@ -58,6 +59,30 @@ def get(session: Session, model: type[T], ident: int | None, *, for_update: bool
     return row
 
 
+class Listing(Generic[Row]):
+    """One page of records and how many match in all: what every list query returns and every
+    list answer (`Page`) is read from."""
+
+    __slots__ = ("count", "data")
+
+    def __init__(self, data: list[Row], count: int) -> None:
+        self.data = data
+        self.count = count
+
+
+def listing(
+    session: Session, stmt: Any, *, order_by: Any, limit: int | None = None, offset: int = 0
+) -> Listing[Any]:
+    """Run a filtered SELECT as one page in a stable order, with the total it pages over."""
+    total = session.exec(
+        select(func.count()).select_from(stmt.order_by(None).subquery())  # type: ignore[call-overload]
+    ).one()
+    stmt = stmt.order_by(*(order_by if isinstance(order_by, tuple) else (order_by,)))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return Listing(list(session.exec(stmt.offset(offset))), total)
+
+
 def of_topic(
     session: Session,
     model: type[T],
@@ -66,7 +91,7 @@ def of_topic(
     order_by: Any,
     limit: int | None = None,
     offset: int = 0,
-) -> list[T]:
+) -> Listing[T]:
     """A topic's records of one kind, in order (404 for an unknown topic): the one shape of
     every per-topic list the API shows."""
     return children(
@@ -91,19 +116,17 @@ def children(
     order_by: Any,
     limit: int | None = None,
     offset: int = 0,
-) -> list[T]:
+) -> Listing[T]:
     """The records of one kind that belong to a parent row (a session's opinions, an item's
     plans), in order; NotFound names the parent when it does not exist."""
     get(session, parent, parent_id)
-    stmt = select(model).where(getattr(model, key) == parent_id).order_by(order_by)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return list(session.exec(stmt.offset(offset)))
+    stmt = select(model).where(getattr(model, key) == parent_id)
+    return listing(session, stmt, order_by=order_by, limit=limit, offset=offset)
 
 
-def page(session: Session, model: type[T], *, order_by: Any, limit: int, offset: int) -> list[T]:
+def page(session: Session, model: type[T], *, order_by: Any, limit: int, offset: int) -> Listing[T]:
     """One page of every record of a kind (people, departments), in a stable order."""
-    return list(session.exec(select(model).order_by(order_by).limit(limit).offset(offset)))
+    return listing(session, select(model), order_by=order_by, limit=limit, offset=offset)
 
 
 def one_of_topic(session: Session, model: type[T], topic_id: int, *, missing: str) -> T:

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from models.base import utcnow
+from models.base import Page, utcnow
 from models.case import audit, get, queue
 from models.deadlines import format_local
 from models.enums import Rsvp, SessionForm, SessionStatus, Stage
 from models.errors import Conflict, Invalid
 from models.stages import ensure_in_stage, ensure_preparing, settle, under_way
-from models.tables import ConsultationSession, Opinion, Participant, Person, Suggestion, Topic
+from models.tables import (
+    ConsultationSession,
+    Opinion,
+    OpinionBase,
+    OpinionRecord,
+    Participant,
+    Person,
+    SessionBase,
+    SessionRecord,
+    Suggestion,
+    SuggestionBase,
+    SuggestionRecord,
+    Topic,
+)
 
 FORM_LABELS = {
     SessionForm.THEMATIC: "专题协商会",
@@ -25,13 +36,8 @@ FORM_LABELS = {
 }
 
 
-class SessionCreate(BaseModel):
+class SessionCreate(SessionBase):
     """Request body: when, where and in which form the consultation takes place."""
-
-    form: SessionForm
-    starts_at: dt.datetime
-    ends_at: dt.datetime | None = None
-    place: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def _check(self) -> SessionCreate:
@@ -49,24 +55,16 @@ class SessionCreate(BaseModel):
         return self
 
 
-class SessionPublic(BaseModel):
+class SessionPublic(SessionRecord):
     id: int
-    topic_id: int
-    round: int
-    form: SessionForm
-    starts_at: dt.datetime
-    ends_at: dt.datetime | None
-    place: str | None
-    status: SessionStatus
-    consensus_reached: bool
-    consensus_summary: str | None
-    concluded_at: dt.datetime | None
 
 
-class OpinionIn(BaseModel):
-    participant_id: int
-    content: str = Field(min_length=2, max_length=5000)
-    consensus: bool = False
+class SessionsPublic(Page[SessionPublic]):
+    """A topic's consultation rounds, first round first."""
+
+
+class OpinionIn(OpinionBase):
+    """One opinion as spoken by a participant."""
 
 
 class OpinionsAdd(BaseModel):
@@ -75,17 +73,16 @@ class OpinionsAdd(BaseModel):
     opinions: list[OpinionIn] = Field(min_length=1, max_length=500)
 
 
-class OpinionPublic(BaseModel):
+class OpinionPublic(OpinionRecord):
     id: int
-    session_id: int
-    participant_id: int
-    content: str
-    consensus: bool
 
 
-class SuggestionIn(BaseModel):
-    content: str = Field(min_length=2, max_length=2000)
-    opinion_ids: list[int] = Field(min_length=1)
+class OpinionsPublic(Page[OpinionPublic]):
+    """A session's opinions, in the order they were recorded."""
+
+
+class SuggestionIn(SuggestionBase):
+    """One suggestion of the round, with the opinions it came from."""
 
 
 class Conclusion(BaseModel):
@@ -102,14 +99,12 @@ class Conclusion(BaseModel):
         return self
 
 
-class SuggestionPublic(BaseModel):
+class SuggestionPublic(SuggestionRecord):
     id: int
-    topic_id: int
-    session_id: int
-    content: str
-    opinion_ids: list[int]
-    adoption: str
-    adoption_note: str | None
+
+
+class SuggestionsPublic(Page[SuggestionPublic]):
+    """A topic's 协商意见建议清单."""
 
 
 def schedule_session(session: Session, topic_id: int, data: SessionCreate) -> ConsultationSession:

@@ -25,32 +25,24 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
+from sqlmodel import select as select_rows
 
-from models.base import utcnow
-from models.case import get
+from models.base import Page, utcnow
+from models.case import Listing, get, listing
 from models.enums import NotificationStatus
 from models.errors import Conflict
-from models.tables import Notification
+from models.tables import Notification, NotificationRecord
 
 IN_DOUBT_AFTER = dt.timedelta(minutes=10)
 BACKOFF_SECONDS = (30, 120, 600, 1800, 3600)
 
 
-class NotificationPublic(BaseModel):
+class NotificationPublic(NotificationRecord):
     id: int
-    event_key: str
-    recipient: str
-    channel: str
-    template: str
-    title: str
-    body: str
-    topic_id: int | None
-    status: NotificationStatus
-    attempts: int
-    last_error: str | None
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
-    next_attempt_at: dt.datetime | None
+
+
+class NotificationsPublic(Page[NotificationPublic]):
+    """Undelivered messages, oldest first."""
 
 
 class OutboxAction(BaseModel):
@@ -163,16 +155,9 @@ UNDELIVERED = [
 ]
 
 
-def undelivered(session: Session, *, limit: int, offset: int) -> list[Notification]:
-    return list(
-        session.execute(
-            select(Notification)
-            .where(Notification.status.in_(UNDELIVERED))  # type: ignore[attr-defined]
-            .order_by(Notification.id)  # type: ignore[arg-type]
-            .limit(limit)
-            .offset(offset)
-        ).scalars()
-    )
+def undelivered(session: Session, *, limit: int, offset: int) -> Listing[Notification]:
+    stmt = select_rows(Notification).where(Notification.status.in_(UNDELIVERED))  # type: ignore[attr-defined]
+    return listing(session, stmt, order_by=Notification.id, limit=limit, offset=offset)
 
 
 def give_up(session: Session, notification_id: int) -> Notification:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import uuid
 
-from pydantic import BaseModel, Field, field_validator
-from sqlmodel import Session, select
+from pydantic import field_validator
+from sqlmodel import Field, Session, select
 
+from models.base import Page
 from models.case import audit
 from models.enums import Role
 from models.errors import Conflict, Invalid
-from models.tables import Department, Person
+from models.tables import Department, DepartmentBase, Person, PersonBase, PersonContact
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 # Tags the system hands out itself (person-<id>, dept-<id>, role-<role>) or that Apprise reserves.
@@ -28,40 +29,38 @@ def _check_tag(value: str | None) -> str | None:
     return value
 
 
-class DepartmentCreate(BaseModel):
+class DepartmentCreate(DepartmentBase):
     """Request body: a responsible department (责任单位)."""
 
-    name: str = Field(min_length=1, max_length=100)
-    tag: str | None = None
+    tag: str | None = Field(default=None, description="通知标签；不填时由系统分配")
 
     _tag = field_validator("tag")(_check_tag)
 
 
-class DepartmentPublic(BaseModel):
+class DepartmentPublic(DepartmentBase):
     id: int
-    name: str
     tag: str
 
 
-class PersonCreate(BaseModel):
+class DepartmentsPublic(Page[DepartmentPublic]):
+    """A page of departments."""
+
+
+class PersonCreate(PersonBase, PersonContact):
     """Request body: anyone who proposes, approves, speaks, owes or rates."""
 
-    name: str = Field(min_length=1, max_length=50)
-    role: Role
-    department_id: int | None = None
-    phone: str | None = Field(default=None, max_length=32)
-    email: str | None = Field(default=None, max_length=200)
-    tag: str | None = None
+    tag: str | None = Field(default=None, description="通知标签；不填时由系统分配")
 
     _tag = field_validator("tag")(_check_tag)
 
 
-class PersonPublic(BaseModel):
+class PersonPublic(PersonBase):
     id: int
-    name: str
-    role: Role
-    department_id: int | None
     tag: str
+
+
+class PeoplePublic(Page[PersonPublic]):
+    """A page of people (without their contact details)."""
 
 
 def create_department(session: Session, data: DepartmentCreate) -> Department:

@@ -8,33 +8,34 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exists
 from sqlmodel import Session, select
 
-from models.base import utcnow
+from models.base import Page, utcnow
 from models.case import audit, close_follow_ups, get, queue, schedule_follow_ups
 from models.deadlines import end_of_day, format_local, local_today
-from models.enums import Obligation, ResearchMethod, Stage, StageState
+from models.enums import Obligation, Stage, StageState
 from models.errors import Conflict, Invalid
 from models.stages import ensure_open, ensure_preparing, settle, under_way
-from models.tables import FollowUp, Person, ResearchTask, Topic
+from models.tables import (
+    FollowUp,
+    Person,
+    ResearchTask,
+    ResearchTaskBase,
+    ResearchTaskRecord,
+    Topic,
+)
 
 
-class ResearchTaskCreate(BaseModel):
+class ResearchTaskCreate(ResearchTaskBase):
     """Request body: one research assignment with an owner and a due date."""
 
-    title: str = Field(min_length=2, max_length=200)
-    method: ResearchMethod
-    owner_id: int
-    due_date: dt.date
+    due_date: dt.date = Field(description="调研成果提交日期（当日 24 时前）")
 
 
-class ResearchTaskPublic(BaseModel):
+class ResearchTaskPublic(ResearchTaskRecord):
     id: int
-    topic_id: int
-    title: str
-    method: ResearchMethod
-    owner_id: int
-    due_at: dt.datetime
-    findings: str | None
-    submitted_at: dt.datetime | None
+
+
+class ResearchTasksPublic(Page[ResearchTaskPublic]):
+    """A topic's research tasks."""
 
 
 class FindingsIn(BaseModel):

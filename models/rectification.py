@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, computed_field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models.base import utcnow
+from models.base import Page, utcnow
 from models.case import (
     audit,
     close_follow_ups,
@@ -35,8 +35,14 @@ from models.stages import ensure_in_stage, ensure_open, ensure_preparing, settle
 from models.tables import (
     LEVEL_LABELS,
     Department,
+    ItemBase,
+    ItemRecord,
     Person,
     Plan,
+    PlanBase,
+    PlanRecord,
+    ProgressBase,
+    ProgressRecord,
     ProgressUpdate,
     RectificationItem,
     Suggestion,
@@ -53,42 +59,14 @@ ITEM_STATUS_LABELS = {
 }
 
 
-class ItemCreate(BaseModel):
+class ItemCreate(ItemBase):
     """Request body: turn an adopted suggestion into a line of the responsibility list."""
 
-    suggestion_id: int
-    title: str = Field(min_length=2, max_length=200)
-    lead_department_id: int
-    co_department_ids: list[int] = Field(default_factory=list, max_length=20)
-    officer_id: int
-    deadline: dt.date
+    deadline: dt.date = Field(description="整改期限（当日 24 时前）")
 
 
-class ItemPublic(BaseModel):
+class ItemPublic(ItemRecord):
     id: int
-    topic_id: int
-    suggestion_id: int
-    title: str
-    lead_department_id: int
-    co_department_ids: list[int]
-    officer_id: int
-    deadline: dt.datetime
-    deadline_provisional: bool = Field(
-        description="签收、方案期限或整改期限的提醒时点按法定节假日规则暂估（官方放假安排尚未导入）"
-    )
-    status: ItemStatus
-    transferred_at: dt.datetime | None
-    ack_due_at: dt.datetime | None
-    acknowledged_at: dt.datetime | None
-    decline_reason: str | None
-    plan_due_at: dt.datetime | None
-    completed_at: dt.datetime | None
-    completion_summary: str | None
-    solved: bool | None
-    long_term_mechanism: bool | None
-    recheck_due_at: dt.datetime | None
-    rechecked_at: dt.datetime | None
-    rebound: bool | None
     level: int = Field(
         description="催办等级，取自整改期限催办阶梯已发出的最高一级："
         "0 正常、1 即将到期、2 预警、3 督办"
@@ -98,6 +76,10 @@ class ItemPublic(BaseModel):
     @property
     def level_label(self) -> str:
         return LEVEL_LABELS[self.level]
+
+
+class ItemsPublic(Page[ItemPublic]):
+    """A topic's responsibility list (工作责任清单)."""
 
 
 class Actor(BaseModel):
@@ -125,28 +107,19 @@ class ExtendIn(BaseModel):
     reason: str = Field(min_length=2, max_length=500)
 
 
-class PlanIn(BaseModel):
+class PlanIn(PlanBase):
     """Request body: 一问题一方案."""
 
     by: int
-    target: str = Field(min_length=2, max_length=5000)
-    measures: str = Field(min_length=2, max_length=10000)
-    deadline: dt.date
-    responsible_id: int
-    adjust_reason: str | None = Field(default=None, max_length=500)
+    deadline: dt.date = Field(description="方案完成时限（当日 24 时前）")
 
 
-class PlanPublic(BaseModel):
+class PlanPublic(PlanRecord):
     id: int
-    item_id: int
-    version: int
-    target: str
-    measures: str
-    deadline: dt.datetime
-    responsible_id: int
-    adjust_reason: str | None
-    status: PlanStatus
-    review_note: str | None
+
+
+class PlansPublic(Page[PlanPublic]):
+    """An item's plans, first version first."""
 
 
 class PlanReview(BaseModel):
@@ -155,21 +128,16 @@ class PlanReview(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-class ProgressIn(BaseModel):
+class ProgressIn(ProgressBase):
     by: int
-    note: str = Field(min_length=2, max_length=5000)
-    percent: int = Field(ge=0, le=100)
-    evidence_ref: str | None = Field(default=None, max_length=500)
 
 
-class ProgressPublic(BaseModel):
+class ProgressPublic(ProgressRecord):
     id: int
-    item_id: int
-    by_id: int
-    note: str
-    percent: int
-    evidence_ref: str | None
-    created_at: dt.datetime
+
+
+class ProgressListPublic(Page[ProgressPublic]):
+    """An item's progress reports, oldest first."""
 
 
 class CompletionIn(BaseModel):

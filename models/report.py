@@ -28,30 +28,24 @@ from models.tables import (
     Participant,
     Person,
     Report,
+    ReportBase,
+    ReportRecord,
     ResearchTask,
     Suggestion,
     Topic,
 )
 
 
-class ReportPublic(BaseModel):
+class ReportPublic(ReportRecord):
     id: int
-    topic_id: int
-    title: str
-    content: str
-    status: ReportStatus
-    submitted_at: dt.datetime
-    return_reason: str | None
-    approved_by_id: int | None
-    approved_at: dt.datetime | None
 
 
-class ReportRevision(BaseModel):
-    """Request body: the office's edit of a returned or submitted report."""
+class ReportUpdate(ReportBase):
+    """Request body: the office's edit of a returned or submitted report (the title is kept
+    when not given)."""
 
     by: int
-    title: str | None = Field(default=None, min_length=2, max_length=200)
-    content: str = Field(min_length=10, max_length=100000)
+    title: str | None = Field(default=None, min_length=2, max_length=200)  # type: ignore[assignment]
 
 
 class AdoptionDecision(BaseModel):
@@ -151,7 +145,7 @@ def _report(session: Session, report_id: int) -> tuple[Report, Topic]:
     return report, topic
 
 
-def revise(session: Session, report_id: int, data: ReportRevision) -> Report:
+def revise(session: Session, report_id: int, data: ReportUpdate) -> Report:
     report, topic = _report(session, report_id)
     editor = get(session, Person, data.by)
     require_role(editor, Role.ADMINISTRATOR, action="修改协商成果报告")

@@ -17,12 +17,14 @@ from sqlalchemy import and_, case, delete, func, or_
 from sqlmodel import Session, select
 
 from config.workdays import SOURCE_LABELS, Source, WorkCalendar
-from models.base import utcnow
+from models.base import Page, utcnow
 from models.calendar import bump_version, calendar_for
 from models.case import (
     DEFAULT_OWNER_ROLE,
+    Listing,
     audit,
     get,
+    listing,
     mark_items_provisional,
     queue,
     require_role,
@@ -106,6 +108,10 @@ class DeadlineOut(BaseModel):
     counted_from: dt.date | None
     working_days: int | None
     provisional: bool
+
+
+class DeadlinesPublic(Page[DeadlineOut]):
+    """Open deadlines, earliest first."""
 
 
 def _invalid(exc: ValidationError, prefix: str) -> Invalid:
@@ -395,7 +401,7 @@ def open_deadlines(
     provisional_only: bool = False,
     limit: int = 100,
     offset: int = 0,
-) -> list[DeadlineOut]:
+) -> Listing[DeadlineOut]:
     """Open obligations, one line per deadline, flagged when any of its dates is estimated."""
     estimated = func.max(case((FollowUp.provisional.is_(True), 1), else_=0))  # type: ignore[attr-defined]
     one_deadline = (
@@ -411,15 +417,19 @@ def open_deadlines(
         select(*one_deadline, estimated)  # type: ignore[call-overload]
         .where(FollowUp.status == FollowUpStatus.OPEN)
         .group_by(*one_deadline)
-        .order_by(FollowUp.deadline, FollowUp.obligation, FollowUp.subject_id)
-        .limit(limit)
-        .offset(offset)
     )
     if topic_id is not None:
         stmt = stmt.where(FollowUp.topic_id == topic_id)
     if provisional_only:
         stmt = stmt.having(estimated == 1)
-    return [
+    rows = listing(
+        session,
+        stmt,
+        order_by=(FollowUp.deadline, FollowUp.obligation, FollowUp.subject_id),
+        limit=limit,
+        offset=offset,
+    )
+    lines = [
         DeadlineOut(
             obligation=obligation,
             obligation_label=OBLIGATION_LABELS[Obligation(obligation)],
@@ -431,7 +441,6 @@ def open_deadlines(
             working_days=working_days,
             provisional=bool(flag),
         )
-        for obligation, tid, sid, owed, deadline, counted_from, working_days, flag in session.exec(
-            stmt
-        ).all()
+        for obligation, tid, sid, owed, deadline, counted_from, working_days, flag in rows.data
     ]
+    return Listing(lines, rows.count)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from models.base import utcnow
+from models.base import Page, utcnow
 from models.case import audit, get, touch
 from models.enums import (
     STAGE_ORDER,
@@ -437,6 +437,10 @@ class StageView(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     waiting_for: str | None = None
+
+
+class StagesPublic(Page[StageView]):
+    """The topic's eight stages in order (the timeline)."""
 
 
 def stage_views(session: Session, topic_id: int) -> list[StageView]:

@@ -8,18 +8,17 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models.base import utcnow
+from models.base import Page, utcnow
 from models.case import audit, close_follow_ups, get, queue, schedule_follow_ups
 from models.deadlines import format_local, working_days_after
-from models.enums import Obligation, ParticipantRole, Rsvp, Stage
+from models.enums import Obligation, Rsvp, Stage
 from models.errors import Conflict, Invalid
 from models.stages import ensure_open, ensure_preparing, is_done, settle, under_way
-from models.tables import Participant, Person, Topic
+from models.tables import Participant, ParticipantBase, ParticipantRecord, Person, Topic
 
 
-class ParticipantIn(BaseModel):
-    person_id: int
-    role: ParticipantRole
+class ParticipantIn(ParticipantBase):
+    """One invitee and the role they take part in."""
 
 
 class ParticipantsAdd(BaseModel):
@@ -28,20 +27,16 @@ class ParticipantsAdd(BaseModel):
     participants: list[ParticipantIn] = Field(min_length=1, max_length=200)
 
 
-class ParticipantPublic(BaseModel):
+class ParticipantPublic(ParticipantRecord):
     id: int
-    topic_id: int
-    person_id: int
-    role: ParticipantRole
-    rsvp: Rsvp
-    rsvp_note: str | None
-    invited_at: dt.datetime | None
-    rsvp_due_at: dt.datetime | None
     rsvp_due_provisional: bool = Field(
         default=False,
         description="回复期限或其提醒时点按法定节假日规则暂估（官方放假安排尚未导入）",
     )
-    rsvp_at: dt.datetime | None
+
+
+class ParticipantsPublic(Page[ParticipantPublic]):
+    """A topic's participants, in the order they were invited."""
 
 
 class RsvpIn(BaseModel):

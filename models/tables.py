@@ -34,12 +34,15 @@ from models.enums import (
 
 
 def _ts(*, nullable: bool = True, index: bool = False, default_now: bool = False) -> Any:
-    return Field(
-        default_factory=utcnow if default_now else lambda: None,
-        sa_type=UTCDateTime(),
-        nullable=nullable,
-        index=index,
-    )
+    """A UTC timestamp column; one that may not be empty and has no default is required."""
+    if default_now or nullable:
+        return Field(
+            default_factory=utcnow if default_now else lambda: None,
+            sa_type=UTCDateTime(),
+            nullable=nullable,
+            index=index,
+        )
+    return Field(sa_type=UTCDateTime(), nullable=False, index=index)
 
 
 def _enum(cls: Any, default: Any, *, index: bool = False) -> Any:
@@ -54,31 +57,46 @@ class AppMeta(SQLModel, table=True):
     value: str = Field(max_length=255)
 
 
-class Department(SQLModel, table=True):
+# Each entity is one family: `XBase` holds what a person supplies (the request body derives from
+# it), `XRecord` adds what the loop records and shows, the table adds its id and what is never
+# shown, and `XPublic` (in the entity's module) is the record as the API answers it. No field is
+# declared twice; the constraints on a field are stated where it is declared.
+
+
+class DepartmentBase(SQLModel):
+    name: str = Field(min_length=1, max_length=100, unique=True)
+
+
+class Department(DepartmentBase, table=True):
     __tablename__ = "department"
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=100, unique=True)
     tag: str = Field(max_length=64, unique=True)
 
 
-class Person(SQLModel, table=True):
-    __tablename__ = "person"
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=50)
-    role: Role = _enum(Role, Role.RESIDENT, index=True)
+class PersonBase(SQLModel):
+    name: str = Field(min_length=1, max_length=50)
+    role: Role = Field(sa_type=enum_type(Role), nullable=False, index=True)
     department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+
+
+class PersonContact(SQLModel):
+    """How to reach a person: given when the person is registered, never shown in lists."""
+
     phone: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=200)
+
+
+class Person(PersonBase, PersonContact, table=True):
+    __tablename__ = "person"
+    id: int | None = Field(default=None, primary_key=True)
     tag: str = Field(max_length=64, unique=True)
 
 
-class Topic(SQLModel, table=True):
-    __tablename__ = "topic"
-    id: int | None = Field(default=None, primary_key=True)
-    title: str = Field(max_length=200)
-    description: str = Field(default="", sa_type=sa.Text)
+class TopicBase(SQLModel):
+    title: str = Field(min_length=2, max_length=200)
+    description: str = Field(default="", max_length=5000, sa_type=sa.Text)
     category: str = Field(default="", max_length=50)
-    source: TopicSource = _enum(TopicSource, TopicSource.PUBLIC)
+    source: TopicSource = Field(sa_type=enum_type(TopicSource), nullable=False)
     urgent: bool = False
     important: bool = False
     emergency: bool = False
@@ -88,16 +106,24 @@ class Topic(SQLModel, table=True):
     of_general_concern: bool = True
     policy_explicit: bool = False
     proposer_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class TopicRecord(TopicBase):
     stage: Stage = _enum(Stage, Stage.TOPIC)
     stage_state: StageState = _enum(StageState, StageState.NOT_STARTED)
     status: TopicStatus = _enum(TopicStatus, TopicStatus.DRAFT, index=True)
     status_reason: str | None = Field(default=None, max_length=500)
     merged_into_id: int | None = Field(default=None, foreign_key="topic.id")
-    approved_by_id: int | None = Field(default=None, foreign_key="person.id")
     approved_at: dt.datetime | None = _ts()
     closed_at: dt.datetime | None = _ts()
     created_at: dt.datetime = _ts(nullable=False, default_now=True)
     updated_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class Topic(TopicRecord, table=True):
+    __tablename__ = "topic"
+    id: int | None = Field(default=None, primary_key=True)
+    approved_by_id: int | None = Field(default=None, foreign_key="person.id")
 
 
 class StageRun(SQLModel, table=True):
@@ -113,13 +139,13 @@ class StageRun(SQLModel, table=True):
     finished_at: dt.datetime | None = _ts()
 
 
-class Participant(SQLModel, table=True):
-    __tablename__ = "participant"
-    __table_args__ = (sa.UniqueConstraint("topic_id", "person_id"),)
-    id: int | None = Field(default=None, primary_key=True)
-    topic_id: int = Field(foreign_key="topic.id", index=True)
+class ParticipantBase(SQLModel):
     person_id: int = Field(foreign_key="person.id")
-    role: ParticipantRole = _enum(ParticipantRole, ParticipantRole.RESIDENT)
+    role: ParticipantRole = Field(sa_type=enum_type(ParticipantRole), nullable=False)
+
+
+class ParticipantRecord(ParticipantBase):
+    topic_id: int = Field(foreign_key="topic.id", index=True)
     rsvp: Rsvp = _enum(Rsvp, Rsvp.PENDING)
     rsvp_note: str | None = Field(default=None, max_length=500)
     invited_at: dt.datetime | None = _ts()
@@ -127,63 +153,96 @@ class Participant(SQLModel, table=True):
     rsvp_at: dt.datetime | None = _ts()
 
 
-class ResearchTask(SQLModel, table=True):
-    __tablename__ = "research_task"
+class Participant(ParticipantRecord, table=True):
+    __tablename__ = "participant"
+    __table_args__ = (sa.UniqueConstraint("topic_id", "person_id"),)
     id: int | None = Field(default=None, primary_key=True)
-    topic_id: int = Field(foreign_key="topic.id", index=True)
-    title: str = Field(max_length=200)
-    method: ResearchMethod = _enum(ResearchMethod, ResearchMethod.FIELD_VISIT)
+
+
+class ResearchTaskBase(SQLModel):
+    title: str = Field(min_length=2, max_length=200)
+    method: ResearchMethod = Field(sa_type=enum_type(ResearchMethod), nullable=False)
     owner_id: int = Field(foreign_key="person.id")
+
+
+class ResearchTaskRecord(ResearchTaskBase):
+    topic_id: int = Field(foreign_key="topic.id", index=True)
     due_at: dt.datetime = _ts(nullable=False)
     findings: str | None = Field(default=None, sa_type=sa.Text)
     submitted_at: dt.datetime | None = _ts()
 
 
-class ConsultationSession(SQLModel, table=True):
-    __tablename__ = "consultation_session"
-    __table_args__ = (sa.UniqueConstraint("topic_id", "round"),)
+class ResearchTask(ResearchTaskRecord, table=True):
+    __tablename__ = "research_task"
     id: int | None = Field(default=None, primary_key=True)
-    topic_id: int = Field(foreign_key="topic.id", index=True)
-    round: int = 1
-    form: SessionForm = _enum(SessionForm, SessionForm.THEMATIC)
+
+
+class SessionBase(SQLModel):
+    form: SessionForm = Field(sa_type=enum_type(SessionForm), nullable=False)
     starts_at: dt.datetime = _ts(nullable=False)
     ends_at: dt.datetime | None = _ts()
     place: str | None = Field(default=None, max_length=200)
+
+
+class SessionRecord(SessionBase):
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    round: int = 1
     status: SessionStatus = _enum(SessionStatus, SessionStatus.SCHEDULED)
     consensus_reached: bool = False
     consensus_summary: str | None = Field(default=None, sa_type=sa.Text)
     concluded_at: dt.datetime | None = _ts()
 
 
-class Opinion(SQLModel, table=True):
+class ConsultationSession(SessionRecord, table=True):
+    __tablename__ = "consultation_session"
+    __table_args__ = (sa.UniqueConstraint("topic_id", "round"),)
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class OpinionBase(SQLModel):
+    participant_id: int = Field(foreign_key="participant.id")
+    content: str = Field(min_length=2, max_length=5000, sa_type=sa.Text)
+    consensus: bool = False
+
+
+class OpinionRecord(OpinionBase):
+    session_id: int = Field(foreign_key="consultation_session.id", index=True)
+
+
+class Opinion(OpinionRecord, table=True):
     __tablename__ = "opinion"
     id: int | None = Field(default=None, primary_key=True)
-    session_id: int = Field(foreign_key="consultation_session.id", index=True)
-    participant_id: int = Field(foreign_key="participant.id")
-    content: str = Field(sa_type=sa.Text)
-    consensus: bool = False
     created_at: dt.datetime = _ts(nullable=False, default_now=True)
 
 
-class Suggestion(SQLModel, table=True):
+class SuggestionBase(SQLModel):
     """One entry of the 协商意见建议清单; points back to the opinions it came from."""
 
-    __tablename__ = "suggestion"
-    id: int | None = Field(default=None, primary_key=True)
+    content: str = Field(min_length=2, max_length=2000, sa_type=sa.Text)
+    opinion_ids: list[int] = Field(
+        default_factory=list, min_length=1, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class SuggestionRecord(SuggestionBase):
     topic_id: int = Field(foreign_key="topic.id", index=True)
     session_id: int = Field(foreign_key="consultation_session.id")
-    content: str = Field(sa_type=sa.Text)
-    opinion_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     adoption: Adoption = _enum(Adoption, Adoption.PENDING)
     adoption_note: str | None = Field(default=None, max_length=500)
 
 
-class Report(SQLModel, table=True):
-    __tablename__ = "report"
+class Suggestion(SuggestionRecord, table=True):
+    __tablename__ = "suggestion"
     id: int | None = Field(default=None, primary_key=True)
+
+
+class ReportBase(SQLModel):
+    title: str = Field(min_length=2, max_length=200)
+    content: str = Field(min_length=10, max_length=100000, sa_type=sa.Text)
+
+
+class ReportRecord(ReportBase):
     topic_id: int = Field(foreign_key="topic.id", unique=True)
-    title: str = Field(max_length=200)
-    content: str = Field(sa_type=sa.Text)
     status: ReportStatus = _enum(ReportStatus, ReportStatus.SUBMITTED)
     submitted_at: dt.datetime = _ts(nullable=False, default_now=True)
     return_reason: str | None = Field(default=None, max_length=500)
@@ -191,26 +250,34 @@ class Report(SQLModel, table=True):
     approved_at: dt.datetime | None = _ts()
 
 
-class RectificationItem(SQLModel, table=True):
+class Report(ReportRecord, table=True):
+    __tablename__ = "report"
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class ItemBase(SQLModel):
     """One line of the 工作责任清单: a single lead department owns it."""
 
-    __tablename__ = "rectification_item"
-    id: int | None = Field(default=None, primary_key=True)
-    topic_id: int = Field(foreign_key="topic.id", index=True)
     suggestion_id: int = Field(foreign_key="suggestion.id", index=True)
-    title: str = Field(max_length=200)
+    title: str = Field(min_length=2, max_length=200)
     lead_department_id: int = Field(foreign_key="department.id", index=True)
     co_department_ids: list[int] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
+        default_factory=list, max_length=20, sa_column=Column(JSON, nullable=False)
     )
     officer_id: int = Field(foreign_key="person.id", index=True)
+
+
+class ItemRecord(ItemBase):
+    topic_id: int = Field(foreign_key="topic.id", index=True)
     deadline: dt.datetime = _ts(nullable=False, index=True)
-    deadline_provisional: bool = False
+    deadline_provisional: bool = Field(
+        default=False,
+        description="签收、方案期限或整改期限的提醒时点按法定节假日规则暂估（官方放假安排尚未导入）",
+    )
     status: ItemStatus = _enum(ItemStatus, ItemStatus.DRAFT, index=True)
     transferred_at: dt.datetime | None = _ts()
     ack_due_at: dt.datetime | None = _ts()
     acknowledged_at: dt.datetime | None = _ts()
-    acknowledged_by_id: int | None = Field(default=None, foreign_key="person.id")
     decline_reason: str | None = Field(default=None, max_length=500)
     plan_due_at: dt.datetime | None = _ts()
     completed_at: dt.datetime | None = _ts()
@@ -223,60 +290,92 @@ class RectificationItem(SQLModel, table=True):
     # `level` (正常 / 即将到期 / 预警 / 督办) is read from its ladder: see item_level below.
 
 
-class Plan(SQLModel, table=True):
+class RectificationItem(ItemRecord, table=True):
+    __tablename__ = "rectification_item"
+    id: int | None = Field(default=None, primary_key=True)
+    acknowledged_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class PlanBase(SQLModel):
     """一问题一方案; a new version replaces the current one when the plan is adjusted."""
 
+    target: str = Field(min_length=2, max_length=5000, sa_type=sa.Text)
+    measures: str = Field(min_length=2, max_length=10000, sa_type=sa.Text)
+    responsible_id: int = Field(foreign_key="person.id")
+    adjust_reason: str | None = Field(default=None, max_length=500)
+
+
+class PlanRecord(PlanBase):
+    item_id: int = Field(foreign_key="rectification_item.id", index=True)
+    version: int = 1
+    deadline: dt.datetime = _ts(nullable=False)
+    status: PlanStatus = _enum(PlanStatus, PlanStatus.SUBMITTED)
+    review_note: str | None = Field(default=None, max_length=500)
+
+
+class Plan(PlanRecord, table=True):
     __tablename__ = "plan"
     __table_args__ = (sa.UniqueConstraint("item_id", "version"),)
     id: int | None = Field(default=None, primary_key=True)
-    item_id: int = Field(foreign_key="rectification_item.id", index=True)
-    version: int = 1
-    target: str = Field(sa_type=sa.Text)
-    measures: str = Field(sa_type=sa.Text)
-    deadline: dt.datetime = _ts(nullable=False)
-    responsible_id: int = Field(foreign_key="person.id")
-    adjust_reason: str | None = Field(default=None, max_length=500)
-    status: PlanStatus = _enum(PlanStatus, PlanStatus.SUBMITTED)
     reviewed_by_id: int | None = Field(default=None, foreign_key="person.id")
-    review_note: str | None = Field(default=None, max_length=500)
     submitted_at: dt.datetime = _ts(nullable=False, default_now=True)
 
 
-class ProgressUpdate(SQLModel, table=True):
-    __tablename__ = "progress_update"
-    id: int | None = Field(default=None, primary_key=True)
+class ProgressBase(SQLModel):
+    note: str = Field(min_length=2, max_length=5000, sa_type=sa.Text)
+    percent: int = Field(ge=0, le=100)
+    evidence_ref: str | None = Field(default=None, max_length=500)
+
+
+class ProgressRecord(ProgressBase):
     item_id: int = Field(foreign_key="rectification_item.id", index=True)
     by_id: int = Field(foreign_key="person.id")
-    note: str = Field(sa_type=sa.Text)
-    percent: int = 0
-    evidence_ref: str | None = Field(default=None, max_length=500)
     created_at: dt.datetime = _ts(nullable=False, default_now=True)
 
 
-class Rating(SQLModel, table=True):
+class ProgressUpdate(ProgressRecord, table=True):
+    __tablename__ = "progress_update"
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class RatingBase(SQLModel):
+    """One satisfaction rating (1–5) of the outcome."""
+
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    item_id: int | None = Field(default=None, foreign_key="rectification_item.id")
+    rater_kind: RaterKind = _enum(RaterKind, RaterKind.RESIDENT)
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class RatingRecord(RatingBase):
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    satisfied: bool
+
+
+class Rating(RatingRecord, table=True):
     __tablename__ = "rating"
     id: int | None = Field(default=None, primary_key=True)
-    topic_id: int = Field(foreign_key="topic.id", index=True)
-    item_id: int | None = Field(default=None, foreign_key="rectification_item.id")
-    person_id: int | None = Field(default=None, foreign_key="person.id")
-    rater_kind: RaterKind = _enum(RaterKind, RaterKind.RESIDENT)
-    score: int
-    satisfied: bool
-    comment: str | None = Field(default=None, max_length=1000)
     created_at: dt.datetime = _ts(nullable=False, default_now=True)
 
 
-class Assessment(SQLModel, table=True):
+class AssessmentBase(SQLModel):
     """The result list of a topic, closed by the office and disclosed publicly."""
 
+    summary: str = Field(min_length=2, max_length=10000, sa_type=sa.Text)
+    public: bool = True
+
+
+class AssessmentRecord(AssessmentBase):
+    topic_id: int = Field(foreign_key="topic.id", unique=True)
+    kpis: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    closed_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class Assessment(AssessmentRecord, table=True):
     __tablename__ = "assessment"
     id: int | None = Field(default=None, primary_key=True)
-    topic_id: int = Field(foreign_key="topic.id", unique=True)
-    summary: str = Field(sa_type=sa.Text)
-    kpis: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     closed_by_id: int = Field(foreign_key="person.id")
-    closed_at: dt.datetime = _ts(nullable=False, default_now=True)
-    public: bool = True
 
 
 class FollowUp(SQLModel, table=True):
@@ -307,15 +406,7 @@ class FollowUp(SQLModel, table=True):
     created_at: dt.datetime = _ts(nullable=False, default_now=True)
 
 
-class Notification(SQLModel, table=True):
-    """Outbox row: written with the change, delivered later, never twice per key."""
-
-    __tablename__ = "notification"
-    __table_args__ = (
-        sa.UniqueConstraint("event_key", "recipient", "channel", name="uq_notification_key"),
-        sa.Index("ix_notification_status", "status"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
+class NotificationRecord(SQLModel):
     event_key: str = Field(max_length=200)
     recipient: str = Field(max_length=64)
     channel: str = Field(default="apprise", max_length=32)
@@ -326,14 +417,25 @@ class Notification(SQLModel, table=True):
     status: NotificationStatus = _enum(NotificationStatus, NotificationStatus.PENDING)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+    next_attempt_at: dt.datetime | None = _ts()
+    sent_at: dt.datetime | None = _ts()
+
+
+class Notification(NotificationRecord, table=True):
+    """Outbox row: written with the change, delivered later, never twice per key."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        sa.UniqueConstraint("event_key", "recipient", "channel", name="uq_notification_key"),
+        sa.Index("ix_notification_status", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
     # Apprise services that already accepted this message: a retry skips them.
     delivered_services: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
-    created_at: dt.datetime = _ts(nullable=False, default_now=True)
     claimed_at: dt.datetime | None = _ts()
-    next_attempt_at: dt.datetime | None = _ts()
-    sent_at: dt.datetime | None = _ts()
 
 
 class AuditEvent(SQLModel, table=True):

@@ -9,11 +9,13 @@ from pydantic import BaseModel, Field, computed_field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models.base import utcnow
+from models.base import Page, utcnow
 from models.case import (
+    Listing,
     audit,
     close_follow_ups,
     get,
+    listing,
     queue,
     request_approval,
     require_role,
@@ -25,53 +27,22 @@ from models.enums import (
     Obligation,
     Role,
     Stage,
-    StageState,
     TopicSource,
     TopicStatus,
 )
 from models.errors import Conflict, Invalid
 from models.stages import ensure_in_stage, settle
-from models.tables import Person, Topic
+from models.tables import Person, Topic, TopicBase, TopicRecord
 
 DUPLICATE_SIMILARITY = 0.85
 
 
-class TopicCreate(BaseModel):
+class TopicCreate(TopicBase):
     """Request body: a proposed topic (议题建议) from any source channel."""
 
-    title: str = Field(min_length=2, max_length=200)
-    description: str = Field(default="", max_length=5000)
-    category: str = Field(default="", max_length=50)
-    source: TopicSource
-    urgent: bool = False
-    important: bool = False
-    emergency: bool = False
-    in_litigation: bool = False
-    in_petition: bool = False
-    of_general_concern: bool = True
-    policy_explicit: bool = False
-    proposer_id: int | None = None
 
-
-class TopicPublic(BaseModel):
+class TopicPublic(TopicRecord):
     id: int
-    title: str
-    description: str
-    category: str
-    source: TopicSource
-    urgent: bool
-    important: bool
-    emergency: bool
-    stage: Stage
-    stage_state: StageState
-    status: TopicStatus
-    status_reason: str | None
-    merged_into_id: int | None
-    proposer_id: int | None
-    approved_at: dt.datetime | None
-    closed_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -87,6 +58,10 @@ class TopicPublic(BaseModel):
     @property
     def stage_label(self) -> str:
         return self.stage.label
+
+
+class TopicsPublic(Page[TopicPublic]):
+    """A page of topics, newest first."""
 
 
 class Decision(BaseModel):
@@ -269,11 +244,11 @@ def reject(session: Session, topic_id: int, rejection: Rejection) -> Topic:
 
 def list_topics(
     session: Session, *, status: TopicStatus | None, limit: int, offset: int
-) -> list[Topic]:
-    stmt = select(Topic).order_by(Topic.id.desc()).limit(limit).offset(offset)  # type: ignore[union-attr]
+) -> Listing[Topic]:
+    stmt = select(Topic)
     if status is not None:
         stmt = stmt.where(Topic.status == status)
-    return list(session.exec(stmt))
+    return listing(session, stmt, order_by=Topic.id.desc(), limit=limit, offset=offset)  # type: ignore[union-attr]
 
 
 __all__ = ["Invalid"]

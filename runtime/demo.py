@@ -38,6 +38,10 @@ class Client:
     def get(self, path: str) -> Any:
         return self.call("GET", path)
 
+    def rows(self, path: str) -> list[Any]:
+        """The records of a list answer (`{"data": [...], "count": N}`)."""
+        return self.get(path)["data"]
+
 
 def wait_for_run(client: Client, run_id: str, timeout: float = 180) -> dict:
     deadline = time.monotonic() + timeout
@@ -56,7 +60,7 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
     today = dt.date.today()
 
     def dept(name: str) -> dict:
-        found = [d for d in c.get("/departments?limit=500") if d["name"] == name]
+        found = [d for d in c.rows("/departments?limit=500") if d["name"] == name]
         return found[0] if found else c.post("/departments", {"name": name})
 
     def person(name: str, role: str, department_id: int | None = None) -> dict:
@@ -113,7 +117,7 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
                 {"person_id": expert["id"], "role": "expert"},
             ]
         },
-    )
+    )["data"]
     stage("subject")
     for p in parts:
         c.post(f"/participants/{p['id']}/rsvp", {"accept": True})
@@ -170,7 +174,7 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
                 },
             ]
         },
-    )
+    )["data"]
     ids = [o["id"] for o in opinions]
     c.post(
         f"/sessions/{meeting['id']}/conclude",
@@ -191,7 +195,7 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
     report = c.get(f"/topics/{tid}/report")
     c.post(f"/reports/{report['id']}/approve", {"by": approver["id"], "comment": "同意，抓紧落实"})
 
-    suggestions = c.get(f"/topics/{tid}/suggestions")
+    suggestions = c.rows(f"/topics/{tid}/suggestions")
     deadline = (today + dt.timedelta(days=45)).isoformat()
     items = [
         c.post(

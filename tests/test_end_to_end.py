@@ -66,7 +66,7 @@ def test_every_stage_ran_as_a_completed_prefect_run_in_order(stack, loop_result)
     assert [s["stage"] for s in loop_result["stages"]] == STAGES
     assert all(s["state"] == "COMPLETED" for s in loop_result["stages"])
     tid = loop_result["topic_id"]
-    runs = httpx.get(f"{stack}/topics/{tid}/runs", timeout=30).json()
+    runs = httpx.get(f"{stack}/topics/{tid}/runs", timeout=30).json()["data"]
     assert len(runs) == 8
     assert all(f"topic:{tid}" in r["tags"] for r in runs)
     stage_of = [next(t for t in r["tags"] if t.startswith("stage:"))[6:] for r in runs]
@@ -83,14 +83,14 @@ def test_case_file_holds_items_report_and_kpis(stack, loop_result):
     assert topic["status"] == "closed" and topic["stage"] == "assessment"
     report = httpx.get(f"{stack}/topics/{tid}/report").json()
     assert report["status"] == "approved" and "协商意见建议清单" in report["content"]
-    items = httpx.get(f"{stack}/topics/{tid}/items").json()
+    items = httpx.get(f"{stack}/topics/{tid}/items").json()["data"]
     assert len(items) == 2 and {i["status"] for i in items} == {"completed"}
     assert all(i["acknowledged_at"] and i["completed_at"] for i in items)
     kpis = loop_result["kpis"]
     assert kpis["items"] == 2 and kpis["completion_rate"] == 1.0
     assert kpis["adoption_rate"] == 1.0 and kpis["response_rate"] == 1.0
     assert kpis["ratings"] == 4 and kpis["satisfaction_rate"] == 1.0 and kpis["mean_score"] == 4.5
-    stages = httpx.get(f"{stack}/topics/{tid}/stages").json()
+    stages = httpx.get(f"{stack}/topics/{tid}/stages").json()["data"]
     assert [s["state"] for s in stages] == ["done"] * 8
 
 
@@ -108,7 +108,7 @@ def test_gate_refusal_through_the_stack(stack):
     ).json()
     r = httpx.post(f"{stack}/topics/{topic['id']}/stages/report", timeout=30)
     assert r.status_code == 409 and r.json()["detail"] == "协商尚未形成共识，不能报送成果"
-    runs = httpx.get(f"{stack}/topics/{topic['id']}/runs", timeout=30).json()
+    runs = httpx.get(f"{stack}/topics/{topic['id']}/runs", timeout=30).json()["data"]
     assert runs == []
 
 
@@ -151,7 +151,7 @@ async def test_a_cancelled_stage_run_is_replaced_by_a_new_one(stack):
         assert (await http.get(f"/topics/{topic['id']}")).json()["status"] == "awaiting_approval"
         same = await http.post(f"/topics/{topic['id']}/stages/topic")
         assert same.status_code == 200 and same.json()["flow_run_id"] == second
-        runs = (await http.get(f"/topics/{topic['id']}/runs")).json()
+        runs = (await http.get(f"/topics/{topic['id']}/runs")).json()["data"]
         assert [r["state_type"] for r in runs] == ["CANCELLED", "COMPLETED"]
 
 

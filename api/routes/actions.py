@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import SessionDep, commit
+from api.deps import PageDep, SessionDep, commit
 from models import consultation, prestudy, rectification, subject
 from models import report as reports
-from models.case import children, get
+from models.case import Listing, children, get
 from models.tables import (
     ConsultationSession,
     Opinion,
@@ -51,25 +51,34 @@ def read_session(session_id: int, session: SessionDep) -> ConsultationSession:
 
 @router.get(
     "/sessions/{session_id}/opinions",
-    response_model=list[consultation.OpinionPublic],
+    response_model=consultation.OpinionsPublic,
     tags=["session"],
 )
-def list_opinions(session_id: int, session: SessionDep) -> list:
+def list_opinions(session_id: int, session: SessionDep, page: PageDep) -> Listing[Opinion]:
     return children(
-        session, ConsultationSession, session_id, Opinion, key="session_id", order_by=Opinion.id
+        session,
+        ConsultationSession,
+        session_id,
+        Opinion,
+        key="session_id",
+        order_by=Opinion.id,
+        **page,
     )
 
 
 @router.post(
     "/sessions/{session_id}/opinions",
-    response_model=list[consultation.OpinionPublic],
+    response_model=consultation.OpinionsPublic,
     status_code=201,
     tags=["session"],
 )
-def record_opinions(session_id: int, data: consultation.OpinionsAdd, session: SessionDep) -> list:
+def record_opinions(
+    session_id: int, data: consultation.OpinionsAdd, session: SessionDep
+) -> Listing[Opinion]:
+    """Record opinions; the answer lists the opinions just recorded."""
     opinions = consultation.record_opinions(session, session_id, data)
     commit(session, *opinions)
-    return opinions
+    return Listing(opinions, len(opinions))
 
 
 @router.post(
@@ -89,7 +98,7 @@ def read_report(report_id: int, session: SessionDep) -> Report:
 
 
 @router.put("/reports/{report_id}", response_model=reports.ReportPublic, tags=["report"])
-def revise_report(report_id: int, data: reports.ReportRevision, session: SessionDep) -> Report:
+def revise_report(report_id: int, data: reports.ReportUpdate, session: SessionDep) -> Report:
     report = reports.revise(session, report_id, data)
     commit(session, report)
     return report
@@ -147,9 +156,11 @@ def extend(item_id: int, data: rectification.ExtendIn, session: SessionDep) -> R
     return item
 
 
-@router.get("/items/{item_id}/plans", response_model=list[rectification.PlanPublic], tags=["items"])
-def list_plans(item_id: int, session: SessionDep) -> list:
-    return children(session, RectificationItem, item_id, Plan, key="item_id", order_by=Plan.version)
+@router.get("/items/{item_id}/plans", response_model=rectification.PlansPublic, tags=["items"])
+def list_plans(item_id: int, session: SessionDep, page: PageDep) -> Listing[Plan]:
+    return children(
+        session, RectificationItem, item_id, Plan, key="item_id", order_by=Plan.version, **page
+    )
 
 
 @router.post(
@@ -172,9 +183,9 @@ def review_plan(plan_id: int, data: rectification.PlanReview, session: SessionDe
 
 
 @router.get(
-    "/items/{item_id}/progress", response_model=list[rectification.ProgressPublic], tags=["items"]
+    "/items/{item_id}/progress", response_model=rectification.ProgressListPublic, tags=["items"]
 )
-def list_progress(item_id: int, session: SessionDep) -> list:
+def list_progress(item_id: int, session: SessionDep, page: PageDep) -> Listing[ProgressUpdate]:
     return children(
         session,
         RectificationItem,
@@ -182,6 +193,7 @@ def list_progress(item_id: int, session: SessionDep) -> list:
         ProgressUpdate,
         key="item_id",
         order_by=ProgressUpdate.id,
+        **page,
     )
 
 

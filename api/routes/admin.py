@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from api import launcher
 from api.deps import Limit, Offset, SessionDep, commit
 from models import assessment, outbox
-from models.case import get, require_role
+from models.case import Listing, get, require_role
 from models.enums import Role
 from models.errors import NotFound
 from models.tables import Notification, Person
@@ -18,8 +18,10 @@ from models.tables import Notification, Person
 router = APIRouter(tags=["admin"])
 
 
-@router.get("/notifications/undelivered", response_model=list[outbox.NotificationPublic])
-def undelivered(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list[Notification]:
+@router.get("/notifications/undelivered", response_model=outbox.NotificationsPublic)
+def undelivered(
+    session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Listing[Notification]:
     """Pending, failed, in-doubt and unroutable messages, oldest first."""
     return outbox.undelivered(session, limit=limit, offset=offset)
 

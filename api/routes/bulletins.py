@@ -46,16 +46,16 @@ async def run_quarterly(data: BulletinRun | None = None) -> launcher.FlowRunPubl
     return await _launch(BulletinKind.QUARTERLY, data)
 
 
-@router.get("", response_model=list[bulletin.BulletinPublic])
+@router.get("", response_model=bulletin.BulletinsPublic)
 def list_bulletins(
     session: SessionDep,
     kind: BulletinKind | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> list[bulletin.BulletinPublic]:
+) -> bulletin.BulletinsPublic:
     """Newest period first."""
     rows = bulletin.list_bulletins(session, kind=kind, limit=limit, offset=offset)
-    return [bulletin.public(r) for r in rows]
+    return bulletin.BulletinsPublic(data=[bulletin.public(r) for r in rows.data], count=rows.count)
 
 
 def _bulletin(session: SessionDep, bulletin_id: int) -> Bulletin:

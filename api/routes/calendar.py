@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Limit, Offset, SessionDep
 from models import schedule
+from models.case import Listing
 
 router = APIRouter(prefix="/calendar", tags=["calendar"])
 
@@ -24,14 +25,14 @@ def working_days(
     return schedule.working_days_view(session, start, days)
 
 
-@router.get("/deadlines", response_model=list[schedule.DeadlineOut])
+@router.get("/deadlines", response_model=schedule.DeadlinesPublic)
 def deadlines(
     session: SessionDep,
     topic_id: int | None = None,
     provisional: bool = False,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> list[schedule.DeadlineOut]:
+) -> Listing[schedule.DeadlineOut]:
     """Open deadlines, one line each; `provisional=true` lists only the estimated ones."""
     return schedule.open_deadlines(
         session, topic_id=topic_id, provisional_only=provisional, limit=limit, offset=offset

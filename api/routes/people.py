@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import Limit, Offset, SessionDep, commit
 from models import people
-from models.case import get, page
+from models.case import Listing, get, page
 from models.tables import Department, Person
 
 router = APIRouter(tags=["people"])
@@ -19,8 +19,10 @@ def create_department(data: people.DepartmentCreate, session: SessionDep) -> Dep
     return dept
 
 
-@router.get("/departments", response_model=list[people.DepartmentPublic])
-def list_departments(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list:
+@router.get("/departments", response_model=people.DepartmentsPublic)
+def list_departments(
+    session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Listing[Department]:
     return page(session, Department, order_by=Department.id, limit=limit, offset=offset)
 
 
@@ -31,8 +33,8 @@ def create_person(data: people.PersonCreate, session: SessionDep) -> Person:
     return person
 
 
-@router.get("/people", response_model=list[people.PersonPublic])
-def list_people(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list:
+@router.get("/people", response_model=people.PeoplePublic)
+def list_people(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> Listing[Person]:
     return page(session, Person, order_by=Person.id, limit=limit, offset=offset)
 
 

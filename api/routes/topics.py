@@ -8,11 +8,12 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api import launcher
-from api.deps import Limit, Offset, SessionDep, UnitOfWorkDep, commit
+from api.deps import Limit, Offset, PageDep, SessionDep, UnitOfWorkDep, commit
 from models import assessment, consultation, prestudy, rectification, stages, subject
 from models import report as reports
 from models import topic as topics
-from models.case import get, of_topic, one_of_topic
+from models.base import Page
+from models.case import Listing, get, of_topic, one_of_topic
 from models.enums import Stage, TopicStatus
 from models.tables import (
     Assessment,
@@ -38,6 +39,10 @@ class AuditPublic(BaseModel):
     at: dt.datetime
 
 
+class AuditTrailPublic(Page[AuditPublic]):
+    """A topic's audit trail, oldest first."""
+
+
 @router.post("", response_model=topics.TopicPublic, status_code=201)
 def create_topic(data: topics.TopicCreate, session: SessionDep) -> Topic:
     topic = topics.create_topic(session, data)
@@ -45,10 +50,10 @@ def create_topic(data: topics.TopicCreate, session: SessionDep) -> Topic:
     return topic
 
 
-@router.get("", response_model=list[topics.TopicPublic])
+@router.get("", response_model=topics.TopicsPublic)
 def list_topics(
     session: SessionDep, status: TopicStatus | None = None, limit: Limit = 50, offset: Offset = 0
-) -> list[Topic]:
+) -> Listing[Topic]:
     return topics.list_topics(session, status=status, limit=limit, offset=offset)
 
 
@@ -71,10 +76,11 @@ def reject_topic(topic_id: int, data: topics.Rejection, session: SessionDep) -> 
     return topic
 
 
-@router.get("/{topic_id}/stages", response_model=list[stages.StageView])
-def list_stages(topic_id: int, session: SessionDep) -> list[stages.StageView]:
+@router.get("/{topic_id}/stages", response_model=stages.StagesPublic)
+def list_stages(topic_id: int, session: SessionDep) -> stages.StagesPublic:
     """Each stage's state, its flow run and what it waits for."""
-    return stages.stage_views(session, topic_id)
+    views = stages.stage_views(session, topic_id)
+    return stages.StagesPublic(data=views, count=len(views))
 
 
 @router.post(
@@ -94,29 +100,31 @@ async def start_stage(
     return result
 
 
-@router.get("/{topic_id}/runs", response_model=list[launcher.FlowRunPublic])
-async def list_runs(topic_id: int, uow: UnitOfWorkDep) -> list[launcher.FlowRunPublic]:
+@router.get("/{topic_id}/runs", response_model=launcher.FlowRunsPublic)
+async def list_runs(topic_id: int, uow: UnitOfWorkDep) -> launcher.FlowRunsPublic:
     """The topic's flow runs as Prefect records them (tagged topic:<id>)."""
-    return await launcher.topic_runs(uow, topic_id)
+    runs = await launcher.topic_runs(uow, topic_id)
+    return launcher.FlowRunsPublic(data=runs, count=len(runs))
 
 
-@router.get("/{topic_id}/participants", response_model=list[subject.ParticipantPublic])
-def list_participants(topic_id: int, session: SessionDep) -> list:
-    return of_topic(session, Participant, topic_id, order_by=Participant.id)
+@router.get("/{topic_id}/participants", response_model=subject.ParticipantsPublic)
+def list_participants(topic_id: int, session: SessionDep, page: PageDep) -> Listing[Participant]:
+    return of_topic(session, Participant, topic_id, order_by=Participant.id, **page)
 
 
-@router.post(
-    "/{topic_id}/participants", response_model=list[subject.ParticipantPublic], status_code=201
-)
-def add_participants(topic_id: int, data: subject.ParticipantsAdd, session: SessionDep) -> list:
+@router.post("/{topic_id}/participants", response_model=subject.ParticipantsPublic, status_code=201)
+def add_participants(
+    topic_id: int, data: subject.ParticipantsAdd, session: SessionDep
+) -> Listing[Participant]:
+    """Invite people; the answer lists the participants just added."""
     added = subject.add_participants(session, topic_id, data)
     commit(session, *added)
-    return added
+    return Listing(added, len(added))
 
 
-@router.get("/{topic_id}/research-tasks", response_model=list[prestudy.ResearchTaskPublic])
-def list_research(topic_id: int, session: SessionDep) -> list:
-    return of_topic(session, ResearchTask, topic_id, order_by=ResearchTask.id)
+@router.get("/{topic_id}/research-tasks", response_model=prestudy.ResearchTasksPublic)
+def list_research(topic_id: int, session: SessionDep, page: PageDep) -> Listing[ResearchTask]:
+    return of_topic(session, ResearchTask, topic_id, order_by=ResearchTask.id, **page)
 
 
 @router.post(
@@ -130,9 +138,13 @@ def create_research(
     return task
 
 
-@router.get("/{topic_id}/sessions", response_model=list[consultation.SessionPublic])
-def list_sessions(topic_id: int, session: SessionDep) -> list:
-    return of_topic(session, ConsultationSession, topic_id, order_by=ConsultationSession.round)
+@router.get("/{topic_id}/sessions", response_model=consultation.SessionsPublic)
+def list_sessions(
+    topic_id: int, session: SessionDep, page: PageDep
+) -> Listing[ConsultationSession]:
+    return of_topic(
+        session, ConsultationSession, topic_id, order_by=ConsultationSession.round, **page
+    )
 
 
 @router.post("/{topic_id}/sessions", response_model=consultation.SessionPublic, status_code=201)
@@ -144,9 +156,9 @@ def schedule_session(
     return meeting
 
 
-@router.get("/{topic_id}/suggestions", response_model=list[consultation.SuggestionPublic])
-def list_suggestions(topic_id: int, session: SessionDep) -> list:
-    return of_topic(session, Suggestion, topic_id, order_by=Suggestion.id)
+@router.get("/{topic_id}/suggestions", response_model=consultation.SuggestionsPublic)
+def list_suggestions(topic_id: int, session: SessionDep, page: PageDep) -> Listing[Suggestion]:
+    return of_topic(session, Suggestion, topic_id, order_by=Suggestion.id, **page)
 
 
 @router.get("/{topic_id}/report", response_model=reports.ReportPublic)
@@ -154,9 +166,9 @@ def read_report(topic_id: int, session: SessionDep) -> Report:
     return one_of_topic(session, Report, topic_id, missing="该议题尚未形成协商成果报告")
 
 
-@router.get("/{topic_id}/items", response_model=list[rectification.ItemPublic])
-def list_items(topic_id: int, session: SessionDep) -> list:
-    return of_topic(session, RectificationItem, topic_id, order_by=RectificationItem.id)
+@router.get("/{topic_id}/items", response_model=rectification.ItemsPublic)
+def list_items(topic_id: int, session: SessionDep, page: PageDep) -> Listing[RectificationItem]:
+    return of_topic(session, RectificationItem, topic_id, order_by=RectificationItem.id, **page)
 
 
 @router.post("/{topic_id}/items", response_model=rectification.ItemPublic, status_code=201)
@@ -168,9 +180,9 @@ def create_item(
     return item
 
 
-@router.get("/{topic_id}/ratings", response_model=list[assessment.RatingPublic])
-def list_ratings(topic_id: int, session: SessionDep) -> list:
-    return of_topic(session, Rating, topic_id, order_by=Rating.id)
+@router.get("/{topic_id}/ratings", response_model=assessment.RatingsPublic)
+def list_ratings(topic_id: int, session: SessionDep, page: PageDep) -> Listing[Rating]:
+    return of_topic(session, Rating, topic_id, order_by=Rating.id, **page)
 
 
 @router.post("/{topic_id}/ratings", response_model=assessment.RatingPublic, status_code=201)
@@ -203,8 +215,6 @@ def topic_kpis(topic_id: int, session: SessionDep, as_of: dt.datetime | None = N
     return assessment.kpis(session, topic_id=topic_id, as_of=as_of)
 
 
-@router.get("/{topic_id}/audit", response_model=list[AuditPublic])
-def topic_audit(topic_id: int, session: SessionDep, limit: Limit = 200, offset: Offset = 0) -> list:
-    return of_topic(
-        session, AuditEvent, topic_id, order_by=AuditEvent.id, limit=limit, offset=offset
-    )
+@router.get("/{topic_id}/audit", response_model=AuditTrailPublic)
+def topic_audit(topic_id: int, session: SessionDep, page: PageDep) -> Listing[AuditEvent]:
+    return of_topic(session, AuditEvent, topic_id, order_by=AuditEvent.id, **page)

@@ -98,22 +98,24 @@ def test_provisional_is_visible_on_items_participants_and_deadlines(
     topic = loop.topic()
     loop.advance(topic, to=Stage.TRANSFER, start=True)
     session.commit()
-    items = client.get(f"/topics/{topic.id}/items").json()
+    items = client.get(f"/topics/{topic.id}/items").json()["data"]
     assert items and all(i["deadline_provisional"] for i in items)
     assert items[0]["ack_due_at"] == "2027-01-04T15:59:59Z"
     deadlines = client.get(
         "/calendar/deadlines", params={"topic_id": topic.id, "provisional": True}
-    ).json()
+    ).json()["data"]
     assert {d["obligation"] for d in deadlines} == {"acknowledgement"}
     assert all(d["counted_from"] == "2026-12-29" and d["working_days"] == 3 for d in deadlines)
-    assert "rsvp_due_provisional" in client.get(f"/topics/{topic.id}/participants").json()[0]
+    assert (
+        "rsvp_due_provisional" in client.get(f"/topics/{topic.id}/participants").json()["data"][0]
+    )
 
     r = client.put("/calendar/2027", json={"by": loop.cast.admin.id, **BODY_2027})
     assert r.status_code == 200 and r.json()["moved"] == len(items)
-    items = client.get(f"/topics/{topic.id}/items").json()
+    items = client.get(f"/topics/{topic.id}/items").json()["data"]
     assert all(not i["deadline_provisional"] for i in items)
     assert items[0]["ack_due_at"] == "2027-01-05T15:59:59Z"
-    assert client.get("/calendar/deadlines", params={"provisional": True}).json() == []
+    assert client.get("/calendar/deadlines", params={"provisional": True}).json()["data"] == []
 
 
 def test_cli_loads_and_shows_a_year(committed_db, tmp_path):

@@ -80,8 +80,8 @@ def test_conclude_with_foreign_opinion_writes_nothing(client, loop, session):
     topic = loop.topic()
     loop.advance(topic, to=Stage.SESSION, start=True)
     session.commit()
-    meeting = client.get(f"/topics/{topic.id}/sessions").json()[0]
-    part = client.get(f"/topics/{topic.id}/participants").json()[0]
+    meeting = client.get(f"/topics/{topic.id}/sessions").json()["data"][0]
+    part = client.get(f"/topics/{topic.id}/participants").json()["data"][0]
     r = client.post(
         f"/sessions/{meeting['id']}/opinions",
         json={"opinions": [{"participant_id": part["id"], "content": "同意补贴"}]},
@@ -93,7 +93,7 @@ def test_conclude_with_foreign_opinion_writes_nothing(client, loop, session):
             "consensus_reached": True,
             "summary": "形成共识",
             "suggestions": [
-                {"content": "落实补贴", "opinion_ids": [r.json()[0]["id"]]},
+                {"content": "落实补贴", "opinion_ids": [r.json()["data"][0]["id"]]},
                 {"content": "另一条", "opinion_ids": [555555]},
             ],
         },
@@ -108,7 +108,7 @@ def test_consensus_requires_suggestions(client, loop, session):
     topic = loop.topic()
     loop.advance(topic, to=Stage.SESSION, start=True)
     session.commit()
-    meeting = client.get(f"/topics/{topic.id}/sessions").json()[0]
+    meeting = client.get(f"/topics/{topic.id}/sessions").json()["data"][0]
     r = client.post(
         f"/sessions/{meeting['id']}/conclude", json={"consensus_reached": True, "summary": "共识"}
     )
@@ -119,7 +119,7 @@ def test_wrong_person_cannot_acknowledge_and_state_is_unchanged(client, loop, se
     topic = loop.topic()
     loop.advance(topic, to=Stage.TRANSFER, start=True)
     session.commit()
-    item = client.get(f"/topics/{topic.id}/items").json()[0]
+    item = client.get(f"/topics/{topic.id}/items").json()["data"][0]
     r = client.post(f"/items/{item['id']}/acknowledge", json={"by": loop.cast.resident.id})
     assert r.status_code == 403 and "无权签收" in r.json()["detail"]
     assert client.get(f"/items/{item['id']}").json()["status"] == "transferred"
@@ -145,7 +145,7 @@ def test_item_deadline_must_be_in_future_and_officer_of_lead_department(client, 
     loop.advance(topic, to=Stage.REPORT, start=True)
     loop.finish(topic, Stage.REPORT)
     session.commit()
-    sugg = client.get(f"/topics/{topic.id}/suggestions").json()[0]
+    sugg = client.get(f"/topics/{topic.id}/suggestions").json()["data"][0]
     base = {
         "suggestion_id": sugg["id"],
         "title": "落实补贴",
@@ -160,7 +160,7 @@ def test_item_deadline_must_be_in_future_and_officer_of_lead_department(client, 
         json={**base, "deadline": "2099-01-01", "officer_id": loop.cast.other_officer.id},
     )
     assert r.status_code == 422 and "不是牵头单位" in r.json()["detail"]
-    assert client.get(f"/topics/{topic.id}/items").json() == []
+    assert client.get(f"/topics/{topic.id}/items").json() == {"data": [], "count": 0}
 
 
 def test_reserved_notification_tags_are_refused(client, session):

@@ -150,7 +150,7 @@ def test_loading_2027_recounts_an_open_acknowledgement(loop, session, time_machi
         )
     ).first()
     assert "期限暂估" in transfer.body
-    listed = schedule.open_deadlines(session, topic_id=item.topic_id, provisional_only=True)
+    listed = schedule.open_deadlines(session, topic_id=item.topic_id, provisional_only=True).data
     assert {(d.obligation, d.subject_id) for d in listed} >= {
         (Obligation.ACKNOWLEDGEMENT, i.id) for i in items
     }
@@ -196,7 +196,7 @@ def test_loading_the_example_schedule_keeps_the_date_and_clears_provisional(
     assert not session.exec(
         select(Notification).where(Notification.template == "deadline_changed")
     ).all()
-    assert schedule.open_deadlines(session, provisional_only=True) == []
+    assert schedule.open_deadlines(session, provisional_only=True).data == []
 
 
 def test_rsvp_deadline_moves_and_its_flag_clears(loop, session, time_machine):

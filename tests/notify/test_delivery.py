@@ -146,7 +146,7 @@ def test_process_dying_between_sent_and_marked_sent_is_never_resent_automaticall
     assert deliver() == {}
     assert len(http_receiver.to("li")) == 1 and len(smtp_receiver.messages) == 1
     with session_scope() as session:
-        (listed,) = outbox.undelivered(session, limit=10, offset=0)
+        (listed,) = outbox.undelivered(session, limit=10, offset=0).data
         assert listed.status == NotificationStatus.UNKNOWN and "无法确认" in listed.last_error
         outbox.resend(session, listed.id)  # the administrator's explicit decision
     assert deliver() == {"sent": 1}

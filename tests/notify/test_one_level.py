@@ -76,5 +76,5 @@ def test_one_item_ten_working_days_late_is_督办_in_the_api_the_digest_and_the_
     assert "整改期限 2026年04月11日 23:59，已超期 13 天，督办" in digest
     assert "已提请督办事项（督办）" in digest and "已超期事项（预警）" not in digest
     assert (listed["level"], listed["level_label"]) == (3, "督办")
-    topic_items = client.get(f"/topics/{topic.id}/items").json()
+    topic_items = client.get(f"/topics/{topic.id}/items").json()["data"]
     assert {i["id"]: i["level_label"] for i in topic_items} == {item.id: "督办", other.id: "督办"}

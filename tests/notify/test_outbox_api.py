@@ -53,7 +53,7 @@ def test_administrator_lists_undelivered_then_gives_up_or_resends(client, sessio
     failed.last_error = "json://127.0.0.1/ 连接被拒绝"
     session.commit()  # a savepoint here: each request rolls back what it did not commit
 
-    listed = client.get("/notifications/undelivered").json()
+    listed = client.get("/notifications/undelivered").json()["data"]
     assert [(n["id"], n["status"], n["attempts"]) for n in listed] == [(failed_id, "failed", 7)]
     assert listed[0]["last_error"] == "json://127.0.0.1/ 连接被拒绝"
 
@@ -61,7 +61,7 @@ def test_administrator_lists_undelivered_then_gives_up_or_resends(client, sessio
     assert refused.status_code == 403 and "无权处理未送达通知" in refused.json()["detail"]
     gave_up = client.post(f"/notifications/{failed_id}/give-up", json={"by": admin_id})
     assert gave_up.status_code == 200 and gave_up.json()["status"] == "abandoned"
-    assert client.get("/notifications/undelivered").json() == []
+    assert client.get("/notifications/undelivered").json() == {"data": [], "count": 0}
 
     again = client.post(f"/notifications/{failed_id}/resend", json={"by": admin_id}).json()
     assert again["status"] == "pending" and again["attempts"] == 0

@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from models.enums import Adoption, ItemStatus, Role
+from models.enums import Adoption, ItemStatus, Role, SessionForm, TopicSource
 from models.tables import (
     ConsultationSession,
     Department,
@@ -111,10 +111,12 @@ def build(session: Session) -> Dataset:
         session.add(Person(name=f"测试{role.value}", role=role, tag=f"p-{role.value}"))
     suggestions: dict[str, int] = {}
     for key, title in (("T1", "老旧小区加装电梯"), ("T2", "背街小巷环境整治")):
-        topic = Topic(title=title)
+        topic = Topic(title=title, source=TopicSource.PARTY_GOVERNMENT)
         session.add(topic)
         session.flush()
-        meeting = ConsultationSession(topic_id=topic.id, starts_at=at(7, 1))  # type: ignore[arg-type]
+        meeting = ConsultationSession(
+            topic_id=topic.id, form=SessionForm.THEMATIC, starts_at=at(7, 1)
+        )  # type: ignore[arg-type]
         session.add(meeting)
         session.flush()
         sugg = Suggestion(

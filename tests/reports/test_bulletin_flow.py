@@ -99,7 +99,7 @@ def _stored_bulletin(session, reports_dir: Path) -> Bulletin:
 
 def test_api_lists_and_downloads_files(client, session, reports_dir):
     row = _stored_bulletin(session, reports_dir)
-    listed = client.get("/bulletins").json()
+    listed = client.get("/bulletins").json()["data"]
     assert [b["id"] for b in listed] == [row.id]
     assert listed[0]["title"] == "2026年9月整改工作月通报" and listed[0]["overdue_total"] == 2
     assert set(listed[0]["files"]) == {"pdf", "html"}
