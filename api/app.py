@@ -32,10 +32,17 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (people, topics, actions, admin, dispatch):
-        app.include_router(module.router)
-    app.include_router(calendar_router)
-    app.include_router(bulletins_router)
+    for router in (
+        people.router,
+        topics.router,
+        actions.router,
+        admin.router,
+        dispatch.router,
+        calendar_router,
+        bulletins_router,
+    ):
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
+    errors.document_errors(app)
 
     @app.get("/health", tags=["admin"])
     def health() -> dict:

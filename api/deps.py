@@ -6,11 +6,12 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from sqlmodel import Session
 
 from api.launcher import request_delivery
 from config.db import get_engine, session_scope
+from models.base import MAX_ID
 from models.case import OUTBOX_QUEUED
 
 
@@ -32,6 +33,7 @@ def get_unit_of_work() -> Callable[[], AbstractContextManager[Session]]:
 
 
 UnitOfWorkDep = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_unit_of_work)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="记录编号")]
 Limit = Annotated[int, Query(ge=1, le=500, description="每页条数")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="跳过的条数")]
 

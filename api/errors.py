@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models.errors import DomainError
 
@@ -32,6 +37,47 @@ VALIDATION_MESSAGES = {
     "dict_type": "请求体须为 JSON 对象",
     "list_type": "须为列表",
     "value_error": "取值不合法",
+    "extra_forbidden": "不是可填写的字段（请检查字段名）",
+    "int_from_float": "须为整数",
+}
+
+
+# What Starlette itself answers (no such address, wrong method, a body it cannot read), as a
+# person reads it.
+FRAMEWORK_MESSAGES = {
+    400: "请求体无法解析：须为 UTF-8 编码的 JSON",
+    404: "未找到该地址",
+    405: "该地址不支持此请求方法",
+}
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a sentence for the person, and for bad input the fields at fault."""
+
+    detail: str
+    field: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def _described(text: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": text}
+
+
+# Declared on every route (an id in the path may not exist, a state may refuse the action, the
+# person may not be allowed, and the database may be briefly unavailable).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _described("请求体无法解析（不是 UTF-8 编码的 JSON）"),
+    403: _described("无权办理"),
+    404: _described("记录不存在"),
+    409: _described("当前状态不允许该操作，或与已有记录冲突"),
+    422: _described("输入不合法（逐项列出字段和原因）"),
+    503: _described("依赖的服务（数据库、流程引擎）暂不可用"),
 }
 
 
@@ -43,9 +89,36 @@ class ServiceUnavailable(Exception):
         self.message = message
 
 
-def _field(loc: tuple) -> str:
+def _field(loc: tuple, kind: str = "") -> str:
+    if kind == "json_invalid":
+        return "body"  # the location is a byte offset, not a field
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or "body"
+
+
+def document_errors(app: FastAPI) -> None:
+    """The OpenAPI shows the error shape the handlers really answer with, not FastAPI's."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.get("components", {}).get("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                answer = operation.get("responses", {}).get("422")
+                if answer:
+                    answer["content"] = {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+                    }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install(app: FastAPI) -> None:
@@ -60,16 +133,31 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for err in exc.errors():
-            field = _field(tuple(err.get("loc", ())))
             kind = err.get("type", "")
+            field = _field(tuple(err.get("loc", ())), kind)
             text = VALIDATION_MESSAGES.get(kind, "取值不合法")
+            ctx = err.get("ctx") or {}
             if kind == "value_error":
                 text = str(err.get("msg", "")).removeprefix("Value error, ")
+            elif kind == "string_too_short" and "min_length" in ctx:
+                text = f"不能为空，且不少于 {ctx['min_length']} 个字（首尾空白不计）"
+            elif kind == "string_too_long" and "max_length" in ctx:
+                text = f"不能超过 {ctx['max_length']} 个字"
+            elif kind in ("greater_than_equal", "less_than_equal") and ctx:
+                bound = ctx.get("ge", ctx.get("le"))
+                text = f"{text}（{'不小于' if 'ge' in ctx else '不大于'} {bound}）"
             errors.append({"field": field, "message": text, "type": kind})
         first = errors[0] if errors else {"field": "body", "message": "请求不合法"}
         return JSONResponse(
             status_code=422,
             content={"detail": f"{first['field']}：{first['message']}", "errors": errors},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _framework(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = FRAMEWORK_MESSAGES.get(exc.status_code, str(exc.detail))
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": detail}, headers=exc.headers
         )
 
     @app.exception_handler(IntegrityError)

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models import kpis as kpi_module
-from models.base import Page, utcnow
+from models.base import Body, Id, Page, utcnow
 from models.case import audit, close_follow_ups, get, queue, require_role, schedule_follow_ups
 from models.deadlines import format_local, working_days_after
 from models.enums import (
@@ -42,7 +42,7 @@ from models.tables import (
 SATISFIED_FROM = 4  # scores 4 and 5 of 5 count as satisfied
 
 
-class RatingIn(RatingBase):
+class RatingIn(RatingBase, Body):
     """Request body: one satisfaction rating (1–5) of the outcome."""
 
 
@@ -54,8 +54,8 @@ class RatingsPublic(Page[RatingPublic]):
     """A topic's ratings, oldest first."""
 
 
-class AssessmentClose(AssessmentBase):
-    by: int
+class AssessmentClose(AssessmentBase, Body):
+    by: Id
 
 
 class AssessmentPublic(AssessmentRecord):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
 
 
 def utcnow() -> dt.datetime:
@@ -43,6 +44,19 @@ def enum_type(enum_cls: type[enum.Enum]) -> sa.Enum:
         length=32,
         values_callable=lambda e: [m.value for m in e],
     )
+
+
+# The largest id any backend stores (a signed 64-bit integer): larger numbers are refused as
+# input instead of overflowing in the database driver.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+
+
+class Body(SQLModel):
+    """Every request body: unknown fields are refused (no status, owner or role slipped in),
+    text is stripped before its length is checked (a title of spaces or U+3000 is empty)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)  # type: ignore[assignment]
 
 
 RowT = TypeVar("RowT")

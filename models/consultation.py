@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from models.base import Page, utcnow
+from models.base import Body, Page, utcnow
 from models.case import audit, get, queue
 from models.deadlines import format_local
 from models.enums import Rsvp, SessionForm, SessionStatus, Stage
@@ -36,7 +36,7 @@ FORM_LABELS = {
 }
 
 
-class SessionCreate(SessionBase):
+class SessionCreate(SessionBase, Body):
     """Request body: when, where and in which form the consultation takes place."""
 
     @model_validator(mode="after")
@@ -63,11 +63,11 @@ class SessionsPublic(Page[SessionPublic]):
     """A topic's consultation rounds, first round first."""
 
 
-class OpinionIn(OpinionBase):
+class OpinionIn(OpinionBase, Body):
     """One opinion as spoken by a participant."""
 
 
-class OpinionsAdd(BaseModel):
+class OpinionsAdd(Body):
     """Request body: opinions as spoken, one per participant entry."""
 
     opinions: list[OpinionIn] = Field(min_length=1, max_length=500)
@@ -81,14 +81,14 @@ class OpinionsPublic(Page[OpinionPublic]):
     """A session's opinions, in the order they were recorded."""
 
 
-class SuggestionIn(SuggestionBase):
+class SuggestionIn(SuggestionBase, Body):
     """One suggestion of the round, with the opinions it came from."""
 
 
-class Conclusion(BaseModel):
+class Conclusion(Body):
     """Request body: close a round, with or without consensus, and the suggestions it produced."""
 
-    consensus_reached: bool
+    consensus_reached: StrictBool
     summary: str = Field(min_length=2, max_length=5000)
     suggestions: list[SuggestionIn] = Field(default_factory=list, max_length=200)
 

@@ -22,12 +22,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import or_, select, update
 from sqlmodel import Session
 from sqlmodel import select as select_rows
 
-from models.base import Page, utcnow
+from models.base import Body, Id, Page, utcnow
 from models.case import Listing, get, listing
 from models.enums import NotificationStatus
 from models.errors import Conflict
@@ -45,8 +44,8 @@ class NotificationsPublic(Page[NotificationPublic]):
     """Undelivered messages, oldest first."""
 
 
-class OutboxAction(BaseModel):
-    by: int
+class OutboxAction(Body):
+    by: Id
 
 
 def mark_in_doubt(session: Session, *, now: dt.datetime | None = None) -> int:

@@ -8,7 +8,7 @@ import uuid
 from pydantic import field_validator
 from sqlmodel import Field, Session, select
 
-from models.base import Page
+from models.base import Body, Page
 from models.case import audit
 from models.enums import Role
 from models.errors import Conflict, Invalid
@@ -29,7 +29,7 @@ def _check_tag(value: str | None) -> str | None:
     return value
 
 
-class DepartmentCreate(DepartmentBase):
+class DepartmentCreate(DepartmentBase, Body):
     """Request body: a responsible department (责任单位)."""
 
     tag: str | None = Field(default=None, description="通知标签；不填时由系统分配")
@@ -46,7 +46,7 @@ class DepartmentsPublic(Page[DepartmentPublic]):
     """A page of departments."""
 
 
-class PersonCreate(PersonBase, PersonContact):
+class PersonCreate(PersonBase, PersonContact, Body):
     """Request body: anyone who proposes, approves, speaks, owes or rates."""
 
     tag: str | None = Field(default=None, description="通知标签；不填时由系统分配")

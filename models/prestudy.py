@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import exists
 from sqlmodel import Session, select
 
-from models.base import Page, utcnow
+from models.base import Body, Id, Page, utcnow
 from models.case import audit, close_follow_ups, get, queue, schedule_follow_ups
 from models.deadlines import end_of_day, format_local, local_today
 from models.enums import Obligation, Stage, StageState
@@ -24,7 +24,7 @@ from models.tables import (
 )
 
 
-class ResearchTaskCreate(ResearchTaskBase):
+class ResearchTaskCreate(ResearchTaskBase, Body):
     """Request body: one research assignment with an owner and a due date."""
 
     due_date: dt.date = Field(description="调研成果提交日期（当日 24 时前）")
@@ -38,10 +38,10 @@ class ResearchTasksPublic(Page[ResearchTaskPublic]):
     """A topic's research tasks."""
 
 
-class FindingsIn(BaseModel):
+class FindingsIn(Body):
     """Request body: what the research found."""
 
-    by: int
+    by: Id
     findings: str = Field(min_length=5, max_length=20000)
 
 

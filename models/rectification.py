@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import Field, StrictBool, computed_field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models.base import Page, utcnow
+from models.base import Body, Id, Page, utcnow
 from models.case import (
     audit,
     close_follow_ups,
@@ -59,7 +59,7 @@ ITEM_STATUS_LABELS = {
 }
 
 
-class ItemCreate(ItemBase):
+class ItemCreate(ItemBase, Body):
     """Request body: turn an adopted suggestion into a line of the responsibility list."""
 
     deadline: dt.date = Field(description="整改期限（当日 24 时前）")
@@ -82,35 +82,35 @@ class ItemsPublic(Page[ItemPublic]):
     """A topic's responsibility list (工作责任清单)."""
 
 
-class Actor(BaseModel):
-    by: int
+class Actor(Body):
+    by: Id
 
 
-class DeclineIn(BaseModel):
-    by: int
+class DeclineIn(Body):
+    by: Id
     reason: str = Field(min_length=2, max_length=500)
 
 
-class ReassignIn(BaseModel):
+class ReassignIn(Body):
     """Request body: the office hands a declined item to another department."""
 
-    by: int
-    lead_department_id: int
-    officer_id: int
-    co_department_ids: list[int] | None = None
+    by: Id
+    lead_department_id: Id
+    officer_id: Id
+    co_department_ids: list[Id] | None = None
     deadline: dt.date | None = None
 
 
-class ExtendIn(BaseModel):
-    by: int
+class ExtendIn(Body):
+    by: Id
     deadline: dt.date
     reason: str = Field(min_length=2, max_length=500)
 
 
-class PlanIn(PlanBase):
+class PlanIn(PlanBase, Body):
     """Request body: 一问题一方案."""
 
-    by: int
+    by: Id
     deadline: dt.date = Field(description="方案完成时限（当日 24 时前）")
 
 
@@ -122,14 +122,14 @@ class PlansPublic(Page[PlanPublic]):
     """An item's plans, first version first."""
 
 
-class PlanReview(BaseModel):
-    by: int
-    approved: bool
+class PlanReview(Body):
+    by: Id
+    approved: StrictBool
     note: str | None = Field(default=None, max_length=500)
 
 
-class ProgressIn(ProgressBase):
-    by: int
+class ProgressIn(ProgressBase, Body):
+    by: Id
 
 
 class ProgressPublic(ProgressRecord):
@@ -140,17 +140,17 @@ class ProgressListPublic(Page[ProgressPublic]):
     """An item's progress reports, oldest first."""
 
 
-class CompletionIn(BaseModel):
-    by: int
+class CompletionIn(Body):
+    by: Id
     summary: str = Field(min_length=2, max_length=5000)
     evidence_ref: str | None = Field(default=None, max_length=500)
-    solved: bool = True
-    long_term_mechanism: bool = False
+    solved: StrictBool = True
+    long_term_mechanism: StrictBool = False
 
 
-class RecheckIn(BaseModel):
-    by: int
-    rebound: bool
+class RecheckIn(Body):
+    by: Id
+    rebound: StrictBool
     note: str = Field(min_length=2, max_length=2000)
 
 

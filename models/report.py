@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import Field, StrictBool
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models.base import utcnow
+from models.base import Body, Id, utcnow
 from models.case import (
     audit,
     close_follow_ups,
@@ -40,33 +40,33 @@ class ReportPublic(ReportRecord):
     id: int
 
 
-class ReportUpdate(ReportBase):
+class ReportUpdate(ReportBase, Body):
     """Request body: the office's edit of a returned or submitted report (the title is kept
     when not given)."""
 
-    by: int
+    by: Id
     title: str | None = Field(default=None, min_length=2, max_length=200)  # type: ignore[assignment]
 
 
-class AdoptionDecision(BaseModel):
-    suggestion_id: int
-    adopted: bool
+class AdoptionDecision(Body):
+    suggestion_id: Id
+    adopted: StrictBool
     note: str | None = Field(default=None, max_length=500)
 
 
-class ReportApproval(BaseModel):
+class ReportApproval(Body):
     """Request body: approve the report and decide on every suggestion."""
 
-    by: int
+    by: Id
     decisions: list[AdoptionDecision] = Field(default_factory=list)
-    adopt_all_others: bool = Field(
+    adopt_all_others: StrictBool = Field(
         default=True, description="未逐条列出的建议是否一并采纳（false 时须逐条决定）"
     )
     comment: str | None = Field(default=None, max_length=1000)
 
 
-class ReportReturn(BaseModel):
-    by: int
+class ReportReturn(Body):
+    by: Id
     reason: str = Field(min_length=2, max_length=1000)
 
 

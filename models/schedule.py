@@ -17,7 +17,7 @@ from sqlalchemy import and_, case, delete, func, or_
 from sqlmodel import Session, select
 
 from config.workdays import SOURCE_LABELS, Source, WorkCalendar
-from models.base import Page, utcnow
+from models.base import Body, Id, Page, utcnow
 from models.calendar import bump_version, calendar_for
 from models.case import (
     DEFAULT_OWNER_ROLE,
@@ -51,15 +51,15 @@ RUNG_REACH = dt.timedelta(days=45)
 WEEKDAYS = "一二三四五六日"
 
 
-class HolidayIn(BaseModel):
+class HolidayIn(Body):
     date: dt.date
     name: str = Field(default="", max_length=50)
 
 
-class ScheduleIn(BaseModel):
+class ScheduleIn(Body):
     """Request body: the official schedule of one year, as the State Council's notice lists it."""
 
-    by: int
+    by: Id
     holidays: list[HolidayIn] = Field(min_length=1, max_length=120)
     workdays: list[dt.date] = Field(default_factory=list, max_length=60)
 

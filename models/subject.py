@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import Field, StrictBool
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models.base import Page, utcnow
+from models.base import Body, Page, utcnow
 from models.case import audit, close_follow_ups, get, queue, schedule_follow_ups
 from models.deadlines import format_local, working_days_after
 from models.enums import Obligation, Rsvp, Stage
@@ -17,11 +17,11 @@ from models.stages import ensure_open, ensure_preparing, is_done, settle, under_
 from models.tables import Participant, ParticipantBase, ParticipantRecord, Person, Topic
 
 
-class ParticipantIn(ParticipantBase):
+class ParticipantIn(ParticipantBase, Body):
     """One invitee and the role they take part in."""
 
 
-class ParticipantsAdd(BaseModel):
+class ParticipantsAdd(Body):
     """Request body: people invited to the consultation, each in a role."""
 
     participants: list[ParticipantIn] = Field(min_length=1, max_length=200)
@@ -39,10 +39,10 @@ class ParticipantsPublic(Page[ParticipantPublic]):
     """A topic's participants, in the order they were invited."""
 
 
-class RsvpIn(BaseModel):
+class RsvpIn(Body):
     """Request body: the invitee's reply."""
 
-    accept: bool
+    accept: StrictBool
     note: str | None = Field(default=None, max_length=500)
 
 

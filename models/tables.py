@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import StrictBool, StrictInt
 from sqlalchemy.orm import column_property
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from models.base import UTCDateTime, enum_type, utcnow
+from models.base import MAX_ID, Id, UTCDateTime, enum_type, utcnow
 from models.enums import (
     Adoption,
     FollowUpStatus,
@@ -45,6 +46,12 @@ def _ts(*, nullable: bool = True, index: bool = False, default_now: bool = False
     return Field(sa_type=UTCDateTime(), nullable=False, index=index)
 
 
+def _ref(table_column: str, **kwargs: Any) -> Any:
+    """A reference a person gives in a request: a whole number in the id range (no "3", no
+    true, nothing SQLite cannot store), then a foreign key."""
+    return Field(foreign_key=table_column, ge=1, le=MAX_ID, schema_extra={"strict": True}, **kwargs)
+
+
 def _enum(cls: Any, default: Any, *, index: bool = False) -> Any:
     return Field(default=default, sa_type=enum_type(cls), nullable=False, index=index)
 
@@ -76,7 +83,7 @@ class Department(DepartmentBase, table=True):
 class PersonBase(SQLModel):
     name: str = Field(min_length=1, max_length=50)
     role: Role = Field(sa_type=enum_type(Role), nullable=False, index=True)
-    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    department_id: int | None = _ref("department.id", default=None, index=True)
 
 
 class PersonContact(SQLModel):
@@ -97,15 +104,15 @@ class TopicBase(SQLModel):
     description: str = Field(default="", max_length=5000, sa_type=sa.Text)
     category: str = Field(default="", max_length=50)
     source: TopicSource = Field(sa_type=enum_type(TopicSource), nullable=False)
-    urgent: bool = False
-    important: bool = False
-    emergency: bool = False
+    urgent: StrictBool = False
+    important: StrictBool = False
+    emergency: StrictBool = False
     # Screening facts (涉法涉诉 / 纳入信访 / 普遍关注 / 政策已明确).
-    in_litigation: bool = False
-    in_petition: bool = False
-    of_general_concern: bool = True
-    policy_explicit: bool = False
-    proposer_id: int | None = Field(default=None, foreign_key="person.id")
+    in_litigation: StrictBool = False
+    in_petition: StrictBool = False
+    of_general_concern: StrictBool = True
+    policy_explicit: StrictBool = False
+    proposer_id: int | None = _ref("person.id", default=None)
 
 
 class TopicRecord(TopicBase):
@@ -140,7 +147,7 @@ class StageRun(SQLModel, table=True):
 
 
 class ParticipantBase(SQLModel):
-    person_id: int = Field(foreign_key="person.id")
+    person_id: int = _ref("person.id")
     role: ParticipantRole = Field(sa_type=enum_type(ParticipantRole), nullable=False)
 
 
@@ -162,7 +169,7 @@ class Participant(ParticipantRecord, table=True):
 class ResearchTaskBase(SQLModel):
     title: str = Field(min_length=2, max_length=200)
     method: ResearchMethod = Field(sa_type=enum_type(ResearchMethod), nullable=False)
-    owner_id: int = Field(foreign_key="person.id")
+    owner_id: int = _ref("person.id")
 
 
 class ResearchTaskRecord(ResearchTaskBase):
@@ -200,9 +207,9 @@ class ConsultationSession(SessionRecord, table=True):
 
 
 class OpinionBase(SQLModel):
-    participant_id: int = Field(foreign_key="participant.id")
+    participant_id: int = _ref("participant.id")
     content: str = Field(min_length=2, max_length=5000, sa_type=sa.Text)
-    consensus: bool = False
+    consensus: StrictBool = False
 
 
 class OpinionRecord(OpinionBase):
@@ -219,7 +226,7 @@ class SuggestionBase(SQLModel):
     """One entry of the 协商意见建议清单; points back to the opinions it came from."""
 
     content: str = Field(min_length=2, max_length=2000, sa_type=sa.Text)
-    opinion_ids: list[int] = Field(
+    opinion_ids: list[Id] = Field(
         default_factory=list, min_length=1, sa_column=Column(JSON, nullable=False)
     )
 
@@ -258,13 +265,13 @@ class Report(ReportRecord, table=True):
 class ItemBase(SQLModel):
     """One line of the 工作责任清单: a single lead department owns it."""
 
-    suggestion_id: int = Field(foreign_key="suggestion.id", index=True)
+    suggestion_id: int = _ref("suggestion.id", index=True)
     title: str = Field(min_length=2, max_length=200)
-    lead_department_id: int = Field(foreign_key="department.id", index=True)
-    co_department_ids: list[int] = Field(
+    lead_department_id: int = _ref("department.id", index=True)
+    co_department_ids: list[Id] = Field(
         default_factory=list, max_length=20, sa_column=Column(JSON, nullable=False)
     )
-    officer_id: int = Field(foreign_key="person.id", index=True)
+    officer_id: int = _ref("person.id", index=True)
 
 
 class ItemRecord(ItemBase):
@@ -301,7 +308,7 @@ class PlanBase(SQLModel):
 
     target: str = Field(min_length=2, max_length=5000, sa_type=sa.Text)
     measures: str = Field(min_length=2, max_length=10000, sa_type=sa.Text)
-    responsible_id: int = Field(foreign_key="person.id")
+    responsible_id: int = _ref("person.id")
     adjust_reason: str | None = Field(default=None, max_length=500)
 
 
@@ -323,7 +330,7 @@ class Plan(PlanRecord, table=True):
 
 class ProgressBase(SQLModel):
     note: str = Field(min_length=2, max_length=5000, sa_type=sa.Text)
-    percent: int = Field(ge=0, le=100)
+    percent: StrictInt = Field(ge=0, le=100)
     evidence_ref: str | None = Field(default=None, max_length=500)
 
 
@@ -341,10 +348,10 @@ class ProgressUpdate(ProgressRecord, table=True):
 class RatingBase(SQLModel):
     """One satisfaction rating (1–5) of the outcome."""
 
-    person_id: int | None = Field(default=None, foreign_key="person.id")
-    item_id: int | None = Field(default=None, foreign_key="rectification_item.id")
+    person_id: int | None = _ref("person.id", default=None)
+    item_id: int | None = _ref("rectification_item.id", default=None)
     rater_kind: RaterKind = _enum(RaterKind, RaterKind.RESIDENT)
-    score: int = Field(ge=1, le=5)
+    score: StrictInt = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=1000)
 
 
@@ -363,7 +370,7 @@ class AssessmentBase(SQLModel):
     """The result list of a topic, closed by the office and disclosed publicly."""
 
     summary: str = Field(min_length=2, max_length=10000, sa_type=sa.Text)
-    public: bool = True
+    public: StrictBool = True
 
 
 class AssessmentRecord(AssessmentBase):

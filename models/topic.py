@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from difflib import SequenceMatcher
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import Field, computed_field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models.base import Page, utcnow
+from models.base import Body, Id, Page, utcnow
 from models.case import (
     Listing,
     audit,
@@ -37,7 +37,7 @@ from models.tables import Person, Topic, TopicBase, TopicRecord
 DUPLICATE_SIMILARITY = 0.85
 
 
-class TopicCreate(TopicBase):
+class TopicCreate(TopicBase, Body):
     """Request body: a proposed topic (议题建议) from any source channel."""
 
 
@@ -64,15 +64,15 @@ class TopicsPublic(Page[TopicPublic]):
     """A page of topics, newest first."""
 
 
-class Decision(BaseModel):
+class Decision(Body):
     """Request body: a person's decision with an optional comment or reason."""
 
-    by: int = Field(description="办理人 id")
+    by: Id = Field(description="办理人 id")
     comment: str | None = Field(default=None, max_length=1000)
 
 
-class Rejection(BaseModel):
-    by: int
+class Rejection(Body):
+    by: Id
     reason: str = Field(min_length=2, max_length=1000)
 
 

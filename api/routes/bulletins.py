@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api import launcher
 from api.deps import Limit, Offset, SessionDep
 from models import bulletin
+from models.base import Body
 from models.bulletin import BulletinKind, FileFormat
 from models.case import get
 from models.errors import NotFound
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/bulletins", tags=["bulletins"])
 FORMAT_LABELS = {FileFormat.HTML: "网页版", FileFormat.PDF: "PDF", FileFormat.XLSX: "数据表"}
 
 
-class BulletinRun(BaseModel):
+class BulletinRun(Body):
     """Which period to report; empty means the last full month (quarter)."""
 
     period: str | None = Field(

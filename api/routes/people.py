@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import Limit, Offset, SessionDep, commit
+from api.deps import Limit, Offset, PathId, SessionDep, commit
 from models import people
 from models.case import Listing, get, page
 from models.tables import Department, Person
@@ -39,5 +39,5 @@ def list_people(session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> 
 
 
 @router.get("/people/{person_id}", response_model=people.PersonPublic)
-def read_person(person_id: int, session: SessionDep) -> Person:
+def read_person(person_id: PathId, session: SessionDep) -> Person:
     return get(session, Person, person_id)

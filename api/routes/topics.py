@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api import launcher
-from api.deps import Limit, Offset, PageDep, SessionDep, UnitOfWorkDep, commit
+from api.deps import Limit, Offset, PageDep, PathId, SessionDep, UnitOfWorkDep, commit
 from models import assessment, consultation, prestudy, rectification, stages, subject
 from models import report as reports
 from models import topic as topics
@@ -58,26 +58,26 @@ def list_topics(
 
 
 @router.get("/{topic_id}", response_model=topics.TopicPublic)
-def read_topic(topic_id: int, session: SessionDep) -> Topic:
+def read_topic(topic_id: PathId, session: SessionDep) -> Topic:
     return get(session, Topic, topic_id)
 
 
 @router.post("/{topic_id}/approve", response_model=topics.TopicPublic)
-def approve_topic(topic_id: int, data: topics.Decision, session: SessionDep) -> Topic:
+def approve_topic(topic_id: PathId, data: topics.Decision, session: SessionDep) -> Topic:
     topic = topics.approve(session, topic_id, data)
     commit(session, topic)
     return topic
 
 
 @router.post("/{topic_id}/reject", response_model=topics.TopicPublic)
-def reject_topic(topic_id: int, data: topics.Rejection, session: SessionDep) -> Topic:
+def reject_topic(topic_id: PathId, data: topics.Rejection, session: SessionDep) -> Topic:
     topic = topics.reject(session, topic_id, data)
     commit(session, topic)
     return topic
 
 
 @router.get("/{topic_id}/stages", response_model=stages.StagesPublic)
-def list_stages(topic_id: int, session: SessionDep) -> stages.StagesPublic:
+def list_stages(topic_id: PathId, session: SessionDep) -> stages.StagesPublic:
     """Each stage's state, its flow run and what it waits for."""
     views = stages.stage_views(session, topic_id)
     return stages.StagesPublic(data=views, count=len(views))
@@ -90,7 +90,7 @@ def list_stages(topic_id: int, session: SessionDep) -> stages.StagesPublic:
     responses={200: {"description": "该环节已启动，返回同一流程运行"}},
 )
 async def start_stage(
-    topic_id: int, stage: Stage, uow: UnitOfWorkDep, response: Response
+    topic_id: PathId, stage: Stage, uow: UnitOfWorkDep, response: Response
 ) -> launcher.StageStart:
     """Start a stage's flow run; starting it again returns the same run (idempotent), unless
     that run failed, crashed or was cancelled: then a new run picks the stage up."""
@@ -101,20 +101,20 @@ async def start_stage(
 
 
 @router.get("/{topic_id}/runs", response_model=launcher.FlowRunsPublic)
-async def list_runs(topic_id: int, uow: UnitOfWorkDep) -> launcher.FlowRunsPublic:
+async def list_runs(topic_id: PathId, uow: UnitOfWorkDep) -> launcher.FlowRunsPublic:
     """The topic's flow runs as Prefect records them (tagged topic:<id>)."""
     runs = await launcher.topic_runs(uow, topic_id)
     return launcher.FlowRunsPublic(data=runs, count=len(runs))
 
 
 @router.get("/{topic_id}/participants", response_model=subject.ParticipantsPublic)
-def list_participants(topic_id: int, session: SessionDep, page: PageDep) -> Listing[Participant]:
+def list_participants(topic_id: PathId, session: SessionDep, page: PageDep) -> Listing[Participant]:
     return of_topic(session, Participant, topic_id, order_by=Participant.id, **page)
 
 
 @router.post("/{topic_id}/participants", response_model=subject.ParticipantsPublic, status_code=201)
 def add_participants(
-    topic_id: int, data: subject.ParticipantsAdd, session: SessionDep
+    topic_id: PathId, data: subject.ParticipantsAdd, session: SessionDep
 ) -> Listing[Participant]:
     """Invite people; the answer lists the participants just added."""
     added = subject.add_participants(session, topic_id, data)
@@ -123,7 +123,7 @@ def add_participants(
 
 
 @router.get("/{topic_id}/research-tasks", response_model=prestudy.ResearchTasksPublic)
-def list_research(topic_id: int, session: SessionDep, page: PageDep) -> Listing[ResearchTask]:
+def list_research(topic_id: PathId, session: SessionDep, page: PageDep) -> Listing[ResearchTask]:
     return of_topic(session, ResearchTask, topic_id, order_by=ResearchTask.id, **page)
 
 
@@ -131,7 +131,7 @@ def list_research(topic_id: int, session: SessionDep, page: PageDep) -> Listing[
     "/{topic_id}/research-tasks", response_model=prestudy.ResearchTaskPublic, status_code=201
 )
 def create_research(
-    topic_id: int, data: prestudy.ResearchTaskCreate, session: SessionDep
+    topic_id: PathId, data: prestudy.ResearchTaskCreate, session: SessionDep
 ) -> ResearchTask:
     task = prestudy.create_task(session, topic_id, data)
     commit(session, task)
@@ -140,7 +140,7 @@ def create_research(
 
 @router.get("/{topic_id}/sessions", response_model=consultation.SessionsPublic)
 def list_sessions(
-    topic_id: int, session: SessionDep, page: PageDep
+    topic_id: PathId, session: SessionDep, page: PageDep
 ) -> Listing[ConsultationSession]:
     return of_topic(
         session, ConsultationSession, topic_id, order_by=ConsultationSession.round, **page
@@ -149,7 +149,7 @@ def list_sessions(
 
 @router.post("/{topic_id}/sessions", response_model=consultation.SessionPublic, status_code=201)
 def schedule_session(
-    topic_id: int, data: consultation.SessionCreate, session: SessionDep
+    topic_id: PathId, data: consultation.SessionCreate, session: SessionDep
 ) -> ConsultationSession:
     meeting = consultation.schedule_session(session, topic_id, data)
     commit(session, meeting)
@@ -157,23 +157,23 @@ def schedule_session(
 
 
 @router.get("/{topic_id}/suggestions", response_model=consultation.SuggestionsPublic)
-def list_suggestions(topic_id: int, session: SessionDep, page: PageDep) -> Listing[Suggestion]:
+def list_suggestions(topic_id: PathId, session: SessionDep, page: PageDep) -> Listing[Suggestion]:
     return of_topic(session, Suggestion, topic_id, order_by=Suggestion.id, **page)
 
 
 @router.get("/{topic_id}/report", response_model=reports.ReportPublic)
-def read_report(topic_id: int, session: SessionDep) -> Report:
+def read_report(topic_id: PathId, session: SessionDep) -> Report:
     return one_of_topic(session, Report, topic_id, missing="该议题尚未形成协商成果报告")
 
 
 @router.get("/{topic_id}/items", response_model=rectification.ItemsPublic)
-def list_items(topic_id: int, session: SessionDep, page: PageDep) -> Listing[RectificationItem]:
+def list_items(topic_id: PathId, session: SessionDep, page: PageDep) -> Listing[RectificationItem]:
     return of_topic(session, RectificationItem, topic_id, order_by=RectificationItem.id, **page)
 
 
 @router.post("/{topic_id}/items", response_model=rectification.ItemPublic, status_code=201)
 def create_item(
-    topic_id: int, data: rectification.ItemCreate, session: SessionDep
+    topic_id: PathId, data: rectification.ItemCreate, session: SessionDep
 ) -> RectificationItem:
     item = rectification.create_item(session, topic_id, data)
     commit(session, item)
@@ -181,12 +181,12 @@ def create_item(
 
 
 @router.get("/{topic_id}/ratings", response_model=assessment.RatingsPublic)
-def list_ratings(topic_id: int, session: SessionDep, page: PageDep) -> Listing[Rating]:
+def list_ratings(topic_id: PathId, session: SessionDep, page: PageDep) -> Listing[Rating]:
     return of_topic(session, Rating, topic_id, order_by=Rating.id, **page)
 
 
 @router.post("/{topic_id}/ratings", response_model=assessment.RatingPublic, status_code=201)
-def rate(topic_id: int, data: assessment.RatingIn, session: SessionDep) -> Rating:
+def rate(topic_id: PathId, data: assessment.RatingIn, session: SessionDep) -> Rating:
     rating = assessment.rate(session, topic_id, data)
     commit(session, rating)
     return rating
@@ -196,7 +196,7 @@ def rate(topic_id: int, data: assessment.RatingIn, session: SessionDep) -> Ratin
     "/{topic_id}/assessment/close", response_model=assessment.AssessmentPublic, status_code=201
 )
 def close_assessment(
-    topic_id: int, data: assessment.AssessmentClose, session: SessionDep
+    topic_id: PathId, data: assessment.AssessmentClose, session: SessionDep
 ) -> Assessment:
     result = assessment.close(session, topic_id, data)
     commit(session, result)
@@ -204,17 +204,17 @@ def close_assessment(
 
 
 @router.get("/{topic_id}/assessment", response_model=assessment.AssessmentPublic)
-def read_assessment(topic_id: int, session: SessionDep) -> Assessment:
+def read_assessment(topic_id: PathId, session: SessionDep) -> Assessment:
     return one_of_topic(session, Assessment, topic_id, missing="该议题尚未办结评估")
 
 
 @router.get("/{topic_id}/kpis")
-def topic_kpis(topic_id: int, session: SessionDep, as_of: dt.datetime | None = None) -> dict:
+def topic_kpis(topic_id: PathId, session: SessionDep, as_of: dt.datetime | None = None) -> dict:
     """The topic's KPIs now, or as of `as_of` (without an offset: Asia/Shanghai time)."""
     get(session, Topic, topic_id)
     return assessment.kpis(session, topic_id=topic_id, as_of=as_of)
 
 
 @router.get("/{topic_id}/audit", response_model=AuditTrailPublic)
-def topic_audit(topic_id: int, session: SessionDep, page: PageDep) -> Listing[AuditEvent]:
+def topic_audit(topic_id: PathId, session: SessionDep, page: PageDep) -> Listing[AuditEvent]:
     return of_topic(session, AuditEvent, topic_id, order_by=AuditEvent.id, **page)
