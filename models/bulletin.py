@@ -166,6 +166,22 @@ class Period:
             return [self]
         return [month_of(self.start.replace(month=self.start.month + i)) for i in range(3)]
 
+    def counted_months(self) -> list[Period | None]:
+        """The months as far as they are counted: an interim quarter counts its running month
+        to the same moment and leaves the months to come empty (None)."""
+        if self.as_of is None:
+            return list(self.months())
+        out: list[Period | None] = []
+        for m in self.months():
+            start, end = m.full_bounds
+            if start > self.as_of:
+                out.append(None)
+            elif end > self.as_of:
+                out.append(Period(m.kind, m.start, m.end, as_of=self.as_of))
+            else:
+                out.append(m)
+        return out
+
 
 def _last_day(year: int, month: int) -> dt.date:
     nxt = dt.date(year + month // 12, month % 12 + 1, 1)
@@ -507,12 +523,16 @@ TREND_KEYS = ["items_due", "items_completed", "items_overdue", "completion_rate"
 
 
 def trend(session: Session, quarter: Period) -> dict[str, Any]:
-    """The quarter's three months side by side, per department and per topic (季评估)."""
+    """The quarter's three months side by side, per department and per topic (季评估); in an
+    interim review the running month is counted to its moment and the months to come are empty."""
     months = quarter.months()
+    counted = quarter.counted_months()
     per_dept: dict[int, dict[str, Any]] = {}
     per_topic: dict[int, dict[str, Any]] = {}
     blank = dict.fromkeys(TREND_KEYS)
-    for i, month in enumerate(months):
+    for i, month in enumerate(counted):
+        if month is None:
+            continue
         for row in department_kpis(session, month):
             entry = per_dept.setdefault(
                 row["department_id"],
@@ -534,11 +554,19 @@ def trend(session: Session, quarter: Period) -> dict[str, Any]:
             )
             entry["months"][i] = {k: row[k] for k in TREND_KEYS}
     overall = []
-    for month in months:
+    for month in counted:
+        if month is None:
+            overall.append(dict(blank))
+            continue
         o = overall_kpis(session, month)
         overall.append({k: o[k] for k in TREND_KEYS})
     return {
-        "months": [f"{m.start.month}月" for m in months],
+        "months": [
+            f"{m.start.month}月（截至{m.last_day.day}日）"
+            if m and m.interim
+            else f"{mm.start.month}月"
+            for m, mm in zip(counted, months, strict=True)
+        ],
         "overall": overall,
         "departments": sorted(
             per_dept.values(), key=lambda r: (r["department"], r["department_id"])

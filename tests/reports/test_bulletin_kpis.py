@@ -368,3 +368,18 @@ def test_the_target_is_met_exactly_not_by_rounding():
     assert completion.meets({"items_completed": 4, "items_due": 5}) is True
     assert completion.meets({"items_completed": 7999, "items_due": 10000}) is False
     assert completion.meets({"items_completed": 0, "items_due": 0}) is None
+
+
+def test_interim_quarter_counts_its_running_month_to_the_moment(session):
+    build(session)
+    nov_23 = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
+    quarter = bulletin.choose_period(BulletinKind.QUARTERLY, "2026Q4", interim=True, now=nov_23)
+    trend = bulletin.compute(session, quarter)["trend"]
+    assert trend["months"] == ["10月", "11月（截至23日）", "12月"]
+    # December has not begun: nothing is counted for it, not zeros.
+    assert trend["overall"][2] == dict.fromkeys(bulletin.TREND_KEYS)
+    assert all(e["months"][2]["items_due"] is None for e in trend["departments"])
+    # October is whole; November is counted to 11-23 10:00, where a3 is overdue.
+    assert trend["overall"][0]["completion_rate"] == 0.75
+    housing = next(e for e in trend["departments"] if e["department"] == "区住建局")
+    assert housing["months"][1]["items_overdue"] == 1
