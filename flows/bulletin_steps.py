@@ -16,10 +16,13 @@ from tasks.reports import (
 )
 
 
-def produce_bulletin(kind: str, period: str | None, noun: str) -> dict:
+def produce_bulletin(kind: str, period: str | None, noun: str, interim: bool = False) -> dict:
     """Compute in SQL, render the files, record and announce, deliver, leave an artifact.
-    A scheduled run reports the period before its scheduled time, so a late run is still right."""
-    data = compute_bulletin(kind, period, now=flow_run.scheduled_start_time.isoformat())
+    A scheduled run reports the period before its scheduled time, so a late run is still right;
+    a period that has not ended is refused in the first step unless `interim` (中期)."""
+    data = compute_bulletin(
+        kind, period, now=flow_run.scheduled_start_time.isoformat(), interim=interim
+    )
     charts = render_charts(data)
     files = {
         "html": render_html(data, charts),
@@ -30,10 +33,13 @@ def produce_bulletin(kind: str, period: str | None, noun: str) -> dict:
     bulletin_id = record_bulletin(data, files)
     delivery = deliver_notifications()
     publish_bulletin_summary(data, bulletin_id, delivery)
-    print(f"{data['title']}：{noun} {bulletin_id}，期末逾期 {data['overdue']['total']} 项")
+    print(
+        f"{data['title']}：{noun} {bulletin_id}，{data['overdue_label']} {data['overdue']['total']} 项"
+    )
     return {
         "bulletin_id": bulletin_id,
         "period": data["period"],
+        "interim": data["interim"],
         "files": files,
         "delivery": delivery,
     }

@@ -10,7 +10,8 @@ from flows.bulletin_steps import produce_bulletin
 
 
 @flow(name=QUARTERLY_REVIEW_FLOW, log_prints=True)
-async def quarterly_review(period: str | None = None) -> dict:
+async def quarterly_review(period: str | None = None, interim: bool = False) -> dict:
     """`period` ('2026Q3', '2026-07' or a date in the quarter) for an on-demand run; a scheduled
-    run reviews the quarter before its scheduled time."""
-    return produce_bulletin("quarterly", period, "评估")
+    run reviews the quarter before its scheduled time. A quarter that has not ended is refused
+    unless `interim`: a 中期 review counted to now."""
+    return produce_bulletin("quarterly", period, "评估", interim)

@@ -25,7 +25,7 @@ from models import kpis
 from models.base import Page, utcnow
 from models.case import Listing, audit, listing, queue, role_tag
 from models.enums import ItemStatus, Role
-from models.errors import Invalid
+from models.errors import Conflict, Invalid
 from models.kpis import pct
 from models.tables import (
     LEVEL_LABELS,
@@ -80,6 +80,7 @@ BULLETIN_KEYS = [
 KPI_LABELS: dict[str, str] = {k: kpis.LABELS[k] for k in BULLETIN_KEYS}
 RATE_KEYS = kpis.RATE_KEYS
 COMPLETION_TARGET = kpis.target("completion_rate")
+COMPLETION = kpis.KPIS["completion_rate"]
 
 
 # --- periods -----------------------------------------------------------------------------
@@ -87,11 +88,41 @@ COMPLETION_TARGET = kpis.target("completion_rate")
 
 @dataclass(frozen=True)
 class Period:
-    """A calendar month or quarter in local time; `end` is its last day (inclusive)."""
+    """A calendar month or quarter in local time; `end` is its last day (inclusive).
+    With `as_of` (a UTC instant inside the period) it is an interim report (中期) that counts
+    from the start to that moment instead of to the end of the period."""
 
     kind: BulletinKind
     start: dt.date
     end: dt.date
+    as_of: dt.datetime | None = None
+
+    @property
+    def interim(self) -> bool:
+        return self.as_of is not None
+
+    @property
+    def as_of_local(self) -> dt.datetime | None:
+        return None if self.as_of is None else self.as_of.astimezone(get_settings().tz)
+
+    @property
+    def last_day(self) -> dt.date:
+        """The last local day counted: the period's end, or the day of an interim's moment."""
+        local = self.as_of_local
+        return self.end if local is None else local.date()
+
+    @property
+    def mark(self) -> str | None:
+        """中期，截至2026年11月23日 10:00 — shown on every surface of an interim report."""
+        local = self.as_of_local
+        if local is None:
+            return None
+        return f"中期，截至{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+    @property
+    def overdue_label(self) -> str:
+        """How overdue is counted: at the end of the period, or at the interim's moment."""
+        return "截至生成时逾期" if self.interim else "期末逾期"
 
     @property
     def key(self) -> str:
@@ -107,15 +138,23 @@ class Period:
 
     @property
     def title(self) -> str:
-        return f"{self.label}整改工作{self.kind.label}"
+        title = f"{self.label}整改工作{self.kind.label}"
+        return f"{title}（{self.mark}）" if self.mark else title
 
     @property
-    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
-        """[start, end) as UTC instants: local midnight of the first day and of the day after."""
+    def full_bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """[start, end) of the whole period as UTC instants: local midnight of the first day
+        and of the day after the last."""
         tz = get_settings().tz
         start = dt.datetime.combine(self.start, dt.time(), tzinfo=tz)
         end = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
         return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+    @property
+    def bounds(self) -> tuple[dt.datetime, dt.datetime]:
+        """The counted window: the whole period, or up to the interim's moment."""
+        start, end = self.full_bounds
+        return start, (self.as_of.astimezone(dt.UTC) if self.as_of else end)
 
     @property
     def window(self) -> kpis.Window:
@@ -126,6 +165,22 @@ class Period:
         if self.kind is BulletinKind.MONTHLY:
             return [self]
         return [month_of(self.start.replace(month=self.start.month + i)) for i in range(3)]
+
+    def counted_months(self) -> list[Period | None]:
+        """The months as far as they are counted: an interim quarter counts its running month
+        to the same moment and leaves the months to come empty (None)."""
+        if self.as_of is None:
+            return list(self.months())
+        out: list[Period | None] = []
+        for m in self.months():
+            start, end = m.full_bounds
+            if start > self.as_of:
+                out.append(None)
+            elif end > self.as_of:
+                out.append(Period(m.kind, m.start, m.end, as_of=self.as_of))
+            else:
+                out.append(m)
+        return out
 
 
 def _last_day(year: int, month: int) -> dt.date:
@@ -182,11 +237,77 @@ def resolve_period(kind: BulletinKind, period: str | None, now: dt.datetime) -> 
     return parse_period(kind, period) if period else previous_period(kind, now)
 
 
+def _day(d: dt.date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def choose_period(
+    kind: BulletinKind,
+    period: str | None,
+    *,
+    interim: bool = False,
+    now: dt.datetime | None = None,
+    scheduled: dt.datetime | None = None,
+) -> Period:
+    """The one rule for what may be generated, used by the API before it starts a run and by
+    the flow itself (scheduled or direct runs): a final bulletin only for a period that has
+    ended; an interim one (中期) only for the running period, counted to `now`. `scheduled`
+    picks the previous period of a scheduled run (a late run still reports the right one).
+    Refuses with a Conflict naming what can be generated and from when."""
+    now = (now or utcnow()).astimezone(dt.UTC)
+    today = now.astimezone(get_settings().tz).date()
+    last_full = previous_period(kind, now)
+    running = period_of(kind, today)
+    if period:
+        chosen = parse_period(kind, period)
+    elif interim:
+        chosen = running
+    else:
+        chosen = previous_period(kind, scheduled or now)
+    start, end = chosen.full_bounds
+    noun = kind.label
+    if not interim:
+        if end <= now:
+            return chosen
+        if start > now:
+            state = f"{chosen.label}尚未开始"
+            hint = ""
+        else:
+            state = f"{chosen.label}尚未结束（至 {_day(chosen.end)}）"
+            hint = f"；如需本期截至目前的情况，可生成中期{noun}（interim: true，--interim）"
+        raise Conflict(
+            f"{state}，不能生成{chosen.label}{noun}，最早可于 {_day(chosen.end + dt.timedelta(days=1))}"
+            f"起生成；目前可生成的最近一期是{last_full.label}{noun}（{last_full.key}）{hint}",
+            field="period",
+        )
+    if start > now:
+        raise Conflict(
+            f"{chosen.label}尚未开始，不能生成中期{noun}；中期{noun}只用于进行中的{running.label}"
+            f"（{running.key}），{chosen.label}的正式{noun}最早可于 "
+            f"{_day(chosen.end + dt.timedelta(days=1))}起生成",
+            field="period",
+        )
+    if end <= now:
+        raise Conflict(
+            f"{chosen.label}已经结束，应生成正式{noun}（不加 interim）；中期{noun}只用于进行中的"
+            f"{running.label}（{running.key}）",
+            field="period",
+        )
+    return Period(chosen.kind, chosen.start, chosen.end, as_of=now)
+
+
+def period_from_data(data: dict[str, Any]) -> Period:
+    """The period a computed bulletin (models.bulletin.compute) reports, interim moment included."""
+    p = parse_period(BulletinKind(data["kind"]), data["start"])
+    as_of = data.get("as_of")
+    return Period(p.kind, p.start, p.end, as_of=dt.datetime.fromisoformat(as_of) if as_of else None)
+
+
 # --- KPIs in grouped SQL (the formulas are models.kpis') ------------------------------------
 
 
 def overdue_condition(period: Period) -> Any:
-    """Overdue at the end of the period (期末逾期)."""
+    """Overdue at the end of the period (期末逾期), or at an interim's moment."""
     return kpis.COUNTS["items_overdue"].condition(period.window)
 
 
@@ -245,8 +366,8 @@ def overall_kpis(session: Session, period: Period) -> dict[str, Any]:
 
 
 def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int, list[dict]]:
-    """Items overdue at the end of the period, longest overdue first (at most `limit`), each
-    with its level (正常 / 即将到期 / 预警 / 督办) as its ladder stood at the end of the period."""
+    """Items overdue at the end of the period (an interim's moment), longest overdue first (at
+    most `limit`), each with its level (正常 / 即将到期 / 预警 / 督办) as its ladder stood then."""
     it = RectificationItem
     where = [it.status != ItemStatus.DECLINED, overdue_condition(period)]
     total = session.exec(select(func.count()).select_from(it).where(*where)).one()
@@ -280,7 +401,7 @@ def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int,
                 "department": dept,
                 "officer": officer,
                 "deadline": local.isoformat(),
-                "days_overdue": (period.end - local).days,
+                "days_overdue": (period.last_day - local).days,
                 "completed_after": completed_at.astimezone(tz).date().isoformat()
                 if completed_at
                 else None,
@@ -307,10 +428,18 @@ def _score(row: dict[str, Any]) -> tuple:
     )
 
 
+def honoured(row: dict[str, Any]) -> bool:
+    """May stand on the 红榜: meets the completion target and has no overdue item. Everyone
+    else who is ranked belongs on the 黑榜, so the two boards never share a department and a
+    high place among weak departments is no honour."""
+    return bool(COMPLETION.meets(row)) and row["items_overdue"] == 0
+
+
 def rank(rows: list[dict[str, Any]], *, min_due: int, size: int) -> dict[str, Any]:
     """红黑榜. Only departments with at least `min_due` items due are ranked, so one lucky item
-    cannot top the list. 红榜 takes the best, 黑榜 the worst (worst first); with few ranked
-    departments each list takes at most half, so no department is on both."""
+    cannot top the list. 红榜: the best of those that meet the completion target with nothing
+    overdue; 黑榜: the worst (worst first) of those below the target or with overdue items;
+    each at most `size`, every entry with its sample (items due)."""
     eligible = sorted((r for r in rows if r["items_due"] >= min_due), key=_score)
     ranked = [
         {
@@ -327,9 +456,8 @@ def rank(rows: list[dict[str, Any]], *, min_due: int, size: int) -> dict[str, An
         }
         for i, r in enumerate(eligible)
     ]
-    n = len(ranked)
-    red = ranked[: min(size, (n + 1) // 2)]
-    black = list(reversed(ranked))[: min(size, n // 2)]
+    red_all = [r for r, row in zip(ranked, eligible, strict=True) if honoured(row)]
+    black_all = [r for r, row in zip(ranked, eligible, strict=True) if not honoured(row)][::-1]
     unranked = [
         {
             "department_id": r["department_id"],
@@ -341,9 +469,13 @@ def rank(rows: list[dict[str, Any]], *, min_due: int, size: int) -> dict[str, An
     ]
     return {
         "min_items_due": min_due,
+        "completion_target": COMPLETION.target,
+        "size": size,
         "ranked": ranked,
-        "red": red,
-        "black": black,
+        "red": red_all[:size],
+        "black": black_all[:size],
+        "red_total": len(red_all),
+        "black_total": len(black_all),
         "unranked": unranked,
     }
 
@@ -352,8 +484,10 @@ def rank(rows: list[dict[str, Any]], *, min_due: int, size: int) -> dict[str, An
 
 
 def compute(session: Session, period: Period, *, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Everything a bulletin shows, as JSON-ready data (also stored as the row's summary)."""
+    """Everything a bulletin shows, as JSON-ready data (also stored as the row's summary).
+    An interim report is generated at its own moment: that is when it counts to."""
     settings = get_settings()
+    now = period.as_of or now or utcnow()
     departments = department_kpis(session, period)
     ranking = rank(
         departments, min_due=settings.bulletin_min_items_due, size=settings.bulletin_ranking_size
@@ -367,8 +501,13 @@ def compute(session: Session, period: Period, *, now: dt.datetime | None = None)
         "label": period.label,
         "title": period.title,
         "start": period.start.isoformat(),
-        "end": period.end.isoformat(),
-        "generated_at": (now or utcnow()).astimezone(settings.tz).isoformat(timespec="seconds"),
+        "end": period.last_day.isoformat(),
+        "period_end": period.end.isoformat(),
+        "interim": period.interim,
+        "as_of": period.as_of.isoformat() if period.as_of else None,
+        "mark": period.mark,
+        "overdue_label": period.overdue_label,
+        "generated_at": now.astimezone(settings.tz).isoformat(timespec="seconds"),
         "overall": overall_kpis(session, period),
         "departments": departments,
         "topics": topic_kpis(session, period),
@@ -384,12 +523,16 @@ TREND_KEYS = ["items_due", "items_completed", "items_overdue", "completion_rate"
 
 
 def trend(session: Session, quarter: Period) -> dict[str, Any]:
-    """The quarter's three months side by side, per department and per topic (季评估)."""
+    """The quarter's three months side by side, per department and per topic (季评估); in an
+    interim review the running month is counted to its moment and the months to come are empty."""
     months = quarter.months()
+    counted = quarter.counted_months()
     per_dept: dict[int, dict[str, Any]] = {}
     per_topic: dict[int, dict[str, Any]] = {}
     blank = dict.fromkeys(TREND_KEYS)
-    for i, month in enumerate(months):
+    for i, month in enumerate(counted):
+        if month is None:
+            continue
         for row in department_kpis(session, month):
             entry = per_dept.setdefault(
                 row["department_id"],
@@ -411,11 +554,19 @@ def trend(session: Session, quarter: Period) -> dict[str, Any]:
             )
             entry["months"][i] = {k: row[k] for k in TREND_KEYS}
     overall = []
-    for month in months:
+    for month in counted:
+        if month is None:
+            overall.append(dict(blank))
+            continue
         o = overall_kpis(session, month)
         overall.append({k: o[k] for k in TREND_KEYS})
     return {
-        "months": [f"{m.start.month}月" for m in months],
+        "months": [
+            f"{m.start.month}月（截至{m.last_day.day}日）"
+            if m and m.interim
+            else f"{mm.start.month}月"
+            for m, mm in zip(counted, months, strict=True)
+        ],
         "overall": overall,
         "departments": sorted(
             per_dept.values(), key=lambda r: (r["department"], r["department_id"])
@@ -428,8 +579,10 @@ def trend(session: Session, quarter: Period) -> dict[str, Any]:
 
 
 def file_stem(period: Period) -> str:
-    """Relative location of a period's files under the reports directory (ASCII on disk)."""
-    return f"{period.kind.value}/{period.key}/{period.kind.value}-{period.key}"
+    """Relative location of a period's files under the reports directory (ASCII on disk);
+    an interim report has its own (the latest replaces the previous interim one)."""
+    stem = f"{period.kind.value}/{period.key}/{period.kind.value}-{period.key}"
+    return f"{stem}-interim" if period.interim else stem
 
 
 def file_path(bulletin: Bulletin, fmt: FileFormat) -> Path | None:
@@ -445,8 +598,10 @@ def file_path(bulletin: Bulletin, fmt: FileFormat) -> Path | None:
 
 
 def period_of_row(bulletin: Bulletin) -> Period:
-    kind = BulletinKind(bulletin.kind)
-    return period_of(kind, bulletin.period_start)
+    p = period_of(BulletinKind(bulletin.kind), bulletin.period_start)
+    if bulletin.interim and bulletin.as_of is not None:
+        return Period(p.kind, p.start, p.end, as_of=bulletin.as_of)
+    return p
 
 
 def download_name(bulletin: Bulletin, fmt: FileFormat) -> str:
@@ -467,16 +622,27 @@ def record(
     session: Session, period: Period, *, files: dict[str, Any], summary: dict[str, Any]
 ) -> Bulletin:
     """Upsert the period's row and stage the announcement, in the caller's transaction.
-    A rerun replaces the files and numbers; the announcement goes out once per period."""
+    A rerun replaces the files and numbers; the announcement goes out once per period. An
+    interim report has its own row (the latest interim one), so the final one is untouched."""
     row = session.exec(
         select(Bulletin)
-        .where(Bulletin.kind == period.kind.value, Bulletin.period_start == period.start)
+        .where(
+            Bulletin.kind == period.kind.value,
+            Bulletin.period_start == period.start,
+            Bulletin.interim == period.interim,
+        )
         .with_for_update()
     ).first()
     if row is None:
-        row = Bulletin(kind=period.kind.value, period_start=period.start, period_end=period.end)
+        row = Bulletin(
+            kind=period.kind.value,
+            period_start=period.start,
+            period_end=period.end,
+            interim=period.interim,
+        )
         session.add(row)
     row.period_end = period.end
+    row.as_of = period.as_of
     row.files = dict(files)
     row.summary = dict(summary)
     row.generated_at = utcnow()
@@ -488,18 +654,36 @@ def record(
         topic_id=None,
         kind=period.kind.value,
         period=period.key,
+        interim=period.interim,
         bulletin_id=row.id,
     )
     return row
 
 
+def board_entry(row: dict[str, Any]) -> str:
+    """A department on a board with its sample: 城南街道（应办结 3 项，完成 3 项，逾期 0 项）."""
+    return (
+        f"{row['department']}（{kpis.LABELS['items_due']} {row['items_due']} 项，"
+        f"{kpis.LABELS['items_completed']} {row['items_completed']} 项，"
+        f"{kpis.LABELS['completion_rate']} {pct(row['completion_rate'])}，"
+        f"逾期 {row['items_overdue']} 项）"
+    )
+
+
+def event_key(period: Period) -> str:
+    """The announcement's key: once per period, and once per moment for interim reports."""
+    key = f"bulletin:{period.kind.value}:{period.key}"
+    return f"{key}:interim:{period.as_of:%Y%m%dT%H%M%S}" if period.as_of else key
+
+
 def announce(session: Session, bulletin: Bulletin, period: Period, summary: dict) -> None:
-    """One message per leadership role, keyed by the period so a rerun does not repeat it."""
+    """One message per leadership role, keyed by the period (an interim one by its moment)
+    so a rerun does not repeat it."""
     overall = summary["overall"]
     ranking = summary["ranking"]
     queue(
         session,
-        event_key=f"bulletin:{period.kind.value}:{period.key}",
+        event_key=event_key(period),
         recipients=[role_tag(Role.APPROVER), role_tag(Role.ADMINISTRATOR)],
         template="bulletin",
         topic_id=None,
@@ -507,7 +691,9 @@ def announce(session: Session, bulletin: Bulletin, period: Period, summary: dict
         kind_label=period.kind.label,
         period_label=period.label,
         start=period.start.isoformat(),
-        end=period.end.isoformat(),
+        end=period.last_day.isoformat(),
+        mark=period.mark,
+        overdue_label=period.overdue_label,
         items_due=overall["items_due"],
         items_completed=overall["items_completed"],
         completion=pct(overall["completion_rate"]),
@@ -515,9 +701,12 @@ def announce(session: Session, bulletin: Bulletin, period: Period, summary: dict
         satisfaction=pct(overall["satisfaction_rate"]),
         labels=kpis.LABELS,
         overdue=summary["overdue"]["total"],
-        red=[r["department"] for r in ranking["red"]],
-        black=[r["department"] for r in ranking["black"]],
+        red=[board_entry(r) for r in ranking["red"]],
+        black=[board_entry(r) for r in ranking["black"]],
+        red_total=ranking.get("red_total", len(ranking["red"])),
+        black_total=ranking.get("black_total", len(ranking["black"])),
         min_items_due=ranking["min_items_due"],
+        target=COMPLETION.target_text,
         links=file_links(bulletin.id),  # type: ignore[arg-type]
     )
 
@@ -528,7 +717,7 @@ def list_bulletins(
     stmt = select(Bulletin)
     if kind is not None:
         stmt = stmt.where(Bulletin.kind == kind.value)
-    order = (Bulletin.period_start.desc(), Bulletin.kind)  # type: ignore[attr-defined]
+    order = (Bulletin.period_start.desc(), Bulletin.kind, Bulletin.interim)  # type: ignore[attr-defined]
     return listing(session, stmt, order_by=order, limit=limit, offset=offset)
 
 
@@ -541,6 +730,8 @@ class BulletinPublic(BaseModel):
     period: str
     period_start: dt.date
     period_end: dt.date
+    interim: bool = False  # 中期: counted to as_of, not to the end of the period
+    as_of: dt.datetime | None = None
     generated_at: dt.datetime
     files: dict[str, str]
     overall: dict[str, Any]
@@ -567,6 +758,8 @@ def public(bulletin: Bulletin, *, detail: bool = False) -> BulletinPublic:
         "period": period.key,
         "period_start": bulletin.period_start,
         "period_end": bulletin.period_end,
+        "interim": bulletin.interim,
+        "as_of": bulletin.as_of,
         "generated_at": bulletin.generated_at,
         "files": {f: links[f] for f in (bulletin.files or {}) if f in links},
         "overall": summary.get("overall", {}),

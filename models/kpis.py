@@ -237,6 +237,15 @@ class Kpi:
             return value >= self.target
         return value <= self.target
 
+    def meets(self, counts: Mapping[str, Any]) -> bool | None:
+        """The exact rate against the target (no rounding can lift 79.996 % to 80 %); None
+        when there is nothing to measure or no target."""
+        f = self.fraction(counts)
+        if f is None or self.target is None:
+            return None
+        goal = Fraction(str(self.target))
+        return f >= goal if self.direction is Direction.AT_LEAST else f <= goal
+
     @property
     def target_text(self) -> str | None:
         if self.target is None:

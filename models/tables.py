@@ -473,11 +473,16 @@ class Bulletin(SQLModel, table=True):
     """A generated monthly bulletin (月通报) or quarterly review (季评估) and its files."""
 
     __tablename__ = "bulletin"
-    __table_args__ = (sa.UniqueConstraint("kind", "period_start"),)
+    # An interim report (中期, counted to as_of) has its own row: it never replaces the final one.
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "period_start", "interim", name="uq_bulletin_kind_period"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)  # monthly | quarterly
     period_start: dt.date
     period_end: dt.date
+    interim: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    as_of: dt.datetime | None = _ts()  # the moment an interim report counts to
     files: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     generated_at: dt.datetime = _ts(nullable=False, default_now=True)

@@ -2,7 +2,11 @@
 
 Pure functions, no file I/O: the tasks in tasks/reports.py write what these return.
 Chinese text renders from the Noto Sans CJK SC face of the `noto-cjk-sans-otc` package, so a
-fresh machine gets the font through `uv sync` and nothing is fetched at run time.
+fresh machine gets the font through `uv sync` and nothing is fetched at run time. Every text of a
+chart (titles, ticks, legend, the numbers on the bars) is set in that one face.
+
+An interim report (中期, data["mark"]) says so on every page: the title, a banner under it, the
+PDF's running header, each sheet's header and the overview of the XLSX, the chart titles.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, cast
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from models.bulletin import COMPLETION_TARGET, KPI_LABELS, RATE_KEYS, TREND_KEYS
+from models.bulletin import COMPLETION, COMPLETION_TARGET, KPI_LABELS, RATE_KEYS, TREND_KEYS
 from models.kpis import LABELS, pct, short_label
 
 FONT_FAMILY = "Noto Sans CJK SC"
@@ -97,6 +101,39 @@ def generated_text(data: dict) -> str:
     return f"{when:%Y年%m月%d日 %H:%M} 生成"
 
 
+def interim_notice(data: dict) -> str | None:
+    """The banner of an interim report; None for a final one."""
+    if not data.get("mark"):
+        return None
+    return (
+        f"{data['mark']}：{data['label']}尚未结束，本{KIND_NOUNS[data['kind']]}为中期情况，"
+        f"数字统计到生成时刻，逾期天数算至 {data['end']}，不作为本期正式通报。"
+    )
+
+
+KIND_NOUNS = {"monthly": "通报", "quarterly": "评估"}
+
+
+def period_text(data: dict) -> str:
+    """统计期间：2026-11-01 至 2026-11-23（中期，截至……）."""
+    text = f"统计期间：{data['start']} 至 {data['end']}"
+    return f"{text}（{data['mark']}）" if data.get("mark") else text
+
+
+def chart_label(data: dict) -> str:
+    """The period as a chart title starts: an interim one carries its mark."""
+    return f"{data['label']}（{data['mark']}）" if data.get("mark") else data["label"]
+
+
+def relabel(data: dict, label: str) -> str:
+    """ "期末" (at the end of the period) reads "截至生成时" in an interim report."""
+    return label.replace("期末", "截至生成时") if data.get("interim") else label
+
+
+def columns_for(data: dict, columns: Sequence[Column]) -> list[Column]:
+    return [(k, relabel(data, label)) for k, label in columns]
+
+
 def summary_sentence(data: dict) -> str:
     o = data["overall"]
     rates = "，".join(
@@ -106,16 +143,24 @@ def summary_sentence(data: dict) -> str:
     return (
         f"{data['label']}（{data['start']} 至 {data['end']}），全区{LABELS['items']} {o['items']} 项，"
         f"其中{LABELS['items_due']} {o['items_due']} 项、{LABELS['items_completed']} "
-        f"{o['items_completed']} 项，{rates}；期末逾期未办结 {data['overdue']['total']} 项。"
+        f"{o['items_completed']} 项，{rates}；{data.get('overdue_label', '期末逾期')}未办结 "
+        f"{data['overdue']['total']} 项。"
     )
 
 
 def ranking_note(data: dict) -> str:
     r = data["ranking"]
+    overdue = data.get("overdue_label", "期末逾期")
     note = (
         f"排名规则：本期{LABELS['items_due']}不少于 {r['min_items_due']} 项的单位参加排名，"
         f"依次比较{LABELS['completion_rate']}、{LABELS['on_time_rate']}、逾期事项数（少者在前）、"
-        f"{LABELS['items_due']}事项数（多者在前）。{LABELS['on_time_rate']}的分母含期末逾期未办结事项。"
+        f"{LABELS['items_due']}事项数（多者在前）。"
+        f"红榜只列{LABELS['completion_rate']}达到目标（{COMPLETION.target_text}）且无{overdue}事项的单位"
+        f"（本期 {r.get('red_total', len(r['red']))} 个）；"
+        f"黑榜列{LABELS['completion_rate']}未达目标或有{overdue}事项的单位"
+        f"（本期 {r.get('black_total', len(r['black']))} 个），最差者在前；"
+        + (f"各榜最多列 {r['size']} 个单位。" if "size" in r else "")
+        + f"{LABELS['on_time_rate']}的分母含{overdue}未办结事项。"
     )
     if r["unranked"]:
         names = "、".join(f"{u['department']}（{u['items_due']} 项）" for u in r["unranked"])
@@ -131,6 +176,18 @@ CHARTS_TITLES = {
 # --- charts --------------------------------------------------------------------------------
 
 
+# Every text of a chart in the one CJK face, mathtext included, whatever else in the process
+# changed matplotlib's global settings: applied around each chart, not once.
+CHART_RC: dict[str, Any] = {
+    "font.family": [FONT_FAMILY],
+    "font.sans-serif": [FONT_FAMILY],
+    "mathtext.fontset": "custom",
+    **{f"mathtext.{k}": FONT_FAMILY for k in ("rm", "it", "bf", "sf", "tt", "cal")},
+    "axes.formatter.use_mathtext": False,
+    "axes.unicode_minus": False,
+}
+
+
 @cache
 def _pyplot() -> Any:
     """matplotlib on the Agg backend with the CJK face registered (once per process)."""
@@ -141,9 +198,19 @@ def _pyplot() -> Any:
     from matplotlib import pyplot as plt
 
     font_manager.fontManager.addfont(str(font_path()))
-    plt.rcParams["font.family"] = [FONT_FAMILY]
-    plt.rcParams["axes.unicode_minus"] = False
     return plt
+
+
+def _styled(draw: Callable[[dict], bytes]) -> Callable[[dict], bytes]:
+    """Draw and save the chart inside CHART_RC (text takes its font when it is drawn)."""
+
+    def styled(data: dict) -> bytes:
+        with _pyplot().rc_context(CHART_RC):
+            return draw(data)
+
+    styled.__doc__ = draw.__doc__
+    styled.__name__ = draw.__name__
+    return styled
 
 
 def _png(fig: Any) -> bytes:
@@ -151,6 +218,17 @@ def _png(fig: Any) -> bytes:
     fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
     _pyplot().close(fig)
     return buf.getvalue()
+
+
+LABEL_BOX = {"facecolor": "white", "edgecolor": "none", "pad": 0.6}
+
+
+def _percent_axis(axis: Any) -> None:
+    """Ticks read 0%, 20% …, so no axis label is needed (a lone "%" under the axis ran into
+    the legend)."""
+    from matplotlib.ticker import PercentFormatter
+
+    axis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
 
 
 def _empty(plt: Any, title: str, text: str) -> bytes:
@@ -161,10 +239,11 @@ def _empty(plt: Any, title: str, text: str) -> bytes:
     return _png(fig)
 
 
-def completion_chart(data: dict, *, limit: int = 25) -> bytes:
+@_styled
+def completion_chart(data: dict, limit: int = 25) -> bytes:
     """Completion and on-time rate per department (ranking order), the target dashed."""
     plt = _pyplot()
-    title = f"{data['label']}{CHARTS_TITLES['completion']}"
+    title = f"{chart_label(data)}{CHARTS_TITLES['completion']}"
     rows = [r for r in data["departments"] if r["items_due"] or r["items_completed"]][:limit]
     if not rows:
         return _empty(plt, title, "本期无应办结事项")
@@ -180,8 +259,8 @@ def completion_chart(data: dict, *, limit: int = 25) -> bytes:
     b2 = ax.barh(
         [i + h / 2 for i in y], on_time, height=h, color="#2e86c1", label=LABELS["on_time_rate"]
     )
-    for bars in (b1, b2):
-        ax.bar_label(bars, fmt="%.0f%%", padding=2, fontsize=8)
+    for bars in (b1, b2):  # on white, so the target's dashed line does not strike a number
+        ax.bar_label(bars, fmt="%.0f%%", padding=2, fontsize=8, bbox=LABEL_BOX)
     ax.axvline(
         COMPLETION_TARGET * 100,
         color="#555",
@@ -192,16 +271,18 @@ def completion_chart(data: dict, *, limit: int = 25) -> bytes:
     ax.set_yticks(list(y), names)
     ax.invert_yaxis()
     ax.set_xlim(0, 112)
-    ax.set_xlabel("%")
+    ax.set_xticks(range(0, 101, 20))
+    _percent_axis(ax.xaxis)
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
     return _png(fig)
 
 
-def overdue_chart(data: dict, *, limit: int = 20) -> bytes:
+@_styled
+def overdue_chart(data: dict, limit: int = 20) -> bytes:
     """期末逾期事项数，按单位，多者在前。"""
     plt = _pyplot()
-    title = f"{data['label']}各单位期末逾期未办结事项"
+    title = f"{chart_label(data)}各单位{relabel(data, '期末逾期')}未办结事项"
     rows = sorted(
         (r for r in data["departments"] if r["items_overdue"]),
         key=lambda r: (-r["items_overdue"], r["department"]),
@@ -220,12 +301,13 @@ def overdue_chart(data: dict, *, limit: int = 20) -> bytes:
     return _png(fig)
 
 
-def trend_chart(data: dict, *, limit: int = 8) -> bytes:
+@_styled
+def trend_chart(data: dict, limit: int = 8) -> bytes:
     """The quarter's months of completion rate: overall and the busiest departments."""
     plt = _pyplot()
     trend = data["trend"]
     months = trend["months"]
-    title = f"{data['label']}{CHARTS_TITLES['trend']}"
+    title = f"{chart_label(data)}{CHARTS_TITLES['trend']}"
     fig, ax = plt.subplots(figsize=(8, 3.6))
     x = list(range(len(months)))  # positions, so months without data keep their place
 
@@ -245,7 +327,8 @@ def trend_chart(data: dict, *, limit: int = 8) -> bytes:
     ax.set_xlim(-0.4, len(months) - 0.6)
     ax.axhline(COMPLETION_TARGET * 100, color="#555", linestyle="--", linewidth=1)
     ax.set_ylim(0, 105)
-    ax.set_ylabel(f"{LABELS['completion_rate']} %")
+    _percent_axis(ax.yaxis)
+    ax.set_ylabel(LABELS["completion_rate"])
     ax.set_title(title)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _png(fig)
@@ -296,19 +379,25 @@ def font_subset_woff(text: str) -> bytes:
 def build_html(data: dict, charts: dict[str, bytes], *, embed_font: bool = True) -> str:
     context = {
         "d": data,
+        "period_text": period_text(data),
+        "interim_notice": interim_notice(data),
         "generated": generated_text(data),
         "summary": summary_sentence(data),
         "ranking_note": ranking_note(data),
-        "dept_columns": DEPARTMENT_COLUMNS,
+        "dept_columns": columns_for(data, DEPARTMENT_COLUMNS),
         "dept_rows": table_rows(data["departments"], DEPARTMENT_COLUMNS),
-        "topic_columns": TOPIC_COLUMNS,
+        "topic_columns": columns_for(data, TOPIC_COLUMNS),
         "topic_rows": table_rows(data["topics"], TOPIC_COLUMNS),
-        "rank_columns": RANK_COLUMNS,
+        "rank_columns": columns_for(data, RANK_COLUMNS),
+        "overdue_heading": overdue_heading(data),
         "red_rows": table_rows(data["ranking"]["red"], RANK_COLUMNS),
         "black_rows": table_rows(data["ranking"]["black"], RANK_COLUMNS),
-        "overdue_columns": OVERDUE_COLUMNS,
+        "overdue_columns": columns_for(data, OVERDUE_COLUMNS),
         "overdue_rows": table_rows(data["overdue"]["items"], OVERDUE_COLUMNS),
-        "overall": [(OVERALL_LABELS[k], cell_text(k, data["overall"][k])) for k in OVERALL_KEYS],
+        "overall": [
+            (relabel(data, OVERALL_LABELS[k]), cell_text(k, data["overall"][k]))
+            for k in OVERALL_KEYS
+        ],
         "charts": [
             (CHARTS[name][0], base64.b64encode(png).decode()) for name, png in charts.items()
         ],
@@ -329,6 +418,11 @@ def build_html(data: dict, charts: dict[str, bytes], *, embed_font: bool = True)
     return template.render(**context)
 
 
+def overdue_heading(data: dict) -> str:
+    """期末逾期未办结事项（共 4 项）, or counted to an interim's moment."""
+    return f"{data.get('overdue_label', '期末逾期')}未办结事项（共 {data['overdue']['total']} 项）"
+
+
 # --- PDF -----------------------------------------------------------------------------------
 
 
@@ -338,8 +432,20 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
     from fpdf.enums import WrapMode, XPos, YPos
     from fpdf.fonts import FontFace
 
-    pdf = FPDF(orientation="L", unit="mm", format="A4")
-    pdf.set_margins(12, 12, 12)
+    mark = data.get("mark")
+
+    class Bulletin(FPDF):
+        def header(self) -> None:
+            """Every page names the bulletin; an interim one says 中期 in red on every page."""
+            self.set_font(FONT_FAMILY, size=8)
+            self.set_text_color(*(KIND_COLORS["red"] if mark else (120, 120, 120)))
+            self.cell(self.epw * 0.75, 5, data["title"], align="L")
+            self.cell(self.epw * 0.25, 5, f"第 {self.page_no()} 页 / 共 {{nb}} 页", align="R")
+            self.ln(7)
+            self.set_text_color(0, 0, 0)
+
+    pdf = Bulletin(orientation="L", unit="mm", format="A4")
+    pdf.set_margins(12, 10, 12)
     pdf.set_auto_page_break(True, margin=12)
     pdf.add_font(FONT_FAMILY, "", str(font_path()), collection_font_number=FONT_FACE)
     pdf.set_title(data["title"])
@@ -387,14 +493,18 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
 
     pdf.set_font(FONT_FAMILY, size=20)
     pdf.cell(0, 12, data["title"], align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    text(f"统计期间：{data['start']} 至 {data['end']}　　{generated_text(data)}", size=10)
+    text(f"{period_text(data)}　　{generated_text(data)}", size=10)
+    if notice := interim_notice(data):
+        text(notice, size=11, color=KIND_COLORS["red"])
     heading("一、总体情况")
     text(summary_sentence(data))
-    pairs = [(OVERALL_LABELS[k], cell_text(k, data["overall"][k])) for k in OVERALL_KEYS]
+    pairs = [
+        (relabel(data, OVERALL_LABELS[k]), cell_text(k, data["overall"][k])) for k in OVERALL_KEYS
+    ]
     table([p[0] for p in pairs], [[p[1] for p in pairs]])
 
     heading("二、红黑榜")
-    rank_header = [label for _, label in RANK_COLUMNS]
+    rank_header = [label for _, label in columns_for(data, RANK_COLUMNS)]
     text("红榜", size=11, color=KIND_COLORS["red"])
     table(rank_header, table_rows(data["ranking"]["red"], RANK_COLUMNS))
     text("黑榜", size=11, color=KIND_COLORS["black"])
@@ -430,13 +540,17 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
     rest = (pdf.epw - name_w) / (len(DEPARTMENT_COLUMNS) - 1)
     widths = [name_w] + [rest] * (len(DEPARTMENT_COLUMNS) - 1)
     table(
-        [c[1] for c in DEPARTMENT_COLUMNS],
+        [c[1] for c in columns_for(data, DEPARTMENT_COLUMNS)],
         table_rows(data["departments"], DEPARTMENT_COLUMNS),
         widths,
     )
 
     heading("五、各议题整改指标")
-    table([c[1] for c in TOPIC_COLUMNS], table_rows(data["topics"], TOPIC_COLUMNS), widths)
+    table(
+        [c[1] for c in columns_for(data, TOPIC_COLUMNS)],
+        table_rows(data["topics"], TOPIC_COLUMNS),
+        widths,
+    )
 
     section = 6
     if "trend" in data:
@@ -449,11 +563,11 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
         section = 8
     numerals = "一二三四五六七八九十"
     overdue = data["overdue"]
-    heading(f"{numerals[section - 1]}、期末逾期未办结事项（共 {overdue['total']} 项）")
+    heading(f"{numerals[section - 1]}、{overdue_heading(data)}")
     if overdue["total"] > len(overdue["items"]):
         text(f"仅列出逾期最久的 {len(overdue['items'])} 项。", size=9)
     table(
-        [c[1] for c in OVERDUE_COLUMNS],
+        [c[1] for c in columns_for(data, OVERDUE_COLUMNS)],
         table_rows(overdue["items"], OVERDUE_COLUMNS),
         [0.24, 0.18, 0.13, 0.08, 0.1, 0.09, 0.1, 0.08],
     )
@@ -472,7 +586,9 @@ def build_xlsx(data: dict) -> bytes:
     from openpyxl.worksheet.worksheet import Worksheet
 
     wb = Workbook()
+    wb.properties.title = data["title"]
     bold = Font(bold=True)
+    mark = data.get("mark")
     fill = PatternFill("solid", fgColor="ECF0F1")
 
     def sheet(title: str, header: list[str], rows: list[list[Any]], rate_cols: set[int]) -> None:
@@ -490,6 +606,15 @@ def build_xlsx(data: dict) -> bytes:
             longest = max([len(str(label))] + [len(str(r[i - 1] or "")) for r in rows])
             ws.column_dimensions[get_column_letter(i)].width = min(60, max(8, longest * 1.8 + 2))
         ws.freeze_panes = "B2"
+        print_header(ws)
+
+    def print_header(ws: Worksheet) -> None:
+        """The title (with 中期 for an interim report) at the top of every printed page."""
+        header = ws.oddHeader
+        if header is None:  # openpyxl's typing; a new sheet always has its header
+            return
+        header.center.text = data["title"]
+        header.center.color = "C81E1E" if mark else "555555"
 
     def values(rows: list[dict], columns: Sequence[Column]) -> list[list[Any]]:
         return [[r.get(k) for k, _ in columns] for r in rows]
@@ -502,21 +627,25 @@ def build_xlsx(data: dict) -> bytes:
     ws.append([data["title"]])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append(["统计期间", f"{data['start']} 至 {data['end']}"])
+    ws.append(["报告性质", interim_notice(data) or "正式通报（统计到期末）"])
+    if mark:
+        ws["B3"].font = Font(bold=True, color="C81E1E")
     ws.append(["生成时间", generated_text(data)])
     ws.append([])
     for k in OVERALL_KEYS:
         ws.append([OVERALL_LABELS[k], data["overall"][k]])
         if k in RATE_KEYS:
             ws.cell(ws.max_row, 2).number_format = "0.0%"
-    ws.append(["期末逾期未办结", data["overdue"]["total"]])
+    ws.append([f"{data.get('overdue_label', '期末逾期')}未办结", data["overdue"]["total"]])
     ws.append([])
     ws.append(["说明", ranking_note(data)])
     ws.column_dimensions["A"].width = 18
     ws.column_dimensions["B"].width = 40
+    print_header(ws)
 
     sheet(
         "单位指标",
-        [c[1] for c in DEPARTMENT_COLUMNS],
+        [c[1] for c in columns_for(data, DEPARTMENT_COLUMNS)],
         values(data["departments"], DEPARTMENT_COLUMNS),
         rates(DEPARTMENT_COLUMNS),
     )
@@ -533,16 +662,21 @@ def build_xlsx(data: dict) -> bytes:
         }
         for r in ranking["ranked"]
     ] + [{**u, "board": "样本不足，未排名"} for u in ranking["unranked"]]
-    sheet("红黑榜", [c[1] for c in rank_cols], values(rank_rows, rank_cols), rates(rank_cols))
+    sheet(
+        "红黑榜",
+        [c[1] for c in columns_for(data, rank_cols)],
+        values(rank_rows, rank_cols),
+        rates(rank_cols),
+    )
     sheet(
         "逾期清单",
-        ["事项编号", *(c[1] for c in OVERDUE_COLUMNS)],
+        ["事项编号", *(c[1] for c in columns_for(data, OVERDUE_COLUMNS))],
         [[r["item_id"], *(r[k] for k, _ in OVERDUE_COLUMNS)] for r in data["overdue"]["items"]],
         set(),
     )
     sheet(
         "议题指标",
-        [c[1] for c in TOPIC_COLUMNS],
+        [c[1] for c in columns_for(data, TOPIC_COLUMNS)],
         values(data["topics"], TOPIC_COLUMNS),
         rates(TOPIC_COLUMNS),
     )

@@ -29,7 +29,7 @@ RETRY: dict[str, Any] = retrying(retries=2, delays=[1, 5])
 
 
 def _period(data: dict) -> bulletin.Period:
-    return bulletin.parse_period(BulletinKind(data["kind"]), data["start"])
+    return bulletin.period_from_data(data)
 
 
 def write_file(relative: str, content: bytes | str) -> str:
@@ -54,10 +54,20 @@ def _read(relative: str) -> bytes:
 
 
 @task(name="compute-bulletin", **RETRY)
-def compute_bulletin(kind: str, period: str | None = None, now: str | None = None) -> dict:
-    """The period's numbers (read only). `now` picks the previous period when none is named."""
-    at = dt.datetime.fromisoformat(now) if now else dt.datetime.now(dt.UTC)
-    chosen = bulletin.resolve_period(BulletinKind(kind), period, at)
+def compute_bulletin(
+    kind: str, period: str | None = None, now: str | None = None, interim: bool = False
+) -> dict:
+    """The period's numbers (read only). `now` (the scheduled time) picks the previous period
+    when none is named; a period that has not ended is refused unless `interim`, which counts
+    to this moment (models.bulletin.choose_period, the rule the API applies too)."""
+    scheduled = dt.datetime.fromisoformat(now) if now else None
+    chosen = bulletin.choose_period(
+        BulletinKind(kind),
+        period,
+        interim=interim,
+        now=dt.datetime.now(dt.UTC),
+        scheduled=scheduled,
+    )
     with session_scope() as session:
         return bulletin.compute(session, chosen)
 
@@ -116,14 +126,19 @@ def summary_markdown(data: dict, bulletin_id: int, delivery: dict[str, int]) -> 
     lines = [
         f"# {data['title']}",
         "",
+        *(
+            [f"**{data['mark']}**：本期尚未结束，数字统计到生成时刻。", ""]
+            if data.get("mark")
+            else []
+        ),
         f"统计期间 {data['start']} 至 {data['end']}；{L['items_due']} {o['items_due']} 项，"
         f"{L['items_completed']} {o['items_completed']} 项，"
         f"{L['completion_rate']} {pct(o['completion_rate'])}，"
         f"{L['on_time_rate']} {pct(o['on_time_rate'])}，"
-        f"{L['items_overdue']} {data['overdue']['total']} 项。",
+        f"{data['overdue_label']} {data['overdue']['total']} 项。",
         "",
-        "红榜：" + ("、".join(r["department"] for r in ranking["red"]) or "无"),
-        "黑榜：" + ("、".join(r["department"] for r in ranking["black"]) or "无"),
+        "红榜：" + ("、".join(bulletin.board_entry(r) for r in ranking["red"]) or "无"),
+        "黑榜：" + ("、".join(bulletin.board_entry(r) for r in ranking["black"]) or "无"),
         "",
         "| 单位 | " + " | ".join(L[k] for k in SUMMARY_KEYS) + " |",
         "|---|" + "---|" * len(SUMMARY_KEYS),
@@ -144,6 +159,8 @@ def summary_markdown(data: dict, bulletin_id: int, delivery: dict[str, int]) -> 
 def publish_bulletin_summary(data: dict, bulletin_id: int, delivery: dict[str, int]) -> None:
     """The summary table as a Prefect artifact, keyed per kind so the UI shows its history."""
     key = "monthly-bulletin" if data["kind"] == BulletinKind.MONTHLY else "quarterly-review"
+    if data.get("interim"):
+        key += "-interim"  # the history of final bulletins stays final
     create_markdown_artifact(
         markdown=summary_markdown(data, bulletin_id, delivery),
         key=key,

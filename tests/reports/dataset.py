@@ -41,8 +41,12 @@ item is not on time. October per department: 区住建局 1 / (2 + 2 overdue a3 
 城南街道 3 / 3, 区交通局 1 / (3 + 1) = 25 %, 区卫健委 3 / (3 + 1) = 75 %, 区水务局 1 / 1.
 
 Ranking with at least 3 items due: 城南街道 100 %, 区卫健委 75 % (on time 75 %),
-区交通局 75 % (on time 25 %), 区住建局 50 % → 红榜 城南街道, 区卫健委; 黑榜 区住建局, 区交通局.
+区交通局 75 % (on time 25 %), 区住建局 50 % → 红榜 (target 80 % met, nothing overdue) 城南街道;
+黑榜 (below the target or overdue, worst first) 区住建局, 区交通局, 区卫健委.
 区水务局 (1 item) and 区市场监管局 (0) are not ranked.
+
+Interim, as of 2026-10-20 10:00: overdue are c4 (22 days) and a3 (5 days) only — c2 and c3
+were done by then, g1-g4 and a2 fall due on 10-20 at 23:59:59 or later.
 """
 
 from __future__ import annotations

@@ -3,15 +3,26 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlmodel import select
 
-from models import bulletin
+from models import bulletin, kpis
 from models.bulletin import BulletinKind
 from models.case import role_tag
-from models.enums import Role
-from models.tables import Bulletin, Notification
-from tests.reports.dataset import build
+from models.enums import Adoption, ItemStatus, Role
+from models.tables import (
+    Bulletin,
+    ConsultationSession,
+    Department,
+    Notification,
+    Person,
+    RectificationItem,
+    Suggestion,
+    Topic,
+)
+from tests.reports.dataset import at, build, deadline
 
 OCTOBER = bulletin.parse_period(BulletinKind.MONTHLY, "2026-10")
 
@@ -130,9 +141,14 @@ def test_ranking_needs_minimum_sample_and_breaks_ties(session):
     order = [r["department"] for r in ranking["ranked"]]
     # 区卫健委 and 区交通局 tie at 75 %: on-time rate decides (75 % against 25 %).
     assert order == ["城南街道", "区卫健委", "区交通局", "区住建局"]
-    # Four ranked: each board takes at most half, so nobody is on both.
-    assert [r["department"] for r in ranking["red"]] == ["城南街道", "区卫健委"]
-    assert [r["department"] for r in ranking["black"]] == ["区住建局", "区交通局"]
+    # The 红榜 admits only who meets the 80 % target with nothing overdue; 区卫健委 is second
+    # but has an overdue item (g4), so it is on the 黑榜 with everyone else below or overdue.
+    assert [r["department"] for r in ranking["red"]] == ["城南街道"]
+    assert [r["department"] for r in ranking["black"]] == ["区住建局", "区交通局", "区卫健委"]
+    assert (ranking["red_total"], ranking["black_total"]) == (1, 3)
+    # Each entry carries its sample: items due, completed, overdue.
+    samples = [(r["items_due"], r["items_completed"], r["items_overdue"]) for r in ranking["black"]]
+    assert samples == [(4, 2, 2), (4, 3, 1), (4, 3, 1)]
     # 区水务局's one lucky item (100 %) does not reach the minimum sample.
     assert [(u["department"], u["items_due"]) for u in ranking["unranked"]] == [
         ("区市场监管局", 0),
@@ -201,7 +217,16 @@ def test_record_upserts_the_row_and_announces_once(session):
     note = notes[0]
     assert note.title == "【月通报】2026年10月整改工作月通报"
     assert "整改完成率 75.0%" in note.body
-    assert "红榜：城南街道、区卫健委" in note.body and "黑榜：区住建局、区交通局" in note.body
+    assert "中期" not in note.title + note.body
+    assert "期末逾期未办结 4 项" in note.body
+    assert (
+        "红榜（整改完成率达到目标 ≥80% 且无逾期事项，共 1 个单位）："
+        "城南街道（应办结 3 项，已办结 3 项，整改完成率 100.0%，逾期 0 项）"
+    ) in note.body
+    assert (
+        "黑榜（未达目标或有逾期事项，共 3 个单位）："
+        "区住建局（应办结 4 项，已办结 2 项，整改完成率 50.0%，逾期 2 项）、区交通局（"
+    ) in note.body
     assert f"/bulletins/{first.id}/files/pdf" in note.body
 
 
@@ -211,3 +236,150 @@ def test_empty_period_renders_no_rates(session, kind):
     data = bulletin.compute(session, period)
     assert data["departments"] == [] and data["overdue"]["total"] == 0
     assert data["overall"]["completion_rate"] is None
+
+
+# 2026-10-20 10:00 in Shanghai: an interim report of October, generated mid-month.
+OCT_20 = dt.datetime(2026, 10, 20, 2, 0, tzinfo=dt.UTC)
+
+
+def _interim_october():
+    return bulletin.choose_period(BulletinKind.MONTHLY, "2026-10", interim=True, now=OCT_20)
+
+
+def test_interim_counts_to_the_moment_of_generation(session):
+    build(session)
+    data = bulletin.compute(session, _interim_october())
+    assert data["interim"] and data["mark"] == "中期，截至2026年10月20日 10:00"
+    assert data["generated_at"] == "2026-10-20T10:00:00+08:00"
+    assert (data["start"], data["end"], data["period_end"]) == (
+        "2026-10-01",
+        "2026-10-20",
+        "2026-10-31",
+    )
+    # Overdue on 10-20, days counted to 10-20 (the final October counts 33 and 16 days).
+    assert data["overdue"]["total"] == 2 and data["overall"]["items_overdue"] == 2
+    assert [(i["title"], i["days_overdue"]) for i in data["overdue"]["items"]] == [
+        ("整改事项c4", 22),
+        ("整改事项a3", 5),
+    ]
+    # Nothing after the moment counts: a2 (completed 10-25) is not yet completed.
+    housing = next(r for r in data["departments"] if r["department"] == "区住建局")
+    assert (housing["items_due"], housing["items_completed"]) == (2, 1)
+
+
+def test_interim_has_its_own_row_and_never_touches_the_final_one(session):
+    build(session)
+    interim = _interim_october()
+    early = bulletin.record(
+        session,
+        interim,
+        files={"pdf": "monthly/2026-10/monthly-2026-10-interim.pdf"},
+        summary=bulletin.compute(session, interim),
+    )
+    final = bulletin.record(
+        session,
+        OCTOBER,
+        files={"pdf": "monthly/2026-10/monthly-2026-10.pdf"},
+        summary=bulletin.compute(session, OCTOBER),
+    )
+    assert early.id != final.id
+    rows = {r.interim: r for r in session.exec(select(Bulletin)).all()}
+    assert rows[True].as_of == OCT_20 and rows[True].summary["overdue"]["total"] == 2
+    assert rows[False].as_of is None and rows[False].summary["overdue"]["total"] == 4
+    assert bulletin.file_stem(interim) == "monthly/2026-10/monthly-2026-10-interim"
+
+    public = {b.interim: b for b in map(bulletin.public, rows.values())}
+    assert public[True].title == "2026年10月整改工作月通报（中期，截至2026年10月20日 10:00）"
+    assert public[False].title == "2026年10月整改工作月通报"
+
+    notes = session.exec(select(Notification).where(Notification.template == "bulletin")).all()
+    by_key = {n.event_key for n in notes}
+    assert by_key == {
+        "bulletin:monthly:2026-10",
+        "bulletin:monthly:2026-10:interim:20261020T020000",
+    }
+    mid = next(n for n in notes if "interim" in n.event_key)
+    assert mid.title == "【中期月通报】2026年10月整改工作月通报（中期，截至2026年10月20日 10:00）"
+    assert "本件为中期月通报（中期，截至2026年10月20日 10:00）" in mid.body
+    assert "2026年10月（2026-10-01 至 2026-10-20）" in mid.body
+    assert "截至生成时逾期未办结 2 项" in mid.body
+    last = next(n for n in notes if "interim" not in n.event_key)
+    assert "中期" not in last.title + last.body
+
+
+def test_a_lone_department_below_target_with_overdue_items_is_on_the_black_board(session):
+    """The case that put a 33 % department on the 红榜: it was the top half of one."""
+    dept = Department(name="城东街道", tag="dept-lone")
+    session.add(dept)
+    session.flush()
+    officer = Person(name="城东联络员", role=Role.OFFICER, department_id=dept.id, tag="p-lone")
+    topic = Topic(title="农贸市场改造")
+    session.add_all([officer, topic])
+    session.flush()
+    meeting = ConsultationSession(topic_id=topic.id, starts_at=at(7, 1))  # type: ignore[arg-type]
+    session.add(meeting)
+    session.flush()
+    sugg = Suggestion(
+        topic_id=topic.id,  # type: ignore[arg-type]
+        session_id=meeting.id,  # type: ignore[arg-type]
+        content="建议",
+        adoption=Adoption.ADOPTED,
+    )
+    session.add(sugg)
+    session.flush()
+    for n, completed in enumerate((at(10, 8), None, None)):
+        session.add(
+            RectificationItem(
+                topic_id=topic.id,  # type: ignore[arg-type]
+                suggestion_id=sugg.id,  # type: ignore[arg-type]
+                title=f"市场整改{n}",
+                lead_department_id=dept.id,  # type: ignore[arg-type]
+                officer_id=officer.id,  # type: ignore[arg-type]
+                deadline=deadline(10, 10),
+                status=ItemStatus.COMPLETED if completed else ItemStatus.IN_PROGRESS,
+                transferred_at=at(9, 1),
+                ack_due_at=at(9, 4),
+                acknowledged_at=at(9, 2),
+                completed_at=completed,
+            )
+        )
+    session.flush()
+    data = bulletin.compute(session, OCTOBER)
+    ranking = data["ranking"]
+    assert [r["department"] for r in ranking["ranked"]] == ["城东街道"]
+    assert ranking["red"] == [] and ranking["red_total"] == 0
+    (black,) = ranking["black"]
+    assert (black["department"], black["completion_rate"], black["items_overdue"]) == (
+        "城东街道",
+        0.3333,
+        2,
+    )
+    bulletin.record(session, OCTOBER, files={}, summary=data)
+    note = session.exec(
+        select(Notification).where(Notification.event_key == "bulletin:monthly:2026-10")
+    ).first()
+    assert note is not None
+    assert "红榜（整改完成率达到目标 ≥80% 且无逾期事项，共 0 个单位）：本期无" in note.body
+    assert "城东街道（应办结 3 项，已办结 1 项，整改完成率 33.3%，逾期 2 项）" in note.body
+
+
+def test_the_target_is_met_exactly_not_by_rounding():
+    completion = kpis.KPIS["completion_rate"]
+    assert completion.meets({"items_completed": 4, "items_due": 5}) is True
+    assert completion.meets({"items_completed": 7999, "items_due": 10000}) is False
+    assert completion.meets({"items_completed": 0, "items_due": 0}) is None
+
+
+def test_interim_quarter_counts_its_running_month_to_the_moment(session):
+    build(session)
+    nov_23 = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
+    quarter = bulletin.choose_period(BulletinKind.QUARTERLY, "2026Q4", interim=True, now=nov_23)
+    trend = bulletin.compute(session, quarter)["trend"]
+    assert trend["months"] == ["10月", "11月（截至23日）", "12月"]
+    # December has not begun: nothing is counted for it, not zeros.
+    assert trend["overall"][2] == dict.fromkeys(bulletin.TREND_KEYS)
+    assert all(e["months"][2]["items_due"] is None for e in trend["departments"])
+    # October is whole; November is counted to 11-23 10:00, where a3 is overdue.
+    assert trend["overall"][0]["completion_rate"] == 0.75
+    housing = next(e for e in trend["departments"] if e["department"] == "区住建局")
+    assert housing["months"][1]["items_overdue"] == 1

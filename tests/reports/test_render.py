@@ -123,3 +123,133 @@ def test_quarterly_files_show_the_trend(sqlite_url):
     assert ws["A2"].value == "全区" and ws["F2"].value == 0.75
     html = render.build_html(data, charts, embed_font=False)
     assert "月度趋势（各单位）" in html and "2026年第四季度整改工作季度评估" in html
+
+
+def _pdf_pages(pdf: bytes) -> list[str]:
+    from pypdf import PdfReader
+
+    return [
+        "".join(ch for ch in page.extract_text() if ch not in "\x00 \n")
+        for page in PdfReader(io.BytesIO(pdf)).pages
+    ]
+
+
+@pytest.fixture(scope="module")
+def interim(sqlite_url: str) -> Iterator[dict]:
+    """October as of 2026-10-20 10:00 (an interim report) and its files."""
+    import datetime as dt
+
+    moment = dt.datetime(2026, 10, 20, 2, 0, tzinfo=dt.UTC)
+    period = bulletin.choose_period(BulletinKind.MONTHLY, "2026-10", interim=True, now=moment)
+    with engine_for(sqlite_url).connect() as conn:
+        tx = conn.begin()
+        with Session(bind=conn) as s:
+            build(s)
+            data = bulletin.compute(s, period)
+        tx.rollback()
+    charts = render.build_charts(data)
+    yield {
+        "data": data,
+        "pdf": render.build_pdf(data, charts),
+        "xlsx": render.build_xlsx(data),
+        "html": render.build_html(data, charts, embed_font=False),
+    }
+
+
+MARK = "中期，截至2026年10月20日10:00"
+
+
+def test_interim_pdf_says_so_on_every_page(interim):
+    pages = _pdf_pages(interim["pdf"])
+    assert len(pages) > 1
+    for n, page in enumerate(pages, start=1):
+        assert f"2026年10月整改工作月通报（{MARK}）" in page, n  # the running header
+    first = pages[0]
+    assert "尚未结束，本通报为中期情况，数字统计到生成时刻" in first
+    assert "统计期间：2026-10-01至2026-10-20" in first
+    assert "截至生成时逾期未办结事项（共2项）" in "".join(pages)
+    assert "期末" not in "".join(pages)
+
+
+def test_final_pdf_names_itself_on_every_page_without_a_mark(monthly):
+    pages = _pdf_pages(monthly["pdf"])
+    assert all("2026年10月整改工作月通报" in p for p in pages)
+    assert not any("中期" in p for p in pages)
+
+
+def test_interim_xlsx_carries_the_mark(interim):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(interim["xlsx"]))
+    overview = wb["概览"]
+    assert overview["A1"].value == "2026年10月整改工作月通报（中期，截至2026年10月20日 10:00）"
+    assert overview["A3"].value == "报告性质"
+    assert str(overview["B3"].value).startswith(
+        "中期，截至2026年10月20日 10:00：2026年10月尚未结束"
+    )
+    labels = [row[0].value for row in overview.iter_rows(min_row=4)]
+    assert "截至生成时逾期未办结" in labels and "期末逾期未办结" not in labels
+    for ws in wb.worksheets:  # printed: every page of every sheet
+        assert "中期，截至2026年10月20日 10:00" in (ws.oddHeader.center.text or ""), ws.title
+    assert wb.properties.title == overview["A1"].value
+    overdue = wb["逾期清单"]
+    assert [c.value for c in overdue[1]][6] == "截至生成时逾期天数"
+    assert [(r[1].value, r[6].value) for r in overdue.iter_rows(min_row=2)] == [
+        ("整改事项c4", 22),
+        ("整改事项a3", 5),
+    ]
+
+
+def test_final_xlsx_says_it_is_final(monthly):
+    from openpyxl import load_workbook
+
+    overview = load_workbook(io.BytesIO(monthly["xlsx"]))["概览"]
+    assert (overview["A3"].value, overview["B3"].value) == ("报告性质", "正式通报（统计到期末）")
+
+
+def test_interim_html_banner(interim):
+    html = interim["html"]
+    assert "<title>2026年10月整改工作月通报（中期，截至2026年10月20日 10:00）</title>" in html
+    assert '<p class="interim">中期，截至2026年10月20日 10:00：2026年10月尚未结束' in html
+    assert "截至生成时逾期未办结事项（共 2 项）" in html
+
+
+def test_charts_have_no_stray_labels_and_one_cjk_face(monkeypatch, monthly):
+    """Every text of every chart (titles, ticks, legend, bar numbers) in Noto Sans CJK SC from
+    the package, and no lone "%" label under the axis running into the legend."""
+    from matplotlib import font_manager
+    from matplotlib.text import Text
+
+    drawn: list = []
+    monkeypatch.setattr(render, "_png", lambda fig: drawn.append(fig) or PNG)
+    # Whatever else in the process changed matplotlib's global font, the charts keep theirs.
+    monkeypatch.setitem(render._pyplot().rcParams, "font.family", ["DejaVu Sans"])
+    quarterly = _data_for_charts(monthly)
+    for data in (monthly["data"], quarterly):
+        render.build_charts(data)
+    assert len(drawn) == 5
+    package_face = [f for f in font_manager.fontManager.ttflist if f.name == render.FONT_FAMILY]
+    assert [(f.fname, f.index) for f in package_face] == [
+        (str(render.font_path()), render.FONT_FACE)
+    ]
+    for fig in drawn:
+        fig.canvas.draw()
+        texts = [t for t in fig.findobj(Text) if t.get_text().strip()]
+        assert texts
+        assert "%" not in [t.get_text().strip() for t in texts]
+        for t in texts:
+            prop = t.get_fontproperties()
+            assert prop.get_family() == [render.FONT_FAMILY], t.get_text()
+            found = font_manager.findfont(prop, fallback_to_default=False)
+            assert found == str(render.font_path()), t.get_text()
+        bar_numbers = [t.get_text() for t in texts if t.get_text().endswith("%")]
+        if fig.axes and fig.axes[0].get_title().endswith("整改完成率与按时完成率"):
+            assert "100%" in bar_numbers and "75%" in bar_numbers
+        render._pyplot().close(fig)
+
+
+def _data_for_charts(monthly: dict) -> dict:
+    """October's data with a one-month trend attached, to draw the quarterly chart too."""
+    o = monthly["data"]["overall"]
+    point = {k: o[k] for k in bulletin.TREND_KEYS}
+    return {**monthly["data"], "trend": {"months": ["10月"], "overall": [point], "departments": []}}
