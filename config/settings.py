@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +24,14 @@ class Settings(BaseSettings):
     prefect_api_url: str | None = Field(default=None, description="Prefect API；默认本机服务")
     apprise_config: Path | None = Field(default=None, description="Apprise 通知渠道配置文件")
     timezone: str = "Asia/Shanghai"
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="安装密钥（签名审计校验点等）；不设时在数据目录生成 secret.key 并沿用",
+    )
+    audit_checkpoint: Path | None = Field(
+        default=None,
+        description="审计链校验点文件（应放在数据库之外、最好另一台机器的目录）；默认数据目录下",
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -80,6 +90,23 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        return self.audit_checkpoint or self.data_dir / "audit-checkpoint.json"
+
+    def secret(self) -> bytes:
+        """The installation's secret: XS_SECRET_KEY, or a random key kept in the data directory
+        (created once, readable by the owner only)."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
 
 
 @lru_cache

@@ -13,6 +13,7 @@ from sqlalchemy import exists, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
+from models import audit as audit_trail
 from models.base import utcnow
 from models.deadlines import Deadline, format_local, step_due_at, working_days_after
 from models.enums import FollowUpStatus, FollowUpStep, Obligation, Role
@@ -20,7 +21,6 @@ from models.errors import Forbidden, NotFound
 from models.messages import render
 from models.obligations import DEFAULT_OWNER_ROLE, SPECS, Ladder
 from models.tables import (
-    AuditEvent,
     Department,
     FollowUp,
     Notification,
@@ -166,21 +166,8 @@ def audit(
     actor: Person | None = None,
     **detail: Any,
 ) -> None:
-    session.add(
-        AuditEvent(
-            topic_id=topic_id,
-            actor_id=actor.id if actor else None,
-            actor=actor.name if actor else "system",
-            action=action,
-            detail={k: _jsonable(v) for k, v in detail.items()},
-        )
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value
+    """Record an action in the audit trail (sealed into its hash chain on commit)."""
+    audit_trail.record(session, action=action, topic_id=topic_id, actor=actor, **detail)
 
 
 def touch(topic: Topic) -> None:

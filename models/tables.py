@@ -445,15 +445,26 @@ class Notification(NotificationRecord, table=True):
     claimed_at: dt.datetime | None = _ts()
 
 
-class AuditEvent(SQLModel, table=True):
-    __tablename__ = "audit_event"
-    id: int | None = Field(default=None, primary_key=True)
+class AuditRecord(SQLModel):
+    """Who did what, in which role, when, and each changed field before → after."""
+
     topic_id: int | None = Field(default=None, foreign_key="topic.id", index=True)
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     actor: str = Field(default="system", max_length=100)
+    actor_role: str | None = Field(default=None, max_length=32)
     action: str = Field(max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    changes: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     at: dt.datetime = _ts(nullable=False, default_now=True)
+    # The hash chain (models/audit.py): position, the previous event's hash, this one's.
+    seq: int | None = Field(default=None, unique=True)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
+
+
+class AuditEvent(AuditRecord, table=True):
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
 
 
 class HolidaySchedule(SQLModel, table=True):

@@ -10,6 +10,7 @@ import time
 import typer
 
 from config.settings import get_settings
+from runtime.cli_audit import app as audit_app
 from runtime.cli_calendar import app as calendar_app
 from runtime.cli_notify import dispatch_app, notify_app
 from runtime.cli_reports import app as bulletin_app
@@ -19,6 +20,7 @@ app.add_typer(notify_app, name="notify")
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(bulletin_app, name="bulletin")
+app.add_typer(audit_app, name="audit")
 
 # The KPIs the demo prints, in this order; labels and formatting are models.kpis'.
 DEMO_KPIS = [

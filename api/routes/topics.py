@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
 
 from api import launcher
 from api.deps import Limit, Offset, PageDep, PathId, SessionDep, UnitOfWorkDep, commit
 from models import assessment, consultation, prestudy, rectification, stages, subject
+from models import audit as audit_trail
 from models import report as reports
 from models import topic as topics
-from models.base import Page
 from models.case import Listing, get, of_topic, one_of_topic
 from models.enums import Stage, TopicStatus
 from models.tables import (
@@ -29,18 +28,6 @@ from models.tables import (
 )
 
 router = APIRouter(prefix="/topics", tags=["topics"])
-
-
-class AuditPublic(BaseModel):
-    id: int
-    actor: str
-    action: str
-    detail: dict
-    at: dt.datetime
-
-
-class AuditTrailPublic(Page[AuditPublic]):
-    """A topic's audit trail, oldest first."""
 
 
 @router.post("", response_model=topics.TopicPublic, status_code=201)
@@ -215,6 +202,6 @@ def topic_kpis(topic_id: PathId, session: SessionDep, as_of: dt.datetime | None 
     return assessment.kpis(session, topic_id=topic_id, as_of=as_of)
 
 
-@router.get("/{topic_id}/audit", response_model=AuditTrailPublic)
+@router.get("/{topic_id}/audit", response_model=audit_trail.AuditTrailPublic)
 def topic_audit(topic_id: PathId, session: SessionDep, page: PageDep) -> Listing[AuditEvent]:
     return of_topic(session, AuditEvent, topic_id, order_by=AuditEvent.id, **page)
