@@ -11,7 +11,7 @@ from sqlmodel import select
 from models import bulletin, kpis
 from models.bulletin import BulletinKind
 from models.case import role_tag
-from models.enums import Adoption, ItemStatus, Role
+from models.enums import Adoption, ItemStatus, Role, SessionForm, TopicSource
 from models.tables import (
     Bulletin,
     ConsultationSession,
@@ -313,10 +313,14 @@ def test_a_lone_department_below_target_with_overdue_items_is_on_the_black_board
     session.add(dept)
     session.flush()
     officer = Person(name="城东联络员", role=Role.OFFICER, department_id=dept.id, tag="p-lone")
-    topic = Topic(title="农贸市场改造")
+    topic = Topic(title="农贸市场改造", source=TopicSource.PARTY_GOVERNMENT)
     session.add_all([officer, topic])
     session.flush()
-    meeting = ConsultationSession(topic_id=topic.id, starts_at=at(7, 1))  # type: ignore[arg-type]
+    meeting = ConsultationSession(
+        topic_id=topic.id,  # type: ignore[arg-type]
+        form=SessionForm.THEMATIC,
+        starts_at=at(7, 1),
+    )
     session.add(meeting)
     session.flush()
     sugg = Suggestion(
