@@ -17,7 +17,7 @@ from models.base import utcnow
 from models.deadlines import Deadline, format_local, step_due_at, working_days_after
 from models.enums import FollowUpStatus, FollowUpStep, Obligation, Role
 from models.errors import Forbidden, NotFound
-from models.messages import render
+from models.messages import compose
 from models.obligations import DEFAULT_OWNER_ROLE, SPECS, Ladder
 from models.tables import (
     AuditEvent,
@@ -183,14 +183,15 @@ def insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: li
 def notification_row(
     *, event_key: str, recipient: str, template: str, context: dict[str, Any], topic_id: int | None
 ) -> dict[str, Any]:
-    title, body = render(template, context)
+    message = compose(template, context, event_key=event_key, topic_id=topic_id)
     return {
         "event_key": event_key,
         "recipient": recipient,
         "channel": "apprise",
         "template": template,
-        "title": title,
-        "body": body,
+        "title": message.title,
+        "body": message.body,
+        "payload": message.payload,
         "topic_id": topic_id,
         "status": "pending",
         "attempts": 0,

@@ -323,6 +323,8 @@ class Notification(SQLModel, table=True):
     title: str = Field(max_length=200)
     body: str = Field(sa_type=sa.Text)
     topic_id: int | None = Field(default=None, foreign_key="topic.id", index=True)
+    # What a machine reads beside the text: event, record ids, deadline, link (models/messages).
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: NotificationStatus = _enum(NotificationStatus, NotificationStatus.PENDING)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
