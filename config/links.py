@@ -29,6 +29,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "item.extend": ("POST", "/items/{item_id}/extend"),
     "item.recheck": ("POST", "/items/{item_id}/recheck"),
     "plan.review": ("POST", "/plans/{plan_id}/review"),
+    "topic.participants": ("POST", "/topics/{topic_id}/participants"),
+    "topic.items": ("POST", "/topics/{topic_id}/items"),
     # Where a person reads a record when a message asks for no action on it.
     "topic.view": ("GET", "/topics/{topic_id}"),
     "item.view": ("GET", "/items/{item_id}"),

@@ -135,6 +135,50 @@ ROLE_NAMES = {
 }
 
 
+def salutation(role: Role | str, *, name: str | None = None, department: str | None = None) -> str:
+    """How a message addresses its reader, by the reader's role (without the colon)."""
+    role = Role(role)
+    if role is Role.ADMINISTRATOR:
+        return f"协商办{name}同志" if name else "协商办同志"
+    if role is Role.APPROVER:
+        return f"{name}同志" if name else "审定人同志"
+    if role is Role.DEPARTMENT_HEAD:
+        if department and name:
+            return f"{department}负责同志（{name}）"
+        return f"{department or '责任单位'}负责同志"
+    if role is Role.OFFICER:
+        if department and name:
+            return f"{department}、{name}"
+        return name or "责任单位联络员"
+    if role is Role.MEMBER:
+        return f"{name}委员" if name else "各位委员"
+    if role is Role.EXPERT:
+        return f"{name}专家" if name else "各位专家"
+    if role is Role.SUPERVISOR:
+        return f"{name}同志" if name else "监督员同志"
+    return f"尊敬的{name}" if name else "尊敬的群众代表"
+
+
+def addressed(session: Session, *people: Person) -> dict[str, str]:
+    """Each person's tag with the salutation of their role (and department)."""
+    return {
+        p.tag: salutation(
+            p.role,
+            name=p.name,
+            department=department_name(session, p.department_id) if p.department_id else None,
+        )
+        for p in people
+    }
+
+
+def tag_salutation(tag: str) -> str | None:
+    """The salutation of a role tag (role-administrator …), None for anyone else's tag."""
+    prefix = ROLE_TAG.format("")
+    if tag.startswith(prefix) and tag[len(prefix) :] in Role.__members__.values():
+        return salutation(Role(tag[len(prefix) :]))
+    return None
+
+
 def audit(
     session: Session,
     *,
@@ -207,15 +251,19 @@ def queue(
     recipients: Iterable[str],
     template: str,
     topic_id: int | None,
+    salutations: dict[str, str] | None = None,
     **context: Any,
 ) -> None:
-    """Stage one message per recipient in the outbox, in the caller's transaction."""
+    """Stage one message per recipient in the outbox, in the caller's transaction.
+
+    `salutations` addresses each recipient (tag -> salutation); a role tag is addressed by its
+    role, anyone else by the context's own `salutation`."""
     rows = [
         notification_row(
             event_key=event_key,
             recipient=r,
             template=template,
-            context=context,
+            context=context | _addressed(r, salutations, context),
             topic_id=topic_id,
         )
         for r in dict.fromkeys(recipients)
@@ -223,6 +271,15 @@ def queue(
     insert_ignoring_duplicates(session, Notification, rows)
     if rows:
         session.info[OUTBOX_QUEUED] = True
+
+
+def _addressed(
+    recipient: str, salutations: dict[str, str] | None, context: dict[str, Any]
+) -> dict[str, Any]:
+    found = (salutations or {}).get(recipient) or tag_salutation(recipient)
+    if found:
+        return {"salutation": found}
+    return {} if "salutation" in context else {"salutation": "您好"}
 
 
 # Set on a session whose transaction staged outbox rows: whoever commits it may ask for
@@ -234,17 +291,24 @@ def role_tag(role: Role) -> str:
     return ROLE_TAG.format(role.value)
 
 
-def department_head_tags(session: Session, department_ids: Sequence[int]) -> dict[int, list[str]]:
+def department_heads(
+    session: Session, department_ids: Iterable[int]
+) -> dict[int, list[tuple[str, str]]]:
+    """(tag, name) of each department's heads, in one query."""
     rows = session.exec(
-        select(Person.department_id, Person.tag).where(
+        select(Person.department_id, Person.tag, Person.name).where(
             Person.role == Role.DEPARTMENT_HEAD,
-            Person.department_id.in_(list(department_ids)),  # type: ignore[union-attr]
+            Person.department_id.in_(sorted(set(department_ids))),  # type: ignore[union-attr]
         )
     ).all()
-    heads: dict[int, list[str]] = {}
-    for dept_id, tag in rows:
-        heads.setdefault(dept_id, []).append(tag)  # type: ignore[arg-type]
+    heads: dict[int, list[tuple[str, str]]] = {}
+    for dept_id, tag, name in rows:
+        heads.setdefault(dept_id, []).append((tag, name))  # type: ignore[arg-type]
     return heads
+
+
+def department_head_tags(session: Session, department_ids: Sequence[int]) -> dict[int, list[str]]:
+    return {d: [t for t, _ in hs] for d, hs in department_heads(session, department_ids).items()}
 
 
 def department_name(session: Session, department_id: int) -> str:

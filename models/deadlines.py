@@ -68,3 +68,15 @@ def step_due_at(
 
 def format_local(when: dt.datetime) -> str:
     return when.astimezone(get_settings().tz).strftime("%Y年%m月%d日 %H:%M")
+
+
+def time_left(calendar: WorkCalendar, today: dt.date, due: dt.datetime) -> str:
+    """'还剩 2 个工作日' / '今天到期' / '已超期 3 个工作日', counted on the working-day calendar;
+    messages print the deadline's date beside it."""
+    day = local_today(due)
+    if day == today:
+        return "今天到期"
+    n = calendar.working_days_between(today, day)
+    if day > today:
+        return f"还剩 {n} 个工作日" if n else "还剩不足 1 个工作日"
+    return f"已超期 {-n} 个工作日" if n else "已超期不足 1 个工作日"

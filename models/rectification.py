@@ -10,15 +10,17 @@ from sqlmodel import Session, select
 from config.settings import get_settings
 from models.base import utcnow
 from models.case import (
+    addressed,
     audit,
     close_follow_ups,
-    department_head_tags,
+    department_heads,
     department_name,
     get,
     mark_items_provisional,
     queue,
     require_role,
     role_tag,
+    salutation,
     schedule_follow_ups,
 )
 from models.deadlines import Deadline, end_of_day, format_local, local_today, working_days_after
@@ -481,6 +483,7 @@ def review_plan(session: Session, plan_id: int, data: PlanReview) -> Plan:
         session,
         event_key=f"plan:{plan_id}:reviewed",
         recipients=[officer.tag],
+        salutations=addressed(session, officer),
         template="plan_reviewed",
         topic_id=topic.id,
         topic=topic,
@@ -611,17 +614,18 @@ def recheck(session: Session, item_id: int, data: RecheckIn) -> RectificationIte
         session, obligation=Obligation.RECHECK, subject_ids=[item_id], outcome="已回头看"
     )
     if data.rebound:
-        heads = department_head_tags(session, [item.lead_department_id]).get(
+        dept = department_name(session, item.lead_department_id)
+        officer = get(session, Person, item.officer_id)
+        salutations = addressed(session, officer)
+        for tag, name in department_heads(session, [item.lead_department_id]).get(
             item.lead_department_id, []
-        )
+        ):
+            salutations[tag] = salutation(Role.DEPARTMENT_HEAD, name=name, department=dept)
         queue(
             session,
             event_key=f"item:{item_id}:rebound",
-            recipients=[
-                get(session, Person, item.officer_id).tag,
-                *heads,
-                role_tag(Role.ADMINISTRATOR),
-            ],
+            recipients=[*salutations, role_tag(Role.ADMINISTRATOR)],
+            salutations=salutations,
             template="rebound",
             topic_id=topic.id,
             topic=topic,
