@@ -14,7 +14,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
 from models.base import utcnow
-from models.deadlines import Deadline, format_local, step_due_at, working_days_after
+from models.deadlines import (
+    Deadline,
+    format_local,
+    local_today,
+    step_due_at,
+    time_left,
+    working_days_after,
+)
 from models.enums import FollowUpStatus, FollowUpStep, Obligation, Role
 from models.errors import Forbidden, NotFound
 from models.messages import compose
@@ -451,6 +458,63 @@ def close_follow_ups(
     )
     if obligation in ITEM_DEADLINES:
         mark_items_provisional(session, subject_ids)
+
+
+def tell_deadline_changed(
+    session: Session,
+    *,
+    obligation: Obligation,
+    subject_id: int,
+    topic_id: int,
+    owed_by_id: int | None,
+    old: dt.datetime,
+    new: dt.datetime,
+    reason: str,
+    provisional: bool = False,
+    was_provisional: bool = False,
+    now: dt.datetime | None = None,
+) -> None:
+    """Whatever moved a deadline (an extension, a reassignment, a calendar reload): whoever owes
+    it hears the old and the new date and why, and for an item so does its department's head."""
+    from models.calendar import calendar_for
+
+    now = now or utcnow()
+    topic = session.get(Topic, topic_id)
+    item = session.get(RectificationItem, subject_id) if obligation in ITEM_DEADLINES else None
+    owed = session.get(Person, owed_by_id) if owed_by_id is not None else None
+    if owed is not None:
+        salutations = addressed(session, owed)
+    else:
+        role = DEFAULT_OWNER_ROLE.get(obligation, Role.ADMINISTRATOR)
+        salutations = {role_tag(role): salutation(role)}
+    if item is not None:
+        dept = department_name(session, item.lead_department_id)
+        for tag, name in department_heads(session, [item.lead_department_id]).get(
+            item.lead_department_id, []
+        ):
+            salutations.setdefault(
+                tag, salutation(Role.DEPARTMENT_HEAD, name=name, department=dept)
+            )
+    queue(
+        session,
+        event_key=f"deadline:{obligation.value}:{subject_id}:{int(new.timestamp())}",
+        recipients=list(salutations),
+        salutations=salutations,
+        template="deadline_changed",
+        topic_id=topic_id,
+        # '整改期限' reads better than '完成整改事项期限'
+        obligation="整改" if obligation is Obligation.ITEM_DEADLINE else SPECS[obligation].label,
+        owed_by=owed.name if owed else "",
+        topic_title=topic.title if topic else "",
+        item_title=item.title if item else None,
+        old_deadline=format_local(old),
+        deadline=format_local(new),
+        remaining=time_left(calendar_for(session), local_today(now), new),
+        reason=reason,
+        was_provisional=was_provisional,
+        provisional=provisional,
+        how_to_act=SPECS[obligation].how_to_act.format(topic_id=topic_id, subject_id=subject_id),
+    )
 
 
 __all__ = ["DEFAULT_OWNER_ROLE", "format_local"]
