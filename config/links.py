@@ -59,16 +59,23 @@ def url(address: str) -> str:
     return base_url() + (match.group(2) if match else address)
 
 
+def _pattern(method: str, path: str) -> tuple[str, re.Pattern[str]]:
+    return method, re.compile(
+        "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>\\d+)", re.escape(path)) + "$"
+    )
+
+
+_PATTERNS = [_pattern(method, path) for method, path in ACTIONS.values() if "{" in path]
+
+
 def ids_of(address: str) -> dict[str, int]:
-    """The record ids an address names ({'item_id': 12} for 'POST /items/12/plan')."""
+    """The record ids an address names ({'item_id': 12} for an item's plan address)."""
     match = ADDRESS.search(address)
     if match is None:
         return {}
     method, path = match.groups()
-    for m, pattern in ACTIONS.values():
-        names = re.findall(r"\{(\w+)\}", pattern)
-        regex = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>\\d+)", re.escape(pattern)) + "$"
-        found = re.match(regex, path)
-        if m == method and found and names:
-            return {n: int(found.group(n)) for n in names}
+    for m, pattern in _PATTERNS:
+        found = pattern.match(path)
+        if m == method and found:
+            return {k: int(v) for k, v in found.groupdict().items()}
     return {}

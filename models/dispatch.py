@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
@@ -35,7 +37,7 @@ from models.case import (
     role_tag,
     salutation,
 )
-from models.deadlines import format_local, local_today, time_left
+from models.deadlines import WorkdayCounter, format_local, local_today
 from models.enums import ItemStatus, Obligation, Role
 from models.obligations import PLAN_STATES, SPECS
 from models.tables import (
@@ -271,13 +273,18 @@ def attention_query() -> Any:
             item.plan_due_at,
             item.decline_reason,
             item.lead_department_id,
-            item.transferred_at,
-            item.acknowledged_at,
+            # When the item last had news: progress, else its plan, else 签收, else transfer.
+            func.coalesce(
+                latest_progress.created_at,
+                latest_plan.submitted_at,
+                item.acknowledged_at,
+                item.transferred_at,
+                item.deadline,
+            ).label("news_at"),
             item.level.label("level"),  # type: ignore[attr-defined]
             rung_level(Obligation.ACKNOWLEDGEMENT, item.ack_due_at).label("ack_level"),
             rung_level(Obligation.PLAN, item.plan_due_at).label("plan_level"),
             latest_plan.status.label("plan_status"),  # type: ignore[attr-defined]
-            latest_plan.submitted_at.label("plan_at"),  # type: ignore[attr-defined]
             latest_progress.created_at.label("progress_at"),  # type: ignore[attr-defined]
             latest_progress.percent.label("progress_percent"),  # type: ignore[attr-defined]
             Topic.title.label("topic_title"),  # type: ignore[attr-defined]
@@ -310,27 +317,24 @@ def attention_query() -> Any:
 
 
 def _news(row: Any) -> dt.datetime:
-    """When the item last had news (progress, a plan, 签收, transfer): newest first."""
-    times = [row.progress_at, row.plan_at, row.acknowledged_at, row.transferred_at]
-    return max((t for t in times if t is not None), default=row.deadline)
+    """Newest information first."""
+    return row.news_at  # type: ignore[no-any-return]
 
 
 class _Lines:
     """Builds digest lines; an item listed in several digests is worded once per run."""
 
     def __init__(self, calendar: WorkCalendar, today: dt.date, limit: int) -> None:
-        self.calendar = calendar
-        self.today = today
+        self.counter = WorkdayCounter(calendar, today)
         self.limit = limit
         self._when: dict[tuple[str, int], str] = {}
-        self._left: dict[dt.date, str] = {}
+        self._left: dict[dt.datetime, tuple[str, str]] = {}
 
     def left(self, due: dt.datetime) -> tuple[str, str]:
-        """(the deadline as shown, the working days left or past): one count per day."""
-        day = local_today(due)
-        if day not in self._left:
-            self._left[day] = time_left(self.calendar, self.today, due)
-        return format_local(due), self._left[day]
+        """(the deadline as shown, the working days left or past), worded once per instant."""
+        if due not in self._left:
+            self._left[due] = (format_local(due), self.counter.time_left(due))
+        return self._left[due]
 
     def when(self, key: str, row: Any) -> str:
         cache = (key, row.id)
@@ -365,6 +369,7 @@ class _Lines:
         rows = sorted(rows, key=_news, reverse=True)  # newest information first
         lines = [
             {
+                "id": r.id,
                 "title": r.title,
                 "topic": r.topic_title,
                 "department": r.department,
@@ -403,11 +408,17 @@ def weekly_dispatch(session: Session, *, now: dt.datetime | None = None) -> dict
     admin, approver = role_tag(Role.ADMINISTRATOR), role_tag(Role.APPROVER)
     digests: dict[str, Digest] = {}
 
-    def to(tag: str, greeting: str, label: str, intro: str) -> Digest:
-        return digests.setdefault(tag, Digest(greeting, label, intro))
+    def to(tag: str, greeting: Callable[[], str], label: str, intro: str) -> Digest:
+        """The recipient's digest, begun the first time they are met."""
+        digest = digests.get(tag)
+        if digest is None:
+            digest = digests[tag] = Digest(greeting(), label, intro)
+        return digest
 
     def office() -> Digest:
-        return to(admin, salutation(Role.ADMINISTRATOR), "协商办", "全区整改事项中需协商办跟进的")
+        return to(
+            admin, partial(salutation, Role.ADMINISTRATOR), "协商办", "全区整改事项中需协商办跟进的"
+        )
 
     counts: Counter[str] = Counter()
     for r in rows:
@@ -418,7 +429,7 @@ def weekly_dispatch(session: Session, *, now: dt.datetime | None = None) -> dict
             continue
         officer = to(
             r.officer_tag,
-            salutation(Role.OFFICER, name=r.officer_name, department=r.department),
+            partial(salutation, Role.OFFICER, name=r.officer_name, department=r.department),
             r.officer_name,
             "您名下的整改事项",
         )
@@ -430,7 +441,7 @@ def weekly_dispatch(session: Session, *, now: dt.datetime | None = None) -> dict
             for tag, name in dept_heads:
                 to(
                     tag,
-                    salutation(Role.DEPARTMENT_HEAD, name=name, department=r.department),
+                    partial(salutation, Role.DEPARTMENT_HEAD, name=name, department=r.department),
                     name,
                     f"{r.department}的整改事项",
                 ).add(kind, r)
@@ -469,7 +480,7 @@ def weekly_dispatch(session: Session, *, now: dt.datetime | None = None) -> dict
             counts["escalated"] += 1
             to_heads("dept_overdue")
             office().add("escalated_all", r)
-            to(approver, salutation(Role.APPROVER), "审定人", "提请审定人督办的").add(
+            to(approver, partial(salutation, Role.APPROVER), "审定人", "提请审定人督办的").add(
                 "escalated_all", r
             )
         elif not listed:
@@ -508,7 +519,8 @@ def weekly_dispatch(session: Session, *, now: dt.datetime | None = None) -> dict
             ),
             "groups": groups,
             "sections": sections,
-            "item_ids": sorted({r.id for rs in digest.sections.values() for r in rs}),
+            # the items the message lists (a long section shows its first lines only)
+            "item_ids": sorted({line["id"] for sec in sections for line in sec["lines"]}),
         }
         notes.append(
             notification_row(

@@ -19,7 +19,7 @@ from models.case import (
     role_tag,
     salutation,
 )
-from models.deadlines import format_local, local_today, time_left
+from models.deadlines import WorkdayCounter, format_local, local_today
 from models.enums import (
     FollowUpStatus,
     FollowUpStep,
@@ -111,7 +111,7 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
 
     dept_ids = {r[12] or r[9] for r in rows if r[4] is FollowUpStep.ESCALATE_HEAD}
     heads = department_heads(session, [d for d in dept_ids if d is not None])
-    calendar, today = calendar_for(session), local_today(now)
+    counter = WorkdayCounter(calendar_for(session), local_today(now))  # one count per day
     notes: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
     for (
@@ -160,7 +160,7 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
             "department": dept_name,
             "deadline": format_local(deadline),
             "overdue": overdue,
-            "remaining": time_left(calendar, today, deadline),
+            "remaining": counter.time_left(deadline),
             "state": unmet(obligation, overdue=overdue, plan_status=latest_plan),
             "provisional": provisional,
             "how_to_act": HOW_TO_ACT[obligation].format(topic_id=topic_id, subject_id=subject_id),
