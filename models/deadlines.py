@@ -103,4 +103,4 @@ class WorkdayCounter:
         n = self.between(day)
         if day > self.today:
             return f"还剩 {n} 个工作日" if n else "还剩不足 1 个工作日"
-        return f"已超期 {-n} 个工作日" if n else "已超期不足 1 个工作日"
+        return f"已超期 {-n} 个工作日" if n else "已过期限（其后尚无工作日）"

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from models.base import utcnow
 from models.calendar import calendar_for
 from models.case import (
+    ROLE_NAMES,
     department_heads,
     insert_ignoring_duplicates,
     notification_row,
@@ -154,7 +155,7 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
         context = {
             "step": step.value,
             "obligation": OBLIGATION_LABELS[obligation],
-            "owed_by": owed_name or "相关负责同志",
+            "owed_by": owed_name or ROLE_NAMES[default_role],
             "topic_title": topic_title,
             "item_title": item_title,
             "department": dept_name,

@@ -257,9 +257,9 @@ def unmet(
     obligation: Obligation, *, overdue: bool, plan_status: PlanStatus | str | None = None
 ) -> str:
     """What is still owed, named from the obligation's own state: '逾期未签收整改事项',
-    '已过整改期限仍未完成整改事项（整改方案已审核通过，尚未申请办结）' …"""
+    '已过整改期限仍未完成整改事项，整改方案已审核通过，尚未申请办结' …"""
     what = f"未{SPECS[obligation].label}"
     if obligation is Obligation.ITEM_DEADLINE:
         plan = PLAN_STATES[PlanStatus(plan_status) if plan_status else None]
-        return f"{'已过整改期限仍' if overdue else '尚'}{what}（{plan}）"
+        return f"{'已过整改期限仍' if overdue else '尚'}{what}，{plan}"
     return f"逾期{what}" if overdue else f"尚{what}"

@@ -97,7 +97,7 @@ EVENTS = {
         "overdue_warning",
         CHASE | {"state": unmet(Obligation.ITEM_DEADLINE, overdue=True, plan_status="approved")},
         "李强",
-        "已过整改期限仍未完成整改事项（整改方案已审核通过，尚未申请办结）",
+        "已过整改期限仍未完成整改事项，整改方案已审核通过，尚未申请办结",
     ),
     "escalation": (
         "escalation",
@@ -173,7 +173,7 @@ def test_what_is_overdue_is_named_from_the_obligations_own_state():
     assert unmet(Obligation.ACKNOWLEDGEMENT, overdue=True) == "逾期未签收整改事项"
     assert unmet(Obligation.PLAN, overdue=True) == "逾期未提交整改方案"
     item = Obligation.ITEM_DEADLINE
-    assert unmet(item, overdue=True) == "已过整改期限仍未完成整改事项（尚未提交整改方案）"
+    assert unmet(item, overdue=True) == "已过整改期限仍未完成整改事项，尚未提交整改方案"
     assert "未通过审核" in unmet(item, overdue=True, plan_status=PlanStatus.RETURNED)
     assert "尚待审核" in unmet(item, overdue=True, plan_status=PlanStatus.SUBMITTED)
     title, body = render("escalation", CHASE | {"salutation": "协商办同志"})
