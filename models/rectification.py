@@ -428,6 +428,7 @@ def start_implementation(session: Session, topic_id: int, *, now: dt.datetime | 
             session,
             event_key=f"item:{item.id}:plan_request",
             recipients=[officer.tag],
+            salutations=addressed(session, officer),
             template="plan_request",
             topic_id=topic_id,
             topic=topic,

@@ -28,7 +28,7 @@ ITEMS = [
     NS(title="简化审批流程", completion_summary="并联审批，10 个工作日办结"),
 ]
 LINES = [
-    "刘大爷：",
+    "尊敬的刘大爷：",
     "议题“老旧小区加装电梯”的 2 项整改事项已全部办结：",
     "- 落实加装电梯补贴：补贴已发放 32 户",
     "- 简化审批流程：并联审批，10 个工作日办结",
@@ -78,6 +78,7 @@ def every_channel(
             topic_id=None,
             topic=NS(id=7, title="老旧小区加装电梯"),
             person=NS(name="刘大爷"),
+            salutation="尊敬的刘大爷",
             items=ITEMS,
             deadline="2026年03月03日 23:59",
             provisional=False,
@@ -103,7 +104,7 @@ def test_email_has_a_plain_part_line_by_line_and_an_html_part_with_a_button(
     _in_order(mail["body"], LINES)
     assert f"办理入口：{base_url()}{LINK}" in mail["body"]
     html = mail["html"]
-    assert "刘大爷：<br>议题“老旧小区加装电梯”的 2 项整改事项已全部办结：</p>" in html
+    assert "尊敬的刘大爷：<br>议题“老旧小区加装电梯”的 2 项整改事项已全部办结：</p>" in html
     assert '<div style="margin:2px 0 2px 1em">- 落实加装电梯补贴：补贴已发放 32 户</div>' in html
     assert f'<a href="{base_url()}{LINK}" style="display:inline-block' in html  # the button
     assert f'<a href="{base_url()}{LINK}">POST {LINK}</a>' in html  # the action in the text
@@ -114,7 +115,7 @@ def test_dingtalk_gets_markdown_with_hard_line_breaks_and_links(every_channel, r
     assert ding["msgtype"] == "markdown"
     text = ding["markdown"]["text"]
     assert text.startswith(f"# {TITLE}\n")
-    assert "刘大爷：  \n议题“老旧小区加装电梯”的 2 项整改事项已全部办结：" in text
+    assert "尊敬的刘大爷：  \n议题“老旧小区加装电梯”的 2 项整改事项已全部办结：" in text
     assert "\n- 落实加装电梯补贴：补贴已发放 32 户\n- 简化审批流程" in text
     assert f"[POST {LINK}]({base_url()}{LINK})" in text
     assert text.endswith(f"[去办理]({base_url()}{LINK})")

@@ -44,6 +44,7 @@ EVENTS = {
         {
             "topic": TOPIC,
             "person": NS(name="张桂英"),
+            "salutation": "尊敬的张桂英",
             "participant_id": 3,
             "deadline": DEADLINE,
             "provisional": False,
@@ -111,6 +112,7 @@ EVENTS = {
         {
             "topic": TOPIC,
             "person": NS(name="刘大爷"),
+            "salutation": "尊敬的刘大爷",
             "items": [ITEM],
             "deadline": DEADLINE,
             "provisional": False,
