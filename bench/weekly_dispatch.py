@@ -41,27 +41,46 @@ SH = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=SH).astimezone(dt.UTC)  # a Monday, 09:00
 
 # The raw SQL that selects the same rows as models.dispatch.attention_query: what any
-# hand-written report would have to read at least.
+# hand-written report would have to read at least — every open (or declined) item, the level
+# each of its three ladders reached (签收, 方案, 整改期限), its latest plan and progress.
 RAW_SQL = """
 SELECT i.id, i.title, i.status, i.deadline, i.ack_due_at, i.plan_due_at, i.decline_reason,
        i.lead_department_id,
-       i.level, t.title, d.name, p.name, p.tag
+       COALESCE(pr.created_at, pl.submitted_at, i.acknowledged_at, i.transferred_at, i.deadline),
+       i.level, i.ack_level, i.plan_level, pl.status, pr.created_at, pr.percent,
+       t.title, d.name, p.name, p.tag
 FROM (
-  SELECT r.*, COALESCE((
+  SELECT r.*,
+  COALESCE((
     SELECT MAX(CASE f.step WHEN 'escalate_head' THEN 3 WHEN 'escalate_admin' THEN 3
                            WHEN 'overdue' THEN 2 WHEN 'due' THEN 1 WHEN 'due_soon' THEN 1
                            ELSE 0 END)
     FROM follow_up f
     WHERE f.obligation = 'item_deadline' AND f.subject_id = r.id AND f.deadline = r.deadline
-      AND f.status = 'sent'), 0) AS level
+      AND f.status = 'sent'), 0) AS level,
+  COALESCE((
+    SELECT MAX(CASE f.step WHEN 'escalate_head' THEN 3 WHEN 'escalate_admin' THEN 3
+                           WHEN 'overdue' THEN 2 WHEN 'due' THEN 1 WHEN 'due_soon' THEN 1
+                           ELSE 0 END)
+    FROM follow_up f
+    WHERE f.obligation = 'acknowledgement' AND f.subject_id = r.id AND f.deadline = r.ack_due_at
+      AND f.status = 'sent'), 0) AS ack_level,
+  COALESCE((
+    SELECT MAX(CASE f.step WHEN 'escalate_head' THEN 3 WHEN 'escalate_admin' THEN 3
+                           WHEN 'overdue' THEN 2 WHEN 'due' THEN 1 WHEN 'due_soon' THEN 1
+                           ELSE 0 END)
+    FROM follow_up f
+    WHERE f.obligation = 'plan' AND f.subject_id = r.id AND f.deadline = r.plan_due_at
+      AND f.status = 'sent'), 0) AS plan_level
   FROM rectification_item r
 ) i
 JOIN topic t ON t.id = i.topic_id
 JOIN department d ON d.id = i.lead_department_id
 JOIN person p ON p.id = i.officer_id
-WHERE i.status IN ('transferred', 'declined')
-   OR (i.status = 'acknowledged' AND i.plan_due_at IS NOT NULL)
-   OR (i.status IN ('transferred', 'acknowledged', 'in_progress') AND i.level >= 1)
+LEFT JOIN plan pl ON pl.id = (SELECT MAX(x.id) FROM plan x WHERE x.item_id = i.id)
+LEFT JOIN progress_update pr
+  ON pr.id = (SELECT MAX(y.id) FROM progress_update y WHERE y.item_id = i.id)
+WHERE i.status IN ('transferred', 'declined', 'acknowledged', 'in_progress')
 ORDER BY i.deadline, i.id
 """
 
@@ -74,6 +93,9 @@ SENT_RUNGS = [
     (2, "escalate_head"),
     (3, "escalate_admin"),
 ]
+# The same for the 签收 and 方案 ladders (models/obligations.py), on their own deadlines.
+ACK_RUNGS = [(0, "due"), (1, "overdue"), (1, "escalate_head"), (2, "escalate_admin")]
+PLAN_RUNGS = [(-1, "due_soon"), (1, "overdue"), (2, "escalate_head")]
 
 
 def naive(t: dt.datetime) -> dt.datetime:
@@ -90,6 +112,8 @@ def seed(engine: Any, items: int, departments: int, officers_per_dept: int, topi
         Department,
         FollowUp,
         Person,
+        Plan,
+        ProgressUpdate,
         RectificationItem,
         Suggestion,
         Topic,
@@ -128,6 +152,30 @@ def seed(engine: Any, items: int, departments: int, officers_per_dept: int, topi
     rows_items: list[dict[str, Any]] = []
     rows_suggestions: list[dict[str, Any]] = []
     rows_follow_ups: list[dict[str, Any]] = []
+    rows_plans: list[dict[str, Any]] = []
+    rows_progress: list[dict[str, Any]] = []
+
+    def sent(topic: int, n: int, obligation: str, due: dt.datetime, rungs: Any) -> None:
+        late = (NOW - due).days
+        for offset, step in rungs:
+            if offset <= late:
+                rows_follow_ups.append(
+                    {
+                        "topic_id": topic,
+                        "obligation": obligation,
+                        "subject_id": n,
+                        "step": step,
+                        "deadline": due,
+                        "due_at": due + dt.timedelta(days=offset),
+                        "rung_offset": offset,
+                        "provisional": False,
+                        "status": "sent",
+                        "outcome": "已提醒/督办",
+                        "processed_at": due + dt.timedelta(days=offset),
+                        "created_at": created,
+                    }
+                )
+
     for n in range(1, items + 1):
         topic = rng.randint(1, topics)
         dept = rng.randint(1, departments)
@@ -157,26 +205,36 @@ def seed(engine: Any, items: int, departments: int, officers_per_dept: int, topi
         else:
             row["status"] = "in_progress"
             row["plan_due_at"] = created
-        if row["status"] != "declined":  # the ladder's rungs sent so far
-            late = (NOW - deadline).days
-            for offset, step in SENT_RUNGS:
-                if offset <= late:
-                    rows_follow_ups.append(
-                        {
-                            "topic_id": topic,
-                            "obligation": "item_deadline",
-                            "subject_id": n,
-                            "step": step,
-                            "deadline": deadline,
-                            "due_at": deadline + dt.timedelta(days=offset),
-                            "rung_offset": offset,
-                            "provisional": False,
-                            "status": "sent",
-                            "outcome": "已提醒/督办",
-                            "processed_at": deadline + dt.timedelta(days=offset),
-                            "created_at": created,
-                        }
-                    )
+        if row["status"] != "declined":  # the ladders' rungs sent so far
+            sent(topic, n, "item_deadline", deadline, SENT_RUNGS)
+        if row["status"] == "transferred":
+            sent(topic, n, "acknowledgement", row["ack_due_at"], ACK_RUNGS)
+        if row["status"] == "acknowledged":
+            sent(topic, n, "plan", row["plan_due_at"], PLAN_RUNGS)
+        if row["status"] == "in_progress":  # one plan each; half have reported progress
+            officer = row["officer_id"]
+            rows_plans.append(
+                {
+                    "item_id": n,
+                    "version": 1,
+                    "target": "按期完成",
+                    "measures": "联合审批",
+                    "deadline": deadline,
+                    "responsible_id": officer,
+                    "status": rng.choice(["submitted", "approved", "approved", "returned"]),
+                    "submitted_at": created + dt.timedelta(days=7),
+                }
+            )
+            if rng.random() < 0.5:
+                rows_progress.append(
+                    {
+                        "item_id": n,
+                        "by_id": officer,
+                        "note": "按计划推进",
+                        "percent": rng.randint(10, 90),
+                        "created_at": NOW - dt.timedelta(days=rng.randint(1, 60)),
+                    }
+                )
         rows_items.append(row)
         rows_suggestions.append(
             {"id": n, "topic_id": topic, "session_id": topic, "content": f"建议{n}"}
@@ -249,6 +307,10 @@ def seed(engine: Any, items: int, departments: int, officers_per_dept: int, topi
             )
         for start in range(0, len(rows_follow_ups), 10000):
             conn.execute(insert(FollowUp.__table__), rows_follow_ups[start : start + 10000])
+        for start in range(0, len(rows_plans), 10000):
+            conn.execute(insert(Plan.__table__), rows_plans[start : start + 10000])
+        for start in range(0, len(rows_progress), 10000):
+            conn.execute(insert(ProgressUpdate.__table__), rows_progress[start : start + 10000])
 
 
 def timed(fn: Any, repeat: int) -> tuple[float, Any]:

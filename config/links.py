@@ -7,6 +7,10 @@ that every entry is a real route of the app."""
 
 from __future__ import annotations
 
+import re
+
+from config.settings import get_settings
+
 ACTIONS: dict[str, tuple[str, str]] = {
     "topic.approve": ("POST", "/topics/{topic_id}/approve"),
     "topic.reject": ("POST", "/topics/{topic_id}/reject"),
@@ -25,7 +29,15 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "item.extend": ("POST", "/items/{item_id}/extend"),
     "item.recheck": ("POST", "/items/{item_id}/recheck"),
     "plan.review": ("POST", "/plans/{plan_id}/review"),
+    "topic.participants": ("POST", "/topics/{topic_id}/participants"),
+    "topic.items": ("POST", "/topics/{topic_id}/items"),
+    # Where a person reads a record when a message asks for no action on it.
+    "topic.view": ("GET", "/topics/{topic_id}"),
+    "item.view": ("GET", "/items/{item_id}"),
 }
+
+# An action as a message prints it: 'POST /items/12/acknowledge'.
+ADDRESS = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/[\w\-/]*)")
 
 
 def action(name: str, **ids: object) -> str:
@@ -33,3 +45,37 @@ def action(name: str, **ids: object) -> str:
     a placeholder string ('{id}') stays one, for texts that are filled in later."""
     method, path = ACTIONS[name]
     return f"{method} {path.format(**ids)}"
+
+
+def base_url() -> str:
+    """Where people reach the platform (XS_PUBLIC_URL, else the API address)."""
+    s = get_settings()
+    return (s.public_url or f"http://{s.api_host}:{s.api_port}").rstrip("/")
+
+
+def url(address: str) -> str:
+    """The link for a printed action ('POST /items/12/plan' -> 'http://…/items/12/plan')."""
+    match = ADDRESS.search(address)
+    return base_url() + (match.group(2) if match else address)
+
+
+def _pattern(method: str, path: str) -> tuple[str, re.Pattern[str]]:
+    return method, re.compile(
+        "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>\\d+)", re.escape(path)) + "$"
+    )
+
+
+_PATTERNS = [_pattern(method, path) for method, path in ACTIONS.values() if "{" in path]
+
+
+def ids_of(address: str) -> dict[str, int]:
+    """The record ids an address names ({'item_id': 12} for an item's plan address)."""
+    match = ADDRESS.search(address)
+    if match is None:
+        return {}
+    method, path = match.groups()
+    for m, pattern in _PATTERNS:
+        found = pattern.match(path)
+        if m == method and found:
+            return {k: int(v) for k, v in found.groupdict().items()}
+    return {}

@@ -173,6 +173,16 @@ class WorkCalendar:
                 remaining -= 1
         return WorkdayResult(current, provisional)
 
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days in (start, end]; negative, counting (end, start], when end is earlier.
+        How far off a deadline is, the way the domain counts it."""
+        sign, low, high = (1, start, end) if end >= start else (-1, end, start)
+        count, current = 0, low
+        while current < high:
+            current += dt.timedelta(days=1)
+            count += self.is_working_day(current)[0]
+        return sign * count
+
     def year_schedule(self, year: int) -> YearSchedule:
         """Holidays (named days off, weekends inside a holiday included) and 调休 working days."""
         source = self.source(year)

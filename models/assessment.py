@@ -11,7 +11,15 @@ from sqlmodel import Session, select
 from config.settings import get_settings
 from models import kpis as kpi_module
 from models.base import Body, Id, Page, utcnow
-from models.case import audit, close_follow_ups, get, queue, require_role, schedule_follow_ups
+from models.case import (
+    addressed,
+    audit,
+    close_follow_ups,
+    get,
+    queue,
+    require_role,
+    schedule_follow_ups,
+)
 from models.deadlines import format_local, working_days_after
 from models.enums import (
     FollowUpStatus,
@@ -104,6 +112,7 @@ def request_ratings(session: Session, topic_id: int, *, now: dt.datetime | None 
             session,
             event_key=f"topic:{topic_id}:rating_request",
             recipients=[person.tag],
+            salutations=addressed(session, person),
             template="rating_request",
             topic_id=topic_id,
             topic=topic,

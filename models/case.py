@@ -15,10 +15,17 @@ from sqlmodel import Session, SQLModel, select
 
 from models import audit as audit_trail
 from models.base import utcnow
-from models.deadlines import Deadline, format_local, step_due_at, working_days_after
+from models.deadlines import (
+    Deadline,
+    format_local,
+    local_today,
+    step_due_at,
+    time_left,
+    working_days_after,
+)
 from models.enums import FollowUpStatus, FollowUpStep, Obligation, Role
 from models.errors import Forbidden, NotFound
-from models.messages import render
+from models.messages import compose
 from models.obligations import DEFAULT_OWNER_ROLE, SPECS, Ladder
 from models.tables import (
     Department,
@@ -158,6 +165,50 @@ ROLE_NAMES = {
 }
 
 
+def salutation(role: Role | str, *, name: str | None = None, department: str | None = None) -> str:
+    """How a message addresses its reader, by the reader's role (without the colon)."""
+    role = Role(role)
+    if role is Role.ADMINISTRATOR:
+        return f"协商办{name}同志" if name else "协商办同志"
+    if role is Role.APPROVER:
+        return f"{name}同志" if name else "审定人同志"
+    if role is Role.DEPARTMENT_HEAD:
+        if department and name:
+            return f"{department}负责同志（{name}）"
+        return f"{department or '责任单位'}负责同志"
+    if role is Role.OFFICER:
+        if department and name:
+            return f"{department}、{name}"
+        return name or "责任单位联络员"
+    if role is Role.MEMBER:
+        return f"{name}委员" if name else "各位委员"
+    if role is Role.EXPERT:
+        return f"{name}专家" if name else "各位专家"
+    if role is Role.SUPERVISOR:
+        return f"{name}同志" if name else "监督员同志"
+    return f"尊敬的{name}" if name else "尊敬的群众代表"
+
+
+def addressed(session: Session, *people: Person) -> dict[str, str]:
+    """Each person's tag with the salutation of their role (and department)."""
+    return {
+        p.tag: salutation(
+            p.role,
+            name=p.name,
+            department=department_name(session, p.department_id) if p.department_id else None,
+        )
+        for p in people
+    }
+
+
+def tag_salutation(tag: str) -> str | None:
+    """The salutation of a role tag (role-administrator …), None for anyone else's tag."""
+    prefix = ROLE_TAG.format("")
+    if tag.startswith(prefix) and tag[len(prefix) :] in Role.__members__.values():
+        return salutation(Role(tag[len(prefix) :]))
+    return None
+
+
 def audit(
     session: Session,
     *,
@@ -193,14 +244,15 @@ def insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: li
 def notification_row(
     *, event_key: str, recipient: str, template: str, context: dict[str, Any], topic_id: int | None
 ) -> dict[str, Any]:
-    title, body = render(template, context)
+    message = compose(template, context, event_key=event_key, topic_id=topic_id)
     return {
         "event_key": event_key,
         "recipient": recipient,
         "channel": "apprise",
         "template": template,
-        "title": title,
-        "body": body,
+        "title": message.title,
+        "body": message.body,
+        "payload": message.payload,
         "topic_id": topic_id,
         "status": "pending",
         "attempts": 0,
@@ -216,15 +268,19 @@ def queue(
     recipients: Iterable[str],
     template: str,
     topic_id: int | None,
+    salutations: dict[str, str] | None = None,
     **context: Any,
 ) -> None:
-    """Stage one message per recipient in the outbox, in the caller's transaction."""
+    """Stage one message per recipient in the outbox, in the caller's transaction.
+
+    `salutations` addresses each recipient (tag -> salutation); a role tag is addressed by its
+    role, anyone else by the context's own `salutation`."""
     rows = [
         notification_row(
             event_key=event_key,
             recipient=r,
             template=template,
-            context=context,
+            context=context | _addressed(r, salutations, context),
             topic_id=topic_id,
         )
         for r in dict.fromkeys(recipients)
@@ -232,6 +288,15 @@ def queue(
     insert_ignoring_duplicates(session, Notification, rows)
     if rows:
         session.info[OUTBOX_QUEUED] = True
+
+
+def _addressed(
+    recipient: str, salutations: dict[str, str] | None, context: dict[str, Any]
+) -> dict[str, Any]:
+    found = (salutations or {}).get(recipient) or tag_salutation(recipient)
+    if found:
+        return {"salutation": found}
+    return {} if "salutation" in context else {"salutation": "您好"}
 
 
 # Set on a session whose transaction staged outbox rows: whoever commits it may ask for
@@ -243,17 +308,24 @@ def role_tag(role: Role) -> str:
     return ROLE_TAG.format(role.value)
 
 
-def department_head_tags(session: Session, department_ids: Sequence[int]) -> dict[int, list[str]]:
+def department_heads(
+    session: Session, department_ids: Iterable[int]
+) -> dict[int, list[tuple[str, str]]]:
+    """(tag, name) of each department's heads, in one query."""
     rows = session.exec(
-        select(Person.department_id, Person.tag).where(
+        select(Person.department_id, Person.tag, Person.name).where(
             Person.role == Role.DEPARTMENT_HEAD,
-            Person.department_id.in_(list(department_ids)),  # type: ignore[union-attr]
+            Person.department_id.in_(sorted(set(department_ids))),  # type: ignore[union-attr]
         )
     ).all()
-    heads: dict[int, list[str]] = {}
-    for dept_id, tag in rows:
-        heads.setdefault(dept_id, []).append(tag)  # type: ignore[arg-type]
+    heads: dict[int, list[tuple[str, str]]] = {}
+    for dept_id, tag, name in rows:
+        heads.setdefault(dept_id, []).append((tag, name))  # type: ignore[arg-type]
     return heads
+
+
+def department_head_tags(session: Session, department_ids: Sequence[int]) -> dict[int, list[str]]:
+    return {d: [t for t, _ in hs] for d, hs in department_heads(session, department_ids).items()}
 
 
 def department_name(session: Session, department_id: int) -> str:
@@ -396,6 +468,63 @@ def close_follow_ups(
     )
     if obligation in ITEM_DEADLINES:
         mark_items_provisional(session, subject_ids)
+
+
+def tell_deadline_changed(
+    session: Session,
+    *,
+    obligation: Obligation,
+    subject_id: int,
+    topic_id: int,
+    owed_by_id: int | None,
+    old: dt.datetime,
+    new: dt.datetime,
+    reason: str,
+    provisional: bool = False,
+    was_provisional: bool = False,
+    now: dt.datetime | None = None,
+) -> None:
+    """Whatever moved a deadline (an extension, a reassignment, a calendar reload): whoever owes
+    it hears the old and the new date and why, and for an item so does its department's head."""
+    from models.calendar import calendar_for
+
+    now = now or utcnow()
+    topic = session.get(Topic, topic_id)
+    item = session.get(RectificationItem, subject_id) if obligation in ITEM_DEADLINES else None
+    owed = session.get(Person, owed_by_id) if owed_by_id is not None else None
+    if owed is not None:
+        salutations = addressed(session, owed)
+    else:
+        role = DEFAULT_OWNER_ROLE.get(obligation, Role.ADMINISTRATOR)
+        salutations = {role_tag(role): salutation(role)}
+    if item is not None:
+        dept = department_name(session, item.lead_department_id)
+        for tag, name in department_heads(session, [item.lead_department_id]).get(
+            item.lead_department_id, []
+        ):
+            salutations.setdefault(
+                tag, salutation(Role.DEPARTMENT_HEAD, name=name, department=dept)
+            )
+    queue(
+        session,
+        event_key=f"deadline:{obligation.value}:{subject_id}:{int(new.timestamp())}",
+        recipients=list(salutations),
+        salutations=salutations,
+        template="deadline_changed",
+        topic_id=topic_id,
+        # '整改期限' reads better than '完成整改事项期限'
+        obligation="整改" if obligation is Obligation.ITEM_DEADLINE else SPECS[obligation].label,
+        owed_by=owed.name if owed else "",
+        topic_title=topic.title if topic else "",
+        item_title=item.title if item else None,
+        old_deadline=format_local(old),
+        deadline=format_local(new),
+        remaining=time_left(calendar_for(session), local_today(now), new),
+        reason=reason,
+        was_provisional=was_provisional,
+        provisional=provisional,
+        how_to_act=SPECS[obligation].how_to_act.format(topic_id=topic_id, subject_id=subject_id),
+    )
 
 
 __all__ = ["DEFAULT_OWNER_ROLE", "format_local"]

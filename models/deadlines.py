@@ -68,3 +68,39 @@ def step_due_at(
 
 def format_local(when: dt.datetime) -> str:
     return when.astimezone(get_settings().tz).strftime("%Y年%m月%d日 %H:%M")
+
+
+def time_left(calendar: WorkCalendar, today: dt.date, due: dt.datetime) -> str:
+    """'还剩 2 个工作日' / '今天到期' / '已超期 3 个工作日', counted on the working-day calendar;
+    messages print the deadline's date beside it."""
+    return WorkdayCounter(calendar, today).time_left(due)
+
+
+class WorkdayCounter:
+    """Working days from one `today` to many dates (a digest's lines): each calendar day is
+    looked at once, however many deadlines fall on or beyond it."""
+
+    def __init__(self, calendar: WorkCalendar, today: dt.date) -> None:
+        self.calendar = calendar
+        self.today = today
+        self._ahead = [0]  # working days in (today, today + i]
+        self._back = [0]  # working days in (today - i, today]
+
+    def between(self, day: dt.date) -> int:
+        """`WorkCalendar.working_days_between(today, day)`."""
+        span = (day - self.today).days
+        counts = self._ahead if span >= 0 else self._back
+        while len(counts) <= abs(span):
+            i = len(counts)
+            current = self.today + dt.timedelta(days=i if span >= 0 else 1 - i)
+            counts.append(counts[-1] + self.calendar.is_working_day(current)[0])
+        return counts[abs(span)] if span >= 0 else -counts[-span]
+
+    def time_left(self, due: dt.datetime) -> str:
+        day = local_today(due)
+        if day == self.today:
+            return "今天到期"
+        n = self.between(day)
+        if day > self.today:
+            return f"还剩 {n} 个工作日" if n else "还剩不足 1 个工作日"
+        return f"已超期 {-n} 个工作日" if n else "已过期限（其后尚无工作日）"

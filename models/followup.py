@@ -11,13 +11,16 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from models.base import utcnow
+from models.calendar import calendar_for
 from models.case import (
-    department_head_tags,
+    ROLE_NAMES,
+    department_heads,
     insert_ignoring_duplicates,
     notification_row,
     role_tag,
+    salutation,
 )
-from models.deadlines import format_local
+from models.deadlines import WorkdayCounter, format_local, local_today
 from models.enums import (
     FollowUpStatus,
     FollowUpStep,
@@ -29,12 +32,14 @@ from models.obligations import (
     ITEM_OBLIGATIONS,
     SPECS,
     fulfilled_condition,
+    unmet,
 )
 from models.tables import (
     Department,
     FollowUp,
     Notification,
     Person,
+    Plan,
     RectificationItem,
     Topic,
 )
@@ -63,6 +68,15 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
     ).rowcount
 
     owed = aliased(Person)
+    # Where the item stands on its plan (its latest version), for the wording of its deadline.
+    plan_status = (
+        select(Plan.status)  # type: ignore[call-overload]
+        .where(Plan.item_id == FollowUp.subject_id)
+        .order_by(Plan.version.desc())  # type: ignore[attr-defined]
+        .limit(1)
+        .correlate(FollowUp)
+        .scalar_subquery()
+    )
     rows = session.execute(
         select(  # type: ignore[call-overload]
             FollowUp.id,
@@ -79,6 +93,8 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
             RectificationItem.title,
             RectificationItem.lead_department_id,
             Department.name,
+            owed.role,
+            plan_status,
         )
         .join(Topic, Topic.id == FollowUp.topic_id)
         .outerjoin(owed, owed.id == FollowUp.owed_by_id)
@@ -95,8 +111,8 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
     ).all()
 
     dept_ids = {r[12] or r[9] for r in rows if r[4] is FollowUpStep.ESCALATE_HEAD}
-    heads = department_head_tags(session, [d for d in dept_ids if d is not None])
-    admins = [role_tag(Role.ADMINISTRATOR), role_tag(Role.APPROVER)]
+    heads = department_heads(session, [d for d in dept_ids if d is not None])
+    counter = WorkdayCounter(calendar_for(session), local_today(now))  # one count per day
     notes: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
     for (
@@ -114,36 +130,50 @@ def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000
         item_title,
         lead_dept,
         dept_name,
+        owed_role,
+        latest_plan,
     ) in rows:
         obligation = Obligation(obligation)
         step = FollowUpStep(step)
-        default_owner = role_tag(DEFAULT_OWNER_ROLE.get(obligation, Role.ADMINISTRATOR))
+        default_role = DEFAULT_OWNER_ROLE.get(obligation, Role.ADMINISTRATOR)
+        # Each recipient with the salutation of their role.
+        recipients: dict[str, str]
         if step is FollowUpStep.ESCALATE_ADMIN:
-            recipients = admins
+            recipients = {role_tag(Role.ADMINISTRATOR): salutation(Role.ADMINISTRATOR)}
+            recipients[role_tag(Role.APPROVER)] = salutation(Role.APPROVER)
         elif step is FollowUpStep.ESCALATE_HEAD:
-            recipients = heads.get(lead_dept or owed_dept, []) or [role_tag(Role.ADMINISTRATOR)]
+            dept_heads = heads.get(lead_dept or owed_dept, [])
+            recipients = {
+                tag: salutation(Role.DEPARTMENT_HEAD, name=name, department=dept_name)
+                for tag, name in dept_heads
+            } or {role_tag(Role.ADMINISTRATOR): salutation(Role.ADMINISTRATOR)}
+        elif owed_tag:
+            recipients = {owed_tag: salutation(owed_role, name=owed_name, department=dept_name)}
         else:
-            recipients = [owed_tag or default_owner]
+            recipients = {role_tag(default_role): salutation(default_role)}
+        overdue = now > deadline
         context = {
             "step": step.value,
             "obligation": OBLIGATION_LABELS[obligation],
-            "owed_by": owed_name or "相关负责同志",
+            "owed_by": owed_name or ROLE_NAMES[default_role],
             "topic_title": topic_title,
             "item_title": item_title,
             "department": dept_name,
             "deadline": format_local(deadline),
-            "overdue": now > deadline,
+            "overdue": overdue,
+            "remaining": counter.time_left(deadline),
+            "state": unmet(obligation, overdue=overdue, plan_status=latest_plan),
             "provisional": provisional,
             "how_to_act": HOW_TO_ACT[obligation].format(topic_id=topic_id, subject_id=subject_id),
         }
         template = template_for(obligation, step)
-        for recipient in recipients:
+        for recipient, greeting in recipients.items():
             notes.append(
                 notification_row(
                     event_key=f"followup:{fid}",
                     recipient=recipient,
                     template=template,
-                    context=context,
+                    context=context | {"salutation": greeting},
                     topic_id=topic_id,
                 )
             )

@@ -19,6 +19,7 @@ from models.enums import (
     FollowUpStep,
     ItemStatus,
     Obligation,
+    PlanStatus,
     ReportStatus,
     Role,
     Rsvp,
@@ -241,3 +242,24 @@ def fulfilled_condition() -> Any:
         if s.fulfilled is not None  # type: ignore[arg-type]
     ]
     return or_(topic_closed, *per)
+
+
+# Where an item stands on its plan, as a message about its deadline names it.
+PLAN_STATES: dict[PlanStatus | None, str] = {
+    None: "尚未提交整改方案",
+    PlanStatus.SUBMITTED: "整改方案已提交、尚待审核",
+    PlanStatus.RETURNED: "整改方案未通过审核、尚未重新提交",
+    PlanStatus.APPROVED: "整改方案已审核通过，尚未申请办结",
+}
+
+
+def unmet(
+    obligation: Obligation, *, overdue: bool, plan_status: PlanStatus | str | None = None
+) -> str:
+    """What is still owed, named from the obligation's own state: '逾期未签收整改事项',
+    '已过整改期限仍未完成整改事项，整改方案已审核通过，尚未申请办结' …"""
+    what = f"未{SPECS[obligation].label}"
+    if obligation is Obligation.ITEM_DEADLINE:
+        plan = PLAN_STATES[PlanStatus(plan_status) if plan_status else None]
+        return f"{'已过整改期限仍' if overdue else '尚'}{what}，{plan}"
+    return f"逾期{what}" if overdue else f"尚{what}"

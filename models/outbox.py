@@ -102,6 +102,7 @@ def claim(
             Notification.recipient,
             Notification.title,
             Notification.body,
+            Notification.payload,
             Notification.attempts,
             Notification.delivered_services,
         )

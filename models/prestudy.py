@@ -9,7 +9,7 @@ from sqlalchemy import exists
 from sqlmodel import Session, select
 
 from models.base import Body, Id, Page, utcnow
-from models.case import audit, close_follow_ups, get, queue, schedule_follow_ups
+from models.case import addressed, audit, close_follow_ups, get, queue, schedule_follow_ups
 from models.deadlines import end_of_day, format_local, local_today
 from models.enums import Obligation, Stage, StageState
 from models.errors import Conflict, Invalid
@@ -97,6 +97,7 @@ def assign(
             session,
             event_key=key,
             recipients=[owner.tag],
+            salutations=addressed(session, owner),
             template="research_assigned",
             topic_id=topic_id,
             topic=topic,

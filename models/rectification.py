@@ -10,16 +10,20 @@ from sqlmodel import Session, select
 from config.settings import get_settings
 from models.base import Body, Id, Page, utcnow
 from models.case import (
+    ROLE_NAMES,
+    addressed,
     audit,
     close_follow_ups,
-    department_head_tags,
+    department_heads,
     department_name,
     get,
     mark_items_provisional,
     queue,
     require_role,
     role_tag,
+    salutation,
     schedule_follow_ups,
+    tell_deadline_changed,
 )
 from models.deadlines import Deadline, end_of_day, format_local, local_today, working_days_after
 from models.enums import (
@@ -318,20 +322,36 @@ def reassign(session: Session, item_id: int, data: ReassignIn) -> RectificationI
     require_role(admin, Role.ADMINISTRATOR, action="重新交办整改事项")
     if item.status not in (ItemStatus.DECLINED, ItemStatus.TRANSFERRED):
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能重新交办")
+    reason = item.decline_reason
     co = data.co_department_ids if data.co_department_ids is not None else item.co_department_ids
     co = [c for c in co if c != data.lead_department_id]
     _check_department_people(session, data.lead_department_id, co, data.officer_id)
+    if data.deadline and data.deadline <= local_today(utcnow()):
+        raise Invalid("整改期限须晚于今天", field="deadline")
     close_follow_ups(
         session, obligation=Obligation.ACKNOWLEDGEMENT, subject_ids=[item_id], outcome="已改派"
     )
+    old_dept = department_name(session, item.lead_department_id)
+    old_deadline = item.deadline
     item.lead_department_id = data.lead_department_id
     item.co_department_ids = co
     item.officer_id = data.officer_id
     if data.deadline:
-        if data.deadline <= local_today(utcnow()):
-            raise Invalid("整改期限须晚于今天", field="deadline")
         item.deadline = end_of_day(data.deadline)
     _send_for_acknowledgement(session, topic, item, now=utcnow())
+    if item.deadline != old_deadline:
+        why = f"原牵头单位{old_dept}退回" + (f"（{reason}）" if reason else "")
+        tell_deadline_changed(
+            session,
+            obligation=Obligation.ITEM_DEADLINE,
+            subject_id=item_id,
+            topic_id=topic.id,  # type: ignore[arg-type]
+            owed_by_id=item.officer_id,
+            old=old_deadline,
+            new=item.deadline,
+            reason=f"{why}，{admin.name}改派至{department_name(session, item.lead_department_id)}"
+            "并重新确定整改期限",
+        )
     audit(session, action="item_reassigned", topic_id=topic.id, actor=admin, item_id=item_id)
     return item
 
@@ -376,6 +396,7 @@ def start_implementation(session: Session, topic_id: int, *, now: dt.datetime | 
             session,
             event_key=f"item:{item.id}:plan_request",
             recipients=[officer.tag],
+            salutations=addressed(session, officer),
             template="plan_request",
             topic_id=topic_id,
             topic=topic,
@@ -449,6 +470,7 @@ def review_plan(session: Session, plan_id: int, data: PlanReview) -> Plan:
         session,
         event_key=f"plan:{plan_id}:reviewed",
         recipients=[officer.tag],
+        salutations=addressed(session, officer),
         template="plan_reviewed",
         topic_id=topic.id,
         topic=topic,
@@ -551,6 +573,16 @@ def extend(session: Session, item_id: int, data: ExtendIn) -> RectificationItem:
             deadline=new_deadline,
         )
         mark_items_provisional(session, [item_id])
+    tell_deadline_changed(
+        session,
+        obligation=Obligation.ITEM_DEADLINE,
+        subject_id=item_id,
+        topic_id=topic.id,  # type: ignore[arg-type]
+        owed_by_id=item.officer_id,
+        old=old,
+        new=new_deadline,
+        reason=f"{admin.name}（{ROLE_NAMES[admin.role]}）批准延期：{data.reason}",
+    )
     audit(
         session,
         action="item_extended",
@@ -579,17 +611,18 @@ def recheck(session: Session, item_id: int, data: RecheckIn) -> RectificationIte
         session, obligation=Obligation.RECHECK, subject_ids=[item_id], outcome="已回头看"
     )
     if data.rebound:
-        heads = department_head_tags(session, [item.lead_department_id]).get(
+        dept = department_name(session, item.lead_department_id)
+        officer = get(session, Person, item.officer_id)
+        salutations = addressed(session, officer)
+        for tag, name in department_heads(session, [item.lead_department_id]).get(
             item.lead_department_id, []
-        )
+        ):
+            salutations[tag] = salutation(Role.DEPARTMENT_HEAD, name=name, department=dept)
         queue(
             session,
             event_key=f"item:{item_id}:rebound",
-            recipients=[
-                get(session, Person, item.officer_id).tag,
-                *heads,
-                role_tag(Role.ADMINISTRATOR),
-            ],
+            recipients=[*salutations, role_tag(Role.ADMINISTRATOR)],
+            salutations=salutations,
             template="rebound",
             topic_id=topic.id,
             topic=topic,

@@ -20,17 +20,15 @@ from config.workdays import SOURCE_LABELS, Source, WorkCalendar
 from models.base import Body, Id, Page, utcnow
 from models.calendar import bump_version, calendar_for
 from models.case import (
-    DEFAULT_OWNER_ROLE,
     Listing,
     audit,
     get,
     listing,
     mark_items_provisional,
-    queue,
     require_role,
-    role_tag,
+    tell_deadline_changed,
 )
-from models.deadlines import end_of_day, format_local, local_today, rung_due_at
+from models.deadlines import end_of_day, local_today, rung_due_at
 from models.enums import FollowUpStatus, FollowUpStep, Obligation, Role
 from models.errors import Invalid
 from models.followup import OBLIGATION_LABELS
@@ -40,7 +38,6 @@ from models.tables import (
     Participant,
     Person,
     RectificationItem,
-    Topic,
 )
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -332,32 +329,18 @@ def _tell(
     *,
     was_provisional: bool,
 ) -> None:
-    """One message to whoever owes the obligation: the date they were given has moved."""
-    topic = session.get(Topic, row.topic_id)
-    item = (
-        session.get(RectificationItem, row.subject_id)
-        if row.obligation in (Obligation.ACKNOWLEDGEMENT, Obligation.PLAN, Obligation.ITEM_DEADLINE)
-        else None
-    )
-    owed = session.get(Person, row.owed_by_id) if row.owed_by_id is not None else None
-    recipient = (
-        owed.tag if owed else role_tag(DEFAULT_OWNER_ROLE.get(row.obligation, Role.ADMINISTRATOR))
-    )
-    queue(
+    """Whoever owes the obligation (and an item's department head): the date has moved."""
+    tell_deadline_changed(
         session,
-        event_key=f"deadline:{row.obligation.value}:{row.subject_id}:{int(new.timestamp())}",
-        recipients=[recipient],
-        template="deadline_changed",
+        obligation=row.obligation,
+        subject_id=row.subject_id,
         topic_id=row.topic_id,
-        obligation=OBLIGATION_LABELS[row.obligation],
-        owed_by=owed.name if owed else "相关负责同志",
-        topic_title=topic.title if topic else "",
-        item_title=item.title if item else None,
-        year=local_today(new).year,
-        old_deadline=format_local(old),
-        deadline=format_local(new),
-        was_provisional=was_provisional,
+        owed_by_id=row.owed_by_id,
+        old=old,
+        new=new,
+        reason=f"根据{local_today(new).year}年官方放假安排重新计算工作日",
         provisional=provisional,
+        was_provisional=was_provisional,
     )
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models.base import Body, Page, utcnow
-from models.case import audit, close_follow_ups, get, queue, schedule_follow_ups
+from models.case import addressed, audit, close_follow_ups, get, queue, schedule_follow_ups
 from models.deadlines import format_local, working_days_after
 from models.enums import Obligation, Rsvp, Stage
 from models.errors import Conflict, Invalid
@@ -99,6 +99,7 @@ def invite(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
             session,
             event_key=f"participant:{participant.id}:invitation",
             recipients=[person.tag],
+            salutations=addressed(session, person),
             template="invitation",
             topic_id=topic_id,
             topic=topic,

@@ -421,6 +421,8 @@ class NotificationRecord(SQLModel):
     title: str = Field(max_length=200)
     body: str = Field(sa_type=sa.Text)
     topic_id: int | None = Field(default=None, foreign_key="topic.id", index=True)
+    # What a machine reads beside the text: event, record ids, deadline, link (models/messages).
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: NotificationStatus = _enum(NotificationStatus, NotificationStatus.PENDING)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
@@ -532,8 +534,9 @@ RUNG_LEVELS = {
 }
 
 
-def item_level(as_of: dt.datetime | None = None) -> Any:
-    """The level of each RectificationItem, as one correlated scalar subquery over follow_up:
+def rung_level(obligation: Obligation, deadline: Any, as_of: dt.datetime | None = None) -> Any:
+    """The highest rung of an item's `obligation` ladder sent for its current `deadline` (the
+    item's column holding that date), as one correlated scalar subquery over follow_up:
     0 正常, 1 即将到期 (due_soon/due sent), 2 预警 (overdue sent), 3 督办 (an escalation sent).
     With `as_of`, only rungs sent by then count."""
     rung = sa.case(
@@ -541,14 +544,19 @@ def item_level(as_of: dt.datetime | None = None) -> Any:
         else_=LEVEL_NONE,
     )
     query = sa.select(sa.func.coalesce(sa.func.max(rung), LEVEL_NONE)).where(
-        FollowUp.obligation == Obligation.ITEM_DEADLINE,  # type: ignore[arg-type]
+        FollowUp.obligation == obligation,  # type: ignore[arg-type]
         FollowUp.subject_id == RectificationItem.id,  # type: ignore[arg-type]
-        FollowUp.deadline == RectificationItem.deadline,  # type: ignore[arg-type]
+        FollowUp.deadline == deadline,  # type: ignore[arg-type]
         FollowUp.status == FollowUpStatus.SENT,  # type: ignore[arg-type]
     )
     if as_of is not None:
         query = query.where(FollowUp.processed_at <= as_of)  # type: ignore[arg-type, operator]
     return query.correlate_except(FollowUp).scalar_subquery()
+
+
+def item_level(as_of: dt.datetime | None = None) -> Any:
+    """The level of each RectificationItem: the rung its item-deadline ladder reached."""
+    return rung_level(Obligation.ITEM_DEADLINE, RectificationItem.deadline, as_of)
 
 
 # Read-only, computed in the same SELECT as the item: never stored, never marked.

@@ -12,6 +12,7 @@ from config.settings import get_settings
 from models.base import Body, Id, Page, utcnow
 from models.case import (
     Listing,
+    addressed,
     audit,
     close_follow_ups,
     get,
@@ -165,6 +166,7 @@ def screen(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
             session,
             event_key=f"topic:{topic.id}:screened",
             recipients=[proposer.tag],
+            salutations=addressed(session, proposer),
             template="topic_screened",
             topic_id=topic.id,
             topic=topic,
@@ -226,12 +228,16 @@ def reject(session: Session, topic_id: int, rejection: Rejection) -> Topic:
         session, action="topic_rejected", topic_id=topic_id, actor=approver, reason=rejection.reason
     )
     recipients = [role_tag(Role.ADMINISTRATOR)]
+    salutations: dict[str, str] = {}
     if topic.proposer_id:
-        recipients.append(get(session, Person, topic.proposer_id).tag)
+        proposer = get(session, Person, topic.proposer_id)
+        recipients.append(proposer.tag)
+        salutations = addressed(session, proposer)
     queue(
         session,
         event_key=f"topic:{topic_id}:rejected",
         recipients=recipients,
+        salutations=salutations,
         template="topic_decided",
         topic_id=topic_id,
         topic=topic,

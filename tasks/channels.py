@@ -1,20 +1,27 @@
 """The channel interface every delivery goes through, with Apprise as its implementation.
 
-`Channel.send(tag, title, body, already)` reaches every service that carries the tag and reports
-per service; a new kind of channel is an Apprise URL in the channel file, or, for something
-Apprise cannot reach, another class with the same `send`."""
+`Channel.send(tag, title, body, already, payload)` reaches every service that carries the tag
+and reports per service; a new kind of channel is an Apprise URL in the channel file, or, for
+something Apprise cannot reach, another class with the same `send`. Each service gets the
+message in the form it shows best (tasks/formats.py): e-mail as HTML with its plain part,
+Markdown where the service renders it (DingTalk), plain text elsewhere (WeCom, Lark, Feishu),
+and JSON webhooks the structured message (event, ids, deadline, link, text) beside the text."""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import apprise
+from apprise import NotifyFormat
+from apprise.plugins.custom_json import NotifyJSON
 
 from config.channels import config_path
+from tasks.formats import as_html, markdown, plain
 
 
 @dataclass
@@ -39,6 +46,7 @@ class Channel(Protocol):
         already: list[str] | tuple[str, ...] = (),
         tries: int = 3,
         backoff: float = 0.5,
+        payload: Mapping[str, Any] | None = None,
     ) -> SendResult:
         """Send to every service carrying `tag`, skipping those in `already`."""
         ...
@@ -61,6 +69,7 @@ class AppriseChannel:
         already: list[str] | tuple[str, ...] = (),
         tries: int = 3,
         backoff: float = 0.5,
+        payload: Mapping[str, Any] | None = None,
     ) -> SendResult:
         return send(
             self.apobj,
@@ -70,6 +79,7 @@ class AppriseChannel:
             already=already,
             tries=tries,
             backoff=backoff,
+            payload=payload,
         )
 
 
@@ -108,9 +118,12 @@ def send(
     already: list[str] | tuple[str, ...] = (),
     tries: int = 3,
     backoff: float = 0.5,
+    payload: Mapping[str, Any] | None = None,
 ) -> SendResult:
     """Send to every service carrying `tag` (and those tagged "always"), reading each answer."""
     result = SendResult()
+    payload = dict(payload or {})
+    link = payload.get("link")
     for service in apobj.find(tag=tag, match_always=True):
         sid = service_id(service)
         result.labels[sid] = service_label(service)
@@ -120,7 +133,7 @@ def send(
         error = ""
         for attempt in range(tries):
             with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as logs:
-                ok = service.notify(body=body, title=title)
+                ok = notify(service, title=title, body=body, link=link, payload=payload)
             if ok:
                 result.delivered.append(sid)
                 break
@@ -130,3 +143,37 @@ def send(
         else:
             result.failed[sid] = f"{service_label(service)} {error}"
     return result
+
+
+def notify(
+    service: apprise.plugins.NotifyBase,
+    *,
+    title: str,
+    body: str,
+    link: str | None,
+    payload: dict[str, Any],
+) -> bool:
+    """One service, one message, in the format the service shows best."""
+    if isinstance(service, NotifyJSON):
+        text = plain(body, link)
+        extras = service.payload_extras
+        # Apprise's own fields (version, title, message, type) stay; its URL's :key=value
+        # extras still apply; the structured message is added beside them for this send only.
+        service.payload_extras = {**payload, "text": text} | extras
+        try:
+            return bool(service.notify(body=text, title=title, body_format=NotifyFormat.TEXT))
+        finally:
+            service.payload_extras = extras
+    if service.resolve_format(NotifyFormat.HTML) is NotifyFormat.HTML:
+        return bool(
+            service.notify(
+                body=as_html(title, body, link), title=title, body_format=NotifyFormat.HTML
+            )
+        )
+    if service.resolve_format(NotifyFormat.MARKDOWN) is NotifyFormat.MARKDOWN:
+        return bool(
+            service.notify(
+                body=markdown(body, link), title=title, body_format=NotifyFormat.MARKDOWN
+            )
+        )
+    return bool(service.notify(body=plain(body, link), title=title, body_format=NotifyFormat.TEXT))

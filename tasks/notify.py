@@ -40,6 +40,7 @@ def deliver_notifications(
                     tag=row["recipient"],
                     title=row["title"],
                     body=row["body"],
+                    payload=row["payload"],
                     already=row["delivered_services"],
                     tries=settings.delivery_tries,
                     backoff=settings.delivery_backoff_seconds,

@@ -27,11 +27,13 @@ class Received:
     path: str
     title: str
     body: str
+    data: dict[str, Any] = field(default_factory=dict)  # the whole JSON document received
 
 
 @dataclass
 class HttpReceiver:
-    """A json:// endpoint. `log` holds what was accepted; `hits` every request, failed or not."""
+    """A json:// endpoint (or any JSON-posting robot redirected here: DingTalk, WeCom, Lark).
+    `log` holds what was accepted; `hits` every request, failed or not."""
 
     port: int = field(default_factory=free_port)
     log: list[Received] = field(default_factory=list)
@@ -71,7 +73,12 @@ class HttpReceiver:
                     else:
                         data = json.loads(payload)
                         receiver.log.append(
-                            Received(self.path.strip("/"), data["title"], data["message"])
+                            Received(
+                                self.path.strip("/").split("?")[0],
+                                data.get("title", ""),
+                                data.get("message", ""),
+                                data,
+                            )
                         )
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
@@ -103,11 +110,13 @@ class _SmtpHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = message_from_bytes(envelope.content, policy=policy.default)
         part = msg.get_body(preferencelist=("plain",))
+        html = msg.get_body(preferencelist=("html",))
         self.messages.append(
             {
                 "to": list(envelope.rcpt_tos),
                 "subject": str(msg["subject"]),
                 "body": part.get_content() if part else "",
+                "html": html.get_content() if html else "",
             }
         )
         return "250 OK"

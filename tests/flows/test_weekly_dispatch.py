@@ -63,7 +63,7 @@ async def test_one_digest_per_recipient_and_an_artifact(prefect_server, case, in
     assert result["dispatch"]["digests"] == 5 and set(result["delivery"]) == {"sent"}
     officer = next(m for m in digests if m.path == case["officer"])
     assert officer.title == "【周调度】2026年第17周·李强待办 3 项（含督办 1 项）"
-    assert "待提交整改方案" in officer.body and "已提请督办事项（督办）" in officer.body
+    assert "逾期未提交整改方案" in officer.body and "已提请督办事项（督办）" in officer.body
 
     async with get_client() as client:
         (artifact,) = await client.read_artifacts(

@@ -27,7 +27,7 @@ def stage(key: str = "event:1", recipients: tuple[str, ...] = ("person-li",)) ->
             recipients=recipients,
             template="plan_reviewed",
             topic_id=None,
-            item={"title": "老旧小区加装电梯"},
+            item={"title": "老旧小区加装电梯", "id": 12},
             approved=True,
             note="",
         )

@@ -95,13 +95,21 @@ def test_weekly_digest_groups_everything_each_person_owes(loop, session, time_ma
     officer = got[c.officer.tag]
     assert officer.title == "【周调度】2026年第17周·李强待办 3 项（含督办 1 项）"
     assert officer.body.startswith("区住建局、李强：")
-    for heading in ("待签收整改事项", "待提交整改方案", "即将到期事项", "已提请督办事项（督办）"):
-        assert heading in officer.body
+    # overdue first (from the ladders: 签收 and 方案 overdue rungs went out), then due soon
+    headings = ["【已超期】2 项", "已提请督办事项（督办）", "逾期未签收事项", "逾期未提交整改方案"]
+    headings += ["【即将到期及待办】1 项", "即将到期事项"]
+    positions = [officer.body.index(h) for h in headings]
+    assert positions == sorted(positions)
+    assert "共 3 项（已超期 2 项，即将到期及待办 1 项）" in officer.body
     assert "已超期事项（预警）" not in officer.body
     assert f"POST /items/{items['b1'].id}/acknowledge" in officer.body
     assert f"POST /items/{items['a1'].id}/plan" in officer.body
-    assert "整改期限 2026年04月11日 23:59，已超期 9 天，督办" in officer.body
-    assert "整改期限 2026年04月22日 23:59，还剩 2 天" in officer.body
+    # working days: Apr 13–17 and Monday Apr 20 (calendar: 9 days)
+    assert (
+        "整改期限 2026年04月11日 23:59，已超期 6 个工作日，督办；尚未提交整改方案" in officer.body
+    )
+    assert "签收期限 2026年04月16日 23:59，已超期 2 个工作日，已提请督办" in officer.body
+    assert "整改期限 2026年04月22日 23:59，还剩 2 个工作日" in officer.body
 
     head = got[c.head.tag]
     assert head.body.startswith("区住建局负责同志（赵磊）：")
@@ -135,7 +143,7 @@ def test_the_digest_shows_the_rung_the_ladder_reached_and_reruns_add_nothing(
     assert (summary["due_soon"], summary["warned"], summary["escalated"]) == (0, 2, 2)
     w17 = digests(session, "2026-W17")
     assert "已超期事项（预警）（1 项）" in w17[c.officer.tag].body
-    assert "整改期限 2026年04月22日 23:59，已超期 1 天，预警" in w17[c.officer.tag].body
+    assert "整改期限 2026年04月22日 23:59，已超期 1 个工作日，预警" in w17[c.officer.tag].body
     session.expire_all()
     assert session.get(RectificationItem, items["c1"].id).level == dispatch.WARNED
 
@@ -155,3 +163,30 @@ def test_the_digest_shows_the_rung_the_ladder_reached_and_reruns_add_nothing(
     assert again["chased"] == 0 and again["escalated"] == 4
     session.expire_all()
     assert len(digests(session, "2026-W18")) == len(got)  # one digest per person per week
+
+
+def test_the_digest_lists_items_in_progress_too_newest_news_first(loop, session, time_machine):
+    """Everything the officer owes: also the items going to plan, far from their deadline."""
+    build_case(loop, session, time_machine)
+    c = loop.cast
+    time_machine.move_to(local(2026, 4, 14, 10), tick=False)
+    loop.today = dt.date(2026, 4, 14)
+    d = loop.advance(loop.topic(title="社区食堂建设"), to=Stage.IMPLEMENTATION, start=True)
+    d1, d2 = loop.items(d)
+    loop.plan(d1)
+    loop.plan(d2)
+    time_machine.move_to(local(2026, 4, 16, 10), tick=False)
+    rectification.report_progress(
+        session, d1.id, rectification.ProgressIn(by=c.officer.id, note="选址完成", percent=30)
+    )
+    time_machine.move_to(local(2026, 4, 20), tick=False)
+    summary = dispatch.weekly_dispatch(session)
+    assert summary["in_progress"] == 2
+    body = digests(session, "2026-W17")[c.officer.tag].body
+    assert "共 4 项（已超期 2 项，即将到期及待办 1 项，正常推进 1 项）" in body
+    assert body.index("【即将到期及待办】") < body.index("【正常推进】1 项")
+    assert "正在推进的事项（1 项）" in body
+    # 34 calendar days; the Labour Day holiday (May 1–5) and the weekends do not count
+    assert "整改期限 2026年05月24日 23:59，还剩 22 个工作日；整改方案已提交、尚待审核" in body
+    assert "最新进展 2026年04月16日，完成 30%" in body
+    assert f"报送进展 POST /items/{d1.id}/progress" in body

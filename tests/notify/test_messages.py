@@ -6,12 +6,18 @@ from types import SimpleNamespace as NS
 
 import pytest
 
+from config.links import ADDRESS
+from models.enums import Obligation, PlanStatus
 from models.messages import render
+from models.obligations import unmet
 
 TOPIC = NS(id=7, title="老旧小区加装电梯", description="", emergency=False)
 ITEM = NS(id=12, title="落实加装电梯补贴", completion_summary="补贴已发放")
 DEADLINE = "2026年02月24日 23:59"
 CHASE = {
+    "salutation": "区住建局、李强",
+    "remaining": "已超期 2 个工作日",
+    "state": "逾期未签收整改事项",
     "owed_by": "李强",
     "topic_title": TOPIC.title,
     "item_title": ITEM.title,
@@ -27,7 +33,7 @@ DIGEST_LINE = {
     "topic": TOPIC.title,
     "department": "区住建局",
     "owed_by": "李强",
-    "when": f"整改期限 {DEADLINE}，已超期 2 天，预警",
+    "when": f"整改期限 {DEADLINE}，已超期 2 个工作日，预警",
     "action": "办结 POST /items/12/complete",
 }
 
@@ -38,6 +44,7 @@ EVENTS = {
         {
             "topic": TOPIC,
             "person": NS(name="张桂英"),
+            "salutation": "尊敬的张桂英",
             "participant_id": 3,
             "deadline": DEADLINE,
             "provisional": False,
@@ -45,8 +52,18 @@ EVENTS = {
         "张桂英",
         "回复是否参加",
     ),
-    "rsvp_reminder": ("rsvp_reminder", CHASE | {"owed_by": "张桂英"}, "张桂英", "回复"),
-    "research_due": ("research_due", CHASE | {"owed_by": "孙立"}, "孙立", "调研成果"),
+    "rsvp_reminder": (
+        "rsvp_reminder",
+        CHASE | {"owed_by": "张桂英", "salutation": "尊敬的张桂英"},
+        "张桂英",
+        "回复",
+    ),
+    "research_due": (
+        "research_due",
+        CHASE | {"owed_by": "孙立", "salutation": "孙立委员"},
+        "孙立",
+        "调研成果",
+    ),
     "session_notice": (
         "session_notice",
         {
@@ -77,14 +94,25 @@ EVENTS = {
     "ack_overdue": ("ack_overdue", CHASE, "李强", "签收"),
     "plan_due": ("plan_due", CHASE | {"obligation": "提交整改方案"}, "李强", "整改方案"),
     "item_due_soon": ("item_due_soon", CHASE | {"overdue": False}, "李强", "到期"),
-    "overdue_warning": ("overdue_warning", CHASE, "李强", "仍未办结"),
-    "escalation": ("escalation", CHASE, "李强", "签收整改事项"),
-    "recheck_request": ("recheck_request", CHASE, "协商办", "复查"),
+    "overdue_warning": (
+        "overdue_warning",
+        CHASE | {"state": unmet(Obligation.ITEM_DEADLINE, overdue=True, plan_status="approved")},
+        "李强",
+        "已过整改期限仍未完成整改事项，整改方案已审核通过，尚未申请办结",
+    ),
+    "escalation": (
+        "escalation",
+        CHASE | {"salutation": "区住建局负责同志（赵磊）"},
+        "区住建局负责同志（赵磊）",
+        "逾期未签收整改事项",
+    ),
+    "recheck_request": ("recheck_request", CHASE | {"salutation": "协商办同志"}, "协商办", "复查"),
     "rating_request": (
         "rating_request",
         {
             "topic": TOPIC,
             "person": NS(name="刘大爷"),
+            "salutation": "尊敬的刘大爷",
             "items": [ITEM],
             "deadline": DEADLINE,
             "provisional": False,
@@ -102,6 +130,7 @@ EVENTS = {
             "intro": "您名下的整改事项",
             "total": 1,
             "escalated": 0,
+            "groups": [{"label": "已超期", "count": 1}],
             "sections": [
                 {
                     "number": "一",
@@ -110,6 +139,7 @@ EVENTS = {
                     "count": 1,
                     "lines": [DIGEST_LINE],
                     "more": 0,
+                    "group": {"label": "已超期", "count": 1},
                 }
             ],
         },
@@ -128,7 +158,7 @@ def test_message_says_what_by_whom_by_when_and_how(event):
     assert who in text, "by whom"
     assert what in text, "what is owed"
     assert DEADLINE in body, "by when"
-    assert "POST /" in body or "请" in body.splitlines()[-1], "how to act"
+    assert ADDRESS.search(body), "how to act: where the person acts"
     assert "{{" not in text and "None" not in text
 
 
@@ -139,3 +169,15 @@ def test_every_event_of_the_issue_has_a_template():
 
     have = {p.stem for p in (Path(models.messages.__file__).parent / "templates").glob("*.txt")}
     assert set(EVENTS) <= have
+
+
+def test_what_is_overdue_is_named_from_the_obligations_own_state():
+    assert unmet(Obligation.ACKNOWLEDGEMENT, overdue=True) == "逾期未签收整改事项"
+    assert unmet(Obligation.PLAN, overdue=True) == "逾期未提交整改方案"
+    item = Obligation.ITEM_DEADLINE
+    assert unmet(item, overdue=True) == "已过整改期限仍未完成整改事项，尚未提交整改方案"
+    assert "未通过审核" in unmet(item, overdue=True, plan_status=PlanStatus.RETURNED)
+    assert "尚待审核" in unmet(item, overdue=True, plan_status=PlanStatus.SUBMITTED)
+    title, body = render("escalation", CHASE | {"salutation": "协商办同志"})
+    assert body.startswith("协商办同志：") and "至今未办理" not in body
+    assert "领导同志" not in title + body

@@ -66,14 +66,14 @@ def test_one_item_ten_working_days_late_is_督办_in_the_api_the_digest_and_the_
     # Mon 04-13, the first working day after the deadline: the overdue rung (预警) went out.
     api, digest, listed = seen[dt.date(2026, 4, 13)]
     assert (api["level"], api["level_label"]) == (2, "预警")
-    assert "整改期限 2026年04月11日 23:59，已超期 2 天，预警" in digest
+    assert "整改期限 2026年04月11日 23:59，已超期 1 个工作日，预警" in digest
     assert "已超期事项（预警）" in digest
     assert (listed["level"], listed["level_label"]) == (2, "预警")
 
     # Fri 04-24, ten working days late: escalated to the head (04-14) and the office (04-15).
     api, digest, listed = seen[dt.date(2026, 4, 24)]
     assert (api["level"], api["level_label"]) == (3, "督办")
-    assert "整改期限 2026年04月11日 23:59，已超期 13 天，督办" in digest
+    assert "整改期限 2026年04月11日 23:59，已超期 10 个工作日，督办" in digest
     assert "已提请督办事项（督办）" in digest and "已超期事项（预警）" not in digest
     assert (listed["level"], listed["level_label"]) == (3, "督办")
     topic_items = client.get(f"/topics/{topic.id}/items").json()["data"]

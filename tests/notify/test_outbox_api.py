@@ -18,7 +18,7 @@ def _stage(session, recipients=("person-a", "person-b")) -> list[Notification]:
         recipients=recipients,
         template="plan_reviewed",
         topic_id=None,
-        item={"title": "背街小巷照明"},
+        item={"title": "背街小巷照明", "id": 1},
         approved=False,
         note="措施不具体",
     )
