@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from config.links import base_url
 from config.settings import get_settings
 from models import kpis
 from models.base import Page, utcnow
@@ -608,13 +609,8 @@ def download_name(bulletin: Bulletin, fmt: FileFormat) -> str:
     return f"{period_of_row(bulletin).title}.{fmt.value}"
 
 
-def public_base_url() -> str:
-    s = get_settings()
-    return (s.public_url or f"http://{s.api_host}:{s.api_port}").rstrip("/")
-
-
 def file_links(bulletin_id: int) -> dict[str, str]:
-    base = public_base_url()
+    base = base_url()
     return {f.value: f"{base}/bulletins/{bulletin_id}/files/{f.value}" for f in FileFormat}
 
 
