@@ -70,7 +70,7 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     reports.revise(
         session,
         report.id,
-        reports.ReportRevision(by=c.admin.id, content=report.content + "\n补充。"),
+        reports.ReportUpdate(by=c.admin.id, content=report.content + "\n补充。"),
     )
     loop.finish(topic, Stage.REPORT)
 
