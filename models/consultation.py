@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, StrictBool, model_validator
+import datetime as dt
+from typing import Any
+
+from pydantic import ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -27,6 +30,9 @@ from models.tables import (
     Topic,
 )
 
+# A round may be entered as it begins: a start up to this long ago still counts as now.
+STARTED_GRACE = dt.timedelta(hours=1)
+
 FORM_LABELS = {
     SessionForm.THEMATIC: "专题协商会",
     SessionForm.DELIBERATION: "民主恳谈会",
@@ -39,20 +45,38 @@ FORM_LABELS = {
 class SessionCreate(SessionBase, Body):
     """Request body: when, where and in which form the consultation takes place."""
 
-    @model_validator(mode="after")
-    def _check(self) -> SessionCreate:
-        if self.starts_at.tzinfo is None:
-            raise ValueError("starts_at 须带时区，例如 2026-12-01T14:30:00+08:00")
-        if self.ends_at is not None:
-            if self.ends_at.tzinfo is None:
-                raise ValueError("ends_at 须带时区")
-            if self.ends_at <= self.starts_at:
-                raise ValueError("结束时间须晚于开始时间")
-        if self.form == SessionForm.ONLINE and self.ends_at is None:
-            raise ValueError("网络协商须给出网上协商窗口的结束时间 ends_at")
-        if self.form not in (SessionForm.ONLINE, SessionForm.WRITTEN) and not self.place:
-            raise ValueError("线下协商须填写地点 place")
-        return self
+    # Each rule names the field at fault (the checks run in field order, so `form` and
+    # `starts_at` are known when `ends_at` and `place` are checked).
+    model_config = ConfigDict(validate_default=True)
+
+    @field_validator("starts_at")
+    @classmethod
+    def _starts_with_offset(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("须带时区，例如 2026-12-01T14:30:00+08:00")
+        return value
+
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, value: dt.datetime | None, info: ValidationInfo) -> Any:
+        if value is None:
+            if info.data.get("form") == SessionForm.ONLINE:
+                raise ValueError("网络协商须给出网上协商窗口的结束时间")
+            return value
+        if value.tzinfo is None:
+            raise ValueError("须带时区，例如 2026-12-01T16:30:00+08:00")
+        starts = info.data.get("starts_at")
+        if starts is not None and starts.tzinfo is not None and value <= starts:
+            raise ValueError("结束时间须晚于开始时间")
+        return value
+
+    @field_validator("place")
+    @classmethod
+    def _place_when_offline(cls, value: str | None, info: ValidationInfo) -> str | None:
+        form = info.data.get("form")
+        if form is not None and form not in (SessionForm.ONLINE, SessionForm.WRITTEN) and not value:
+            raise ValueError("线下协商须填写地点")
+        return value
 
 
 class SessionPublic(SessionRecord):
@@ -92,11 +116,14 @@ class Conclusion(Body):
     summary: str = Field(min_length=2, max_length=5000)
     suggestions: list[SuggestionIn] = Field(default_factory=list, max_length=200)
 
-    @model_validator(mode="after")
-    def _check(self) -> Conclusion:
-        if self.consensus_reached and not self.suggestions:
+    @field_validator("suggestions")
+    @classmethod
+    def _suggestions_for_consensus(cls, value: list[SuggestionIn], info: ValidationInfo) -> Any:
+        if info.data.get("consensus_reached") and not value:
             raise ValueError("形成共识时须列出至少一条意见建议")
-        return self
+        return value
+
+    model_config = ConfigDict(validate_default=True)
 
 
 class SuggestionPublic(SuggestionRecord):
@@ -121,6 +148,8 @@ def schedule_session(session: Session, topic_id: int, data: SessionCreate) -> Co
     last = session.exec(
         select(func.max(ConsultationSession.round)).where(ConsultationSession.topic_id == topic_id)
     ).one()
+    if data.starts_at < utcnow() - STARTED_GRACE:
+        raise Invalid("协商开始时间不能早于现在（已开过的会不能补排）", field="starts_at")
     meeting = ConsultationSession(topic_id=topic_id, round=(last or 0) + 1, **data.model_dump())
     session.add(meeting)
     session.flush()

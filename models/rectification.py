@@ -415,6 +415,8 @@ def submit_plan(session: Session, item_id: int, data: PlanIn) -> Plan:
     if item.status not in (ItemStatus.ACKNOWLEDGED, ItemStatus.IN_PROGRESS):
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能提交方案")
     get(session, Person, data.responsible_id)
+    if data.deadline < local_today(utcnow()):
+        raise Invalid("方案完成时限不能早于今天", field="deadline")
     plan_deadline = end_of_day(data.deadline)
     if plan_deadline > item.deadline:
         raise Invalid(
@@ -552,6 +554,8 @@ def extend(session: Session, item_id: int, data: ExtendIn) -> RectificationItem:
     require_role(admin, Role.ADMINISTRATOR, Role.APPROVER, action="调整整改期限")
     if item.status == ItemStatus.COMPLETED:
         raise Conflict("事项已办结，不能调整期限")
+    if data.deadline <= local_today(utcnow()):
+        raise Invalid("新期限须晚于今天", field="deadline")
     new_deadline = end_of_day(data.deadline)
     if new_deadline <= item.deadline:
         raise Invalid("新期限须晚于原期限", field="deadline")
