@@ -126,7 +126,9 @@ def install(app: FastAPI) -> None:
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         body: dict = {"detail": exc.message}
         if exc.field:
+            # The same shape as a validation error: the field at fault and why.
             body["field"] = exc.field
+            body["errors"] = [{"field": exc.field, "message": exc.message, "type": "invalid"}]
         return JSONResponse(status_code=exc.status_code, content=body)
 
     @app.exception_handler(RequestValidationError)

@@ -126,3 +126,81 @@ def test_openapi_documents_the_error_shape_the_api_answers_with(client):
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     error = client.post("/topics", json={"source": "public"}).json()
     assert set(error) <= set(schema["components"]["schemas"]["ErrorOut"]["properties"])
+
+
+def _to_session_stage(loop, session):
+    """A topic whose session stage is being prepared (its previous stages done)."""
+    topic = loop.topic()
+    loop.advance(topic, to=Stage.PRESTUDY, start=True)
+    loop.finish(topic, Stage.PRESTUDY)
+    session.commit()
+    return topic
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        (
+            {"form": "thematic", "starts_at": "2020-05-01T09:00:00+08:00", "place": "议事厅"},
+            "starts_at",
+            "不能早于现在",
+        ),
+        (
+            {"form": "thematic", "starts_at": "2031-05-01T09:00:00", "place": "议事厅"},
+            "starts_at",
+            "时区",
+        ),
+        ({"form": "online", "starts_at": "2031-05-01T09:00:00+08:00"}, "ends_at", "结束时间"),
+        (
+            {
+                "form": "thematic",
+                "starts_at": "2031-05-01T09:00:00+08:00",
+                "ends_at": "2031-05-01T08:00:00+08:00",
+                "place": "议事厅",
+            },
+            "ends_at",
+            "晚于开始",
+        ),
+        ({"form": "thematic", "starts_at": "2031-05-01T09:00:00+08:00"}, "place", "地点"),
+    ],
+)
+def test_session_rules_name_the_field_at_fault(client, loop, session, body, field, reason):
+    topic = _to_session_stage(loop, session)
+    r = client.post(f"/topics/{topic.id}/sessions", json=body)
+    assert reason in _refused(r, field)
+    assert client.get(f"/topics/{topic.id}/sessions").json()["count"] == 0
+
+
+def test_a_consensus_without_suggestions_names_the_suggestions(client, loop, session):
+    topic = loop.topic()
+    loop.advance(topic, to=Stage.SESSION, start=True)
+    session.commit()
+    meeting = client.get(f"/topics/{topic.id}/sessions").json()["data"][0]
+    r = client.post(
+        f"/sessions/{meeting['id']}/conclude",
+        json={"consensus_reached": True, "summary": "形成共识", "suggestions": []},
+    )
+    assert "至少一条意见建议" in _refused(r, "suggestions")
+
+
+def test_a_plan_or_an_extension_in_the_past_is_refused(client, loop, session):
+    topic = loop.topic()
+    loop.advance(topic, to=Stage.IMPLEMENTATION, start=True)
+    session.commit()
+    item = loop.items(topic)[0]
+    client.post(f"/items/{item.id}/acknowledge", json={"by": item.officer_id})
+    past = "2020-01-10"
+    plan = {
+        "by": item.officer_id,
+        "target": "按期完成",
+        "measures": "逐项落实",
+        "deadline": past,
+        "responsible_id": item.officer_id,
+    }
+    assert "不能早于今天" in _refused(client.post(f"/items/{item.id}/plan", json=plan), "deadline")
+    admin = loop.cast.admin.id
+    r = client.post(
+        f"/items/{item.id}/extend", json={"by": admin, "deadline": past, "reason": "天气原因"}
+    )
+    assert "须晚于今天" in _refused(r, "deadline")
+    assert client.get(f"/items/{item.id}/plans").json()["count"] == 0
