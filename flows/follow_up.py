@@ -10,8 +10,16 @@ from tasks.notify import deliver_notifications, publish_sweep_summary, sweep_fol
 
 @flow(name=FOLLOW_UP_FLOW, log_prints=True)
 async def follow_up() -> dict:
-    """Chase what is due, then deliver the outbox (including rows queued by API actions)."""
+    """Chase what is due, then deliver the outbox (including rows queued by API actions).
+    The artifact records what a sweep did; a sweep that did nothing leaves none (on a short
+    interval, empty artifacts would bury the ones that matter)."""
     summary = sweep_follow_ups()
     delivery = deliver_notifications()
-    publish_sweep_summary(summary, delivery)
+    if did_something(summary, delivery):
+        publish_sweep_summary(summary, delivery)
     return {"sweep": summary, "delivery": delivery}
+
+
+def did_something(summary: dict, delivery: dict[str, int]) -> bool:
+    """A due rung was handled (chased or found fulfilled) or a message was delivered or failed."""
+    return bool(summary["chased"] or summary["nothing_to_do"] or any(delivery.values()))
