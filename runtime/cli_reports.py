@@ -6,8 +6,7 @@ from typing import Any
 
 import typer
 
-from config.settings import get_settings
-from runtime.cli_flows import run_flow_here
+from runtime.cli_flows import WAIT_HELP, finish, run_recurring
 
 app = typer.Typer(help="通报：立即生成月通报、季度评估", no_args_is_help=True)
 
@@ -15,18 +14,26 @@ PERIOD_HELP = "统计期间：2026-10（月）、2026Q3（季度）或期间内�
 
 
 @app.command("monthly")
-def monthly(period: str | None = typer.Option(None, "--period", "-p", help=PERIOD_HELP)) -> None:
-    """Generate a month's bulletin in this process (default: last month)."""
-    _run("monthly", period)
+def monthly(
+    period: str | None = typer.Option(None, "--period", "-p", help=PERIOD_HELP),
+    no_wait: bool = typer.Option(False, "--no-wait", help=WAIT_HELP),
+) -> None:
+    """Generate a month's bulletin (default: last month); wait and print its files."""
+    _run("monthly", period, wait=not no_wait)
 
 
 @app.command("quarterly")
-def quarterly(period: str | None = typer.Option(None, "--period", "-p", help=PERIOD_HELP)) -> None:
-    """Generate a quarter's review in this process (default: last quarter)."""
-    _run("quarterly", period)
+def quarterly(
+    period: str | None = typer.Option(None, "--period", "-p", help=PERIOD_HELP),
+    no_wait: bool = typer.Option(False, "--no-wait", help=WAIT_HELP),
+) -> None:
+    """Generate a quarter's review (default: last quarter); wait and print its files."""
+    _run("quarterly", period, wait=not no_wait)
 
 
-def _run(kind: str, period: str | None) -> None:
+def _run(kind: str, period: str | None, *, wait: bool) -> None:
+    # Nothing here imports prefect before run_recurring has applied the configured API.
+    from config.deployments import MONTHLY_BULLETIN_FLOW, QUARTERLY_REVIEW_FLOW
     from models.bulletin import BulletinKind, parse_period
     from models.errors import Invalid
 
@@ -36,30 +43,47 @@ def _run(kind: str, period: str | None) -> None:
         except Invalid as exc:
             typer.echo(exc.message, err=True)
             raise typer.Exit(2) from exc
-    result = _run_here(kind, period)
-    _report(result)
+    flow_name = MONTHLY_BULLETIN_FLOW if kind == "monthly" else QUARTERLY_REVIEW_FLOW
+    run = run_recurring(
+        flow_name, {"period": period} if period else {}, wait=wait, here=lambda: _here(kind, period)
+    )
+    if not wait:
+        return
+    finish(run)
+    _report(kind, run)
 
 
-def _run_here(kind: str, period: str | None) -> dict[str, Any]:
+async def _here(kind: str, period: str | None) -> Any:
     if kind == "monthly":
         from flows.monthly_bulletin import monthly_bulletin
 
-        return run_flow_here(lambda: monthly_bulletin(period=period), "月通报")
+        return await monthly_bulletin(period=period, return_state=True)
     from flows.quarterly_review import quarterly_review
 
-    return run_flow_here(lambda: quarterly_review(period=period), "季评估")
+    return await quarterly_review(period=period, return_state=True)
 
 
-def _report(result: dict[str, Any]) -> None:
+def _report(kind: str, run: Any) -> None:
+    """The bulletin as the case file records it: its numbers, boards and the files written."""
+    from sqlmodel import select
+
     from config.db import session_scope
-    from models.bulletin import file_links
+    from models.bulletin import BulletinKind, FileFormat, file_links, file_path, resolve_period
     from models.kpis import LABELS, pct
     from models.tables import Bulletin
 
+    period = resolve_period(
+        BulletinKind(kind), run.parameters.get("period"), run.expected_start_time
+    )
     with session_scope() as session:
-        row = session.get(Bulletin, result["bulletin_id"])
-        summary = row.summary if row else {}
-    root = get_settings().reports_dir
+        row = session.exec(
+            select(Bulletin).where(Bulletin.kind == kind, Bulletin.period_start == period.start)
+        ).first()
+        if row is None:
+            typer.echo(f"流程已完成，但未找到{period.title}的记录", err=True)
+            raise typer.Exit(1)
+        summary, bulletin_id = row.summary, row.id
+        paths = {fmt: file_path(row, fmt) for fmt in FileFormat}
     typer.echo(
         f"{summary.get('title', '通报')}（{summary.get('start')} 至 {summary.get('end')}）已生成："
     )
@@ -74,11 +98,8 @@ def _report(result: dict[str, Any]) -> None:
     for board, key in (("红榜", "red"), ("黑榜", "black")):
         names = "、".join(r["department"] for r in ranking.get(key, [])) or "无"
         typer.echo(f"  {board}：{names}")
-    links = file_links(result["bulletin_id"])
-    for fmt in ("pdf", "html", "xlsx"):
-        typer.echo(f"  {fmt.upper():<4} {root / result['files'][fmt]}")
-        typer.echo(f"       {links[fmt]}")
-    delivery = result.get("delivery") or {}
-    typer.echo(
-        "  通知投递：" + ("，".join(f"{k} {v}" for k, v in delivery.items()) or "无待发消息")
-    )
+    links = file_links(bulletin_id or 0)
+    typer.echo("  文件：")
+    for fmt in (FileFormat.PDF, FileFormat.HTML, FileFormat.XLSX):
+        typer.echo(f"  {fmt.value.upper():<4} {paths[fmt] or '（文件缺失）'}")
+        typer.echo(f"       {links[fmt.value]}")
