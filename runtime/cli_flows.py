@@ -27,6 +27,7 @@ STATE_LABELS = {
     "AwaitingConcurrencySlot": "等待同类运行结束后开始",
     "AwaitingRetry": "等待重试",
     "Pending": "准备启动",
+    "Submitting": "正在交给运行进程",
     "Running": "运行中",
     "Retrying": "重试中",
     "Completed": "已完成",
