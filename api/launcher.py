@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -45,8 +46,13 @@ class FlowRunPublic(BaseModel):
     state_type: str | None
     state_name: str | None
     created: dt.datetime | None
+    expected_start_time: dt.datetime | None = None
     start_time: dt.datetime | None
     end_time: dt.datetime | None
+    parameters: dict[str, Any] = {}
+    # True when a run of the same kind (and period) was already queued or running and this one
+    # is returned instead of starting another.
+    existing: bool = False
 
 
 def installation_id(session: Session) -> str:
@@ -63,7 +69,7 @@ def run_tags(install_id: str, topic_id: int, stage: Stage) -> list[str]:
     return [f"topic:{topic_id}", f"stage:{stage.value}", f"xs:{install_id}"]
 
 
-def _public(run: Any, flow_name: str | None = None) -> FlowRunPublic:
+def _public(run: Any, flow_name: str | None = None, *, existing: bool = False) -> FlowRunPublic:
     state = run.state
     return FlowRunPublic(
         id=str(run.id),
@@ -74,8 +80,11 @@ def _public(run: Any, flow_name: str | None = None) -> FlowRunPublic:
         state_type=state.type.value if state else None,
         state_name=state.name if state else None,
         created=run.created,
+        expected_start_time=run.expected_start_time,
         start_time=run.start_time,
         end_time=run.end_time,
+        parameters=dict(run.parameters or {}),
+        existing=existing,
     )
 
 
@@ -206,8 +215,94 @@ async def launch_stage(
 
 
 async def launch_follow_up() -> FlowRunPublic:
-    """An on-demand sweep, beside the scheduled ones."""
-    return await _launch(FOLLOW_UP_FLOW, what="跟踪督办巡检", tags=["on-demand"])
+    """An on-demand sweep, beside the scheduled ones (or the one already due or running)."""
+    return await launch_recurring(FOLLOW_UP_FLOW)
+
+
+# What each recurring run is called, for messages; keys are config.deployments' flow names.
+RECURRING_NAMES = {
+    FOLLOW_UP_FLOW: "跟踪督办巡检",
+    WEEKLY_DISPATCH_FLOW: "周调度",
+    MONTHLY_BULLETIN_FLOW: "月通报",
+    QUARTERLY_REVIEW_FLOW: "季评估",
+}
+ACTIVE_STATES = ("SCHEDULED", "PENDING", "RUNNING")
+# A scheduled run due this soon is the run a person asks for: it is returned, not doubled.
+DUE_WITHIN = dt.timedelta(seconds=10)
+
+
+async def _recent_runs(flow_name: str, parameters: dict[str, Any]) -> list[Any]:
+    """Runs of the deployment with these parameters, due by now + DUE_WITHIN, newest first."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterDeploymentId,
+        FlowRunFilterExpectedStartTime,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.exceptions import ObjectNotFound
+
+    what = RECURRING_NAMES[flow_name]
+    try:
+        async with get_client() as client:
+            deployment = await client.read_deployment_by_name(deployment_ref(flow_name))
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id]),
+                    expected_start_time=FlowRunFilterExpectedStartTime(
+                        before_=dt.datetime.now(dt.UTC) + DUE_WITHIN
+                    ),
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                limit=50,
+            )
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未启动{what}：{exc}") from exc
+    except ObjectNotFound as exc:
+        raise ServiceUnavailable(
+            f"{what}的流程部署尚未就绪（请用 xieshang up 启动全部服务），未启动任何流程"
+        ) from exc
+    return [r for r in runs if dict(r.parameters or {}) == parameters]
+
+
+def _in_flight(runs: list[Any]) -> Any | None:
+    """The run that carries the request: running first, then pending, then the earliest due."""
+    by_state = {state: [r for r in runs if r.state_type.value == state] for state in ACTIVE_STATES}
+    if by_state["RUNNING"] or by_state["PENDING"]:
+        return (by_state["RUNNING"] or by_state["PENDING"])[0]
+    return by_state["SCHEDULED"][-1] if by_state["SCHEDULED"] else None
+
+
+async def active_run(
+    flow_name: str, parameters: dict[str, Any] | None = None
+) -> FlowRunPublic | None:
+    """The run of this kind (and these parameters) queued or running now, if any."""
+    run = _in_flight(await _recent_runs(flow_name, parameters or {}))
+    return _public(run, flow_name, existing=True) if run is not None else None
+
+
+async def launch_recurring(
+    flow_name: str, parameters: dict[str, Any] | None = None, *, tags: list[str] | None = None
+) -> FlowRunPublic:
+    """A recurring run now, unless one of the same kind and parameters is already queued or
+    running: then that one is returned (`existing`), so a burst of requests queues nothing.
+
+    Requests at the same moment converge on one new run: its idempotency key names the last
+    on-demand run before it, which is the same for all of them until the new one exists."""
+    parameters = parameters or {}
+    runs = await _recent_runs(flow_name, parameters)
+    current = _in_flight(runs)
+    if current is not None:
+        return _public(current, flow_name, existing=True)
+    last = next((r for r in runs if "on-demand" in r.tags), None)
+    key = f"{flow_name}:{json.dumps(parameters, sort_keys=True)}:after:{last.id if last else '-'}"
+    return await _launch(
+        flow_name,
+        what=RECURRING_NAMES[flow_name],
+        parameters=parameters,
+        tags=["on-demand", *(tags or [])],
+        idempotency_key=key,
+    )
 
 
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -272,22 +367,26 @@ def request_delivery() -> None:
 
 
 async def launch_weekly_dispatch() -> FlowRunPublic:
-    """The Monday dispatch, now (it is idempotent per ISO week, so no key of our own)."""
-    return await _launch(WEEKLY_DISPATCH_FLOW, what="周调度", tags=["on-demand", "weekly-dispatch"])
+    """The Monday dispatch now, or the one already queued or running (digests are keyed per
+    ISO week, so a second run in a week sends nothing again)."""
+    return await launch_recurring(WEEKLY_DISPATCH_FLOW, tags=["weekly-dispatch"])
 
 
 BULLETIN_FLOWS = {"monthly": MONTHLY_BULLETIN_FLOW, "quarterly": QUARTERLY_REVIEW_FLOW}
 
 
-async def launch_bulletin(kind: str, period: str | None = None) -> FlowRunPublic:
-    """A monthly bulletin or quarterly review now; `period` (already validated) or the last one.
-    No idempotency key: a rerun regenerates the files, the announcement still goes out once."""
-    return await _launch(
-        BULLETIN_FLOWS[kind],
-        what="月通报" if kind == "monthly" else "季评估",
-        parameters={"period": period} if period else {},
-        tags=["on-demand", f"bulletin:{kind}"],
-    )
+async def launch_bulletin(
+    kind: str, period: str | None = None, *, interim: bool = False
+) -> FlowRunPublic:
+    """A monthly bulletin or quarterly review now; `period` (already validated) or the last one,
+    or with `interim` the running period so far. The run already queued or running for the same
+    period (and kind of report) is returned instead of a second one; a later rerun regenerates
+    the files, the announcement still goes out once."""
+    parameters: dict[str, Any] = {"period": period} if period else {}
+    if interim:
+        parameters["interim"] = True
+    tags = [f"bulletin:{kind}"] + (["interim"] if interim else [])
+    return await launch_recurring(BULLETIN_FLOWS[kind], parameters, tags=tags)
 
 
 def _topic_install_id(uow: UnitOfWork, topic_id: int) -> str:
@@ -410,3 +509,38 @@ async def ensure_zombie_automation(silent_for_seconds: int) -> None:
             await wanted.acreate()
     except (httpx.HTTPError, OSError) as exc:
         raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
+
+
+async def is_served(flow_name: str) -> bool:
+    """Whether a runner or worker is polling this deployment now (Prefect's READY status)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import DeploymentStatus
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        async with get_client() as client:
+            deployment = await client.read_deployment_by_name(deployment_ref(flow_name))
+    except ObjectNotFound:
+        return False
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
+    return deployment.status == DeploymentStatus.READY
+
+
+async def run_artifacts(flow_run_id: str) -> list[tuple[str | None, str]]:
+    """(key, markdown) of what a run recorded as artifacts, oldest first: what it did."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    try:
+        async with get_client() as client:
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(flow_run_id)])
+                ),
+                sort=ArtifactSort.CREATED_DESC,
+            )
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
+    return [(a.key, str(a.data)) for a in reversed(artifacts) if isinstance(a.data, str)]

@@ -24,3 +24,22 @@ SCHEDULE_TIMEZONE = "Asia/Shanghai"
 WEEKLY_DISPATCH_CRON = "0 9 * * 1"
 MONTHLY_BULLETIN_CRON = "0 9 1 * *"
 QUARTERLY_REVIEW_CRON = "0 9 1 1,4,7,10 *"
+
+# Capacity: stage runs that people start are served apart from the background runs (the
+# recurring ones and prompt delivery), each with its own slots, so a busy sweep never keeps a
+# person's stage waiting. `serve` runs one runner per group; workers at scale poll one work
+# queue per group (prefect.yaml).
+STAGE_QUEUE = "stages"
+BACKGROUND_QUEUE = "background"
+
+# Recurring runs never overlap themselves: at most one run per deployment is in flight. A
+# sweep or dispatch that comes due while the last one still runs would find nothing the
+# running one does not handle, so the extra run is dropped (CANCEL_NEW); a bulletin may be for
+# another period, so it waits its turn (ENQUEUE). The launcher returns the run already queued
+# or running for the same parameters instead of starting another.
+SINGLE_FLIGHT: dict[str, str] = {
+    FOLLOW_UP_FLOW: "CANCEL_NEW",
+    WEEKLY_DISPATCH_FLOW: "CANCEL_NEW",
+    MONTHLY_BULLETIN_FLOW: "ENQUEUE",
+    QUARTERLY_REVIEW_FLOW: "ENQUEUE",
+}

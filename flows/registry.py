@@ -1,10 +1,14 @@
-"""Every deployment and its schedule, in one list (prefect.yaml mirrors it for workers)."""
+"""Every deployment and its schedule, in one list (prefect.yaml mirrors it for workers).
+
+Two groups with their own capacity: stage runs people start, and background runs (the
+recurring ones and prompt delivery). Recurring runs never overlap themselves."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.schedules import Cron
 
 from config.deployments import (
@@ -12,6 +16,7 @@ from config.deployments import (
     MONTHLY_BULLETIN_CRON,
     QUARTERLY_REVIEW_CRON,
     SCHEDULE_TIMEZONE,
+    SINGLE_FLIGHT,
     WEEKLY_DISPATCH_CRON,
 )
 from config.settings import get_settings
@@ -25,36 +30,55 @@ from flows.weekly_dispatch import weekly_dispatch
 STAGE_FLOWS = list(STAGES_BY_NAME.values())  # in stage order
 
 
-async def deployments() -> list[Any]:
-    """RunnerDeployments for `serve`: eight stage flows on demand, the sweep on an interval."""
-    interval = timedelta(seconds=get_settings().follow_up_interval_seconds)
-    result = [
+def single_flight(flow_name: str) -> ConcurrencyLimitConfig | None:
+    """At most one run of a recurring deployment in flight (config.deployments.SINGLE_FLIGHT)."""
+    strategy = SINGLE_FLIGHT.get(flow_name)
+    if strategy is None:
+        return None
+    return ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy(strategy))
+
+
+async def stage_deployments() -> list[Any]:
+    """The eight stage flows, on demand: what people start (work queue STAGE_QUEUE at scale)."""
+    return [
         await f.ato_deployment(name=DEPLOYMENT, tags=["xieshang", "stage"]) for f in STAGE_FLOWS
     ]
-    result.append(
-        await follow_up.ato_deployment(
-            name=DEPLOYMENT, interval=interval, tags=["xieshang", "recurring"]
-        )
-    )
-    result.append(
-        await deliver_outbox.ato_deployment(name=DEPLOYMENT, tags=["xieshang", "delivery"])
-    )
-    result.append(
-        await weekly_dispatch.ato_deployment(
+
+
+async def background_deployments() -> list[Any]:
+    """The sweep on an interval, prompt delivery, the dispatch and bulletins on their crons
+    (work queue BACKGROUND_QUEUE at scale)."""
+    interval = timedelta(seconds=get_settings().follow_up_interval_seconds)
+    plans: list[tuple[Any, dict[str, Any], list[str]]] = [
+        (follow_up, {"interval": interval}, ["xieshang", "recurring"]),
+        (deliver_outbox, {}, ["xieshang", "delivery"]),
+        (
+            weekly_dispatch,
+            {"schedules": [Cron(WEEKLY_DISPATCH_CRON, timezone=SCHEDULE_TIMEZONE)]},
+            ["xieshang", "recurring"],
+        ),
+        (
+            monthly_bulletin,
+            {"schedules": [Cron(MONTHLY_BULLETIN_CRON, timezone=SCHEDULE_TIMEZONE)]},
+            ["xieshang", "recurring"],
+        ),
+        (
+            quarterly_review,
+            {"schedules": [Cron(QUARTERLY_REVIEW_CRON, timezone=SCHEDULE_TIMEZONE)]},
+            ["xieshang", "recurring"],
+        ),
+    ]
+    return [
+        await f.ato_deployment(
             name=DEPLOYMENT,
-            schedules=[Cron(WEEKLY_DISPATCH_CRON, timezone=SCHEDULE_TIMEZONE)],
-            tags=["xieshang", "recurring"],
+            tags=tags,
+            concurrency_limit=single_flight(f.name),
+            **when,
         )
-    )
-    for recurring, cron in (
-        (monthly_bulletin, MONTHLY_BULLETIN_CRON),
-        (quarterly_review, QUARTERLY_REVIEW_CRON),
-    ):
-        result.append(
-            await recurring.ato_deployment(
-                name=DEPLOYMENT,
-                schedules=[Cron(cron, timezone=SCHEDULE_TIMEZONE)],
-                tags=["xieshang", "recurring"],
-            )
-        )
-    return result
+        for f, when, tags in plans
+    ]
+
+
+async def deployments() -> list[Any]:
+    """Every deployment, both groups."""
+    return [*(await stage_deployments()), *(await background_deployments())]

@@ -136,6 +136,16 @@ def head(session: Session) -> tuple[int, str]:
     return int(seq), last
 
 
+def holds(session: Session, seq: int, digest: str) -> bool:
+    """Whether the chain still has event `seq` with this hash (0 is the empty chain)."""
+    if seq == 0:
+        return True
+    found = session.execute(
+        select(AuditEvent.hash).where(AuditEvent.seq == seq)  # type: ignore[call-overload, arg-type]
+    ).scalar_one_or_none()
+    return found == digest
+
+
 def _changes(session: OrmSession) -> list[dict[str, Any]]:
     """Each updated record's fields, value before → after, not yet told by an event."""
     claimed: set[tuple[Any, ...]] = session.info.setdefault(CLAIMED, set())

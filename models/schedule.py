@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, StrictBool, TypeAdapter, ValidationError
 from sqlalchemy import and_, case, delete, func, or_
 from sqlmodel import Session, select
 
@@ -59,6 +59,8 @@ class ScheduleIn(Body):
     by: Id
     holidays: list[HolidayIn] = Field(min_length=1, max_length=120)
     workdays: list[dt.date] = Field(default_factory=list, max_length=60)
+    note: str | None = Field(default=None, max_length=200, description="来源说明；含“示例”即拒绝")
+    force: StrictBool = Field(default=False, description="确需导入标明为示例的安排时设为 true")
 
 
 class DayOut(BaseModel):
@@ -166,6 +168,15 @@ def _validated(
     return days_off, days_on
 
 
+# A schedule marked with one of these (its note, a file's name or heading) is an example, not
+# the State Council's notice: deadlines counted on it would be wrong, so it is refused.
+EXAMPLE_MARKERS = ("示例", "example")
+
+
+def is_example(note: str | None) -> bool:
+    return bool(note) and any(m in note.lower() for m in EXAMPLE_MARKERS)  # type: ignore[union-attr]
+
+
 def load_schedule(
     session: Session,
     year: int,
@@ -173,12 +184,21 @@ def load_schedule(
     holidays: list[Any],
     workdays: list[Any],
     by: int | None = None,
+    note: str | None = None,
+    force: bool = False,
     now: dt.datetime | None = None,
 ) -> LoadSummary:
     """Replace a year's official schedule and recount the open deadlines it touches.
 
     `by` is the administrator loading it (the CLI may leave it out: it runs with database
-    access already). Nothing commits here; the route or command owns the transaction."""
+    access already). A schedule whose `note` marks it as an example is refused unless `force`.
+    Nothing commits here; the route or command owns the transaction."""
+    if is_example(note) and not force:
+        raise Invalid(
+            f"该放假安排标明为示例（{note}），不是国务院办公厅公布的官方安排，未导入；"
+            "请按官方通知填写后再导入，确需导入示例（演示、测试）请加 --force 或 force=true",
+            field="note",
+        )
     now = now or utcnow()
     actor = None
     if by is not None:

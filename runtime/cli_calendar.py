@@ -34,7 +34,21 @@ def read_schedule_file(path: Path) -> dict[str, Any]:
         "year": data.get("year"),
         "holidays": data.get("holidays") or [],
         "workdays": workdays,
+        "note": example_note(path, text, data.get("note")),
     }
+
+
+def example_note(path: Path, text: str, note: object) -> str | None:
+    """The file's note, or why its name or heading comments mark it as an example."""
+    from models.schedule import is_example
+
+    given = note.strip() if isinstance(note, str) else ""
+    if is_example(given):
+        return given
+    if is_example(path.name):
+        return f"文件名 {path.name}"
+    comments = [line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")]
+    return next((c for c in comments if is_example(c)), None) or given or None
 
 
 @app.command("load", help="导入（替换）某年官方放假安排，并重新计算受影响的未到期期限")
@@ -44,11 +58,14 @@ def load(
     by: int | None = typer.Option(
         None, "--by", help="导入人（协商办工作人员）的人员编号，记入审计"
     ),
+    force: bool = typer.Option(
+        False, "--force", help="文件标明为示例（非官方安排）时仍然导入（仅供演示、测试）"
+    ),
 ) -> None:
     """Load (replace) a year's official schedule and recount the open deadlines it touches."""
     from config.db import migrate, session_scope
     from models.errors import DomainError
-    from models.schedule import load_schedule
+    from models.schedule import is_example, load_schedule
 
     try:
         data = read_schedule_file(file)
@@ -66,12 +83,20 @@ def load(
     try:
         with session_scope() as session:
             summary = load_schedule(
-                session, year, holidays=data["holidays"], workdays=data["workdays"], by=by
+                session,
+                year,
+                holidays=data["holidays"],
+                workdays=data["workdays"],
+                by=by,
+                note=data["note"],
+                force=force,
             )
     except DomainError as exc:
         where = f"（{exc.field}）" if exc.field else ""
         typer.echo(f"未导入：{exc.message}{where}", err=True)
         raise typer.Exit(1) from exc
+    if force and is_example(data["note"]):
+        typer.echo(f"注意：已按 --force 导入示例安排（{data['note']}），据此计算的期限并非官方日历")
     typer.echo(
         f"已导入 {year} 年放假安排：放假 {summary.holidays} 天，调休上班 {summary.workdays} 天"
         f"（替换原有 {summary.replaced_rows} 条）。"

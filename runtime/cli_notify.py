@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from config.settings import get_settings
-from runtime.cli_flows import run_flow_here
+from runtime.cli_flows import WAIT_HELP, finish, print_artifacts, run_recurring
 
 notify_app = typer.Typer(help="通知渠道：检查 Apprise 配置是否能送达", no_args_is_help=True)
 dispatch_app = typer.Typer(help="调度：立即执行周调度等定期任务", no_args_is_help=True)
@@ -79,33 +79,21 @@ def _error_text(error: str, label: str) -> str:
 
 
 @dispatch_app.command("weekly")
-def dispatch_weekly() -> None:
-    """Run the weekly dispatch now: through the running platform if there is one, else here."""
-    from runtime.stack import healthy
+def dispatch_weekly(
+    no_wait: bool = typer.Option(False, "--no-wait", help=WAIT_HELP),
+) -> None:
+    """Run the weekly dispatch now (or join the one queued or running); wait and print its
+    counts and the digests delivered."""
+    from config.deployments import WEEKLY_DISPATCH_FLOW
 
-    settings = get_settings()
-    base = f"http://{settings.api_host}:{settings.api_port}"
-    if healthy(f"{base}/health"):
-        import httpx
-
-        response = httpx.post(f"{base}/dispatch/weekly", timeout=30)
-        if response.status_code != 202:
-            typer.echo(f"启动周调度失败：{response.text}", err=True)
-            raise typer.Exit(1)
-        run = response.json()
-        typer.echo(f"已通过 {base} 启动周调度，流程运行 {run['id']}（{run['state_name']}）")
+    run = run_recurring(WEEKLY_DISPATCH_FLOW, {}, wait=not no_wait, here=_here)
+    if no_wait:
         return
-    summary, delivery = _run_here()
-    from models.dispatch import DISPATCH_LABELS
-
-    typer.echo(f"周调度 {summary['week']} 已完成：")
-    for key, label in DISPATCH_LABELS.items():
-        typer.echo(f"  {label}：{summary.get(key, 0)}")
-    typer.echo("投递结果：" + ("，".join(f"{k} {v}" for k, v in delivery.items()) or "无待发消息"))
+    finish(run)
+    print_artifacts(run.id, {"weekly-dispatch"})
 
 
-def _run_here() -> tuple[dict[str, Any], dict[str, int]]:
+async def _here() -> Any:
     from flows.weekly_dispatch import weekly_dispatch
 
-    result = run_flow_here(weekly_dispatch, "周调度")
-    return result["dispatch"], result["delivery"]
+    return await weekly_dispatch(return_state=True)

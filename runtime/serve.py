@@ -1,4 +1,8 @@
-"""One process that serves the HTTP API and every deployment (the embedded default)."""
+"""One process that serves the HTTP API and every deployment (the embedded default).
+
+Deployments are served by two runners with their own slots: stage runs that people start,
+and background runs (recurring runs, prompt delivery). A busy sweep cannot fill the slots a
+person's stage needs, and a burst of stage starts cannot stop the sweep."""
 
 from __future__ import annotations
 
@@ -12,23 +16,31 @@ from config.settings import get_settings
 async def serve_all(host: str, port: int) -> None:
     apply_prefect_environment()
     import uvicorn
-    from prefect import aserve
+    from prefect.runner import Runner
 
     from api.app import create_app
     from api.launcher import enable_prompt_delivery, ensure_zombie_automation
     from config.db import migrate
-    from flows.registry import deployments
+    from flows.registry import background_deployments, stage_deployments
 
+    settings = get_settings()
     migrate()
-    await ensure_zombie_automation(get_settings().zombie_after_seconds)
+    await ensure_zombie_automation(settings.zombie_after_seconds)
     enable_prompt_delivery()
     server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning"))
-    runner = asyncio.create_task(
-        aserve(*(await deployments()), print_starting_message=False, limit=8), name="prefect-serve"
-    )
+    runners = []
+    for name, limit, group in (
+        ("xieshang-stages", settings.stage_run_limit, await stage_deployments()),
+        ("xieshang-background", settings.background_run_limit, await background_deployments()),
+    ):
+        runner = Runner(name=name, limit=limit)
+        for deployment in group:
+            await runner.add_deployment(deployment)
+        runners.append(asyncio.create_task(runner.start(), name=name))
     api = asyncio.create_task(server.serve(), name="api")
-    done, _ = await asyncio.wait({runner, api}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (runner, api):
+    tasks = {*runners, api}
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:
         if task not in done:
             if task is api:
                 server.should_exit = True
@@ -38,7 +50,7 @@ async def serve_all(host: str, port: int) -> None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
     for task in done:
-        task.result()  # surface a crash of either half
+        task.result()  # surface a crash of any part
 
 
 def main() -> None:

@@ -53,6 +53,8 @@ class Stack:
         env["XS_FOLLOW_UP_INTERVAL_SECONDS"] = str(self.settings.follow_up_interval_seconds)
         env["XS_RUN_HEARTBEAT_SECONDS"] = str(self.settings.run_heartbeat_seconds)
         env["XS_ZOMBIE_AFTER_SECONDS"] = str(self.settings.zombie_after_seconds)
+        env["XS_STAGE_RUN_LIMIT"] = str(self.settings.stage_run_limit)
+        env["XS_BACKGROUND_RUN_LIMIT"] = str(self.settings.background_run_limit)
         if self.settings.apprise_config:
             env["XS_APPRISE_CONFIG"] = str(self.settings.apprise_config)
         return env

@@ -38,16 +38,8 @@ async def _launch(kind: BulletinKind, data: BulletinRun | None) -> launcher.Flow
     # 422 for a bad period, 409 for one that has not ended (or an interim one that has),
     # before anything starts; the flow applies the same rule when it runs.
     chosen = bulletin.choose_period(kind, data.period, interim=data.interim)
-    if not data.interim:
-        return await launcher.launch_bulletin(kind.value, chosen.key if data.period else None)
-    # launch_bulletin has no interim parameter yet (api/launcher.py is not this change's):
-    # the same deployment, with the flag.
-    return await launcher._launch(
-        launcher.BULLETIN_FLOWS[kind.value],
-        what=f"中期{kind.label}",
-        parameters={"period": chosen.key, "interim": True},
-        tags=["on-demand", f"bulletin:{kind.value}", "interim"],
-    )
+    period = chosen.key if data.period or data.interim else None
+    return await launcher.launch_bulletin(kind.value, period, interim=data.interim)
 
 
 @router.post("/monthly", response_model=launcher.FlowRunPublic, status_code=202)

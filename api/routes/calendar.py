@@ -47,13 +47,16 @@ def read_year(year: int, session: SessionDep) -> schedule.YearOut:
 
 @router.put("/{year}", response_model=schedule.LoadSummary)
 def load_year(year: int, data: schedule.ScheduleIn, session: SessionDep) -> schedule.LoadSummary:
-    """An administrator loads the official schedule; open deadlines are counted again."""
+    """An administrator loads the official schedule; open deadlines are counted again.
+    A body whose note marks it as an example is refused (422) unless `force` is true."""
     summary = schedule.load_schedule(
         session,
         year,
         holidays=list(data.holidays),
         workdays=list(data.workdays),
         by=data.by,
+        note=data.note,
+        force=data.force,
     )
     session.commit()
     return summary

@@ -49,6 +49,8 @@ def test_working_days_answers_date_and_provisional(client):
 def test_administrator_loads_a_year(client, loop, session):
     admin = loop.cast.admin
     session.commit()
+    forced = {"by": admin.id, **BODY_2027, "note": "示例（演示用）", "force": True}
+    assert client.put("/calendar/2027", json=forced).status_code == 200
     r = client.put("/calendar/2027", json={"by": admin.id, **BODY_2027})
     assert r.status_code == 200, r.text
     assert r.json()["holidays"] == 4 and r.json()["workdays"] == 1
@@ -85,6 +87,10 @@ def test_load_refusals(client, loop, session):
     assert r.status_code == 422 and r.json()["field"] == "workdays.0"
     r = client.put("/calendar/2027", json=BODY_2027)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "by"
+    example = {"by": cast.admin.id, **BODY_2027, "note": "示例，非官方放假安排"}
+    r = client.put("/calendar/2027", json=example)
+    assert r.status_code == 422 and r.json()["field"] == "note"
+    assert "标明为示例" in r.json()["detail"]
     assert session.exec(select(HolidaySchedule)).all() == []
 
 
@@ -133,9 +139,36 @@ def test_cli_loads_and_shows_a_year(committed_db, tmp_path):
     assert "已导入 2027 年放假安排：放假 4 天，调休上班 1 天" in r.output
     r = runner.invoke(app, ["calendar", "show", "2027", "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["source"] == "loaded"
-    # The shipped example (YAML) loads too, replacing the year.
+    # The shipped example says it is not official: refused, nothing replaced …
     r = runner.invoke(app, ["calendar", "load", str(EXAMPLE)])
-    assert r.exit_code == 0 and "替换原有 5 条" in r.output
+    assert r.exit_code == 1 and "标明为示例（示例，非官方放假安排）" in r.output, r.output
+    assert "--force" in r.output
+    r = runner.invoke(app, ["calendar", "show", "2027"])
+    assert "调休上班：" in r.output and "2027-01-09" in r.output
+    # … unless forced (a demo), which loads it, replacing the year, with a warning.
+    r = runner.invoke(app, ["calendar", "load", str(EXAMPLE), "--force"])
+    assert r.exit_code == 0 and "替换原有 5 条" in r.output, r.output
+    assert "已按 --force 导入示例安排" in r.output
+
+
+def test_cli_refuses_a_file_marked_as_an_example_by_name_or_heading(committed_db, tmp_path):
+    from runtime.cli import app
+
+    body = json.dumps({"year": 2027, **BODY_2027}, ensure_ascii=False)
+    by_name = tmp_path / "2027.example.json"
+    by_name.write_text(body, encoding="utf-8")
+    r = CliRunner().invoke(app, ["calendar", "load", str(by_name)])
+    assert r.exit_code == 1 and "标明为示例（文件名 2027.example.json）" in r.output
+    by_heading = tmp_path / "2027.yaml"
+    by_heading.write_text(
+        "# 示例文件（EXAMPLE）—— 不是官方放假安排\nyear: 2027\nholidays:\n"
+        "  - {date: 2027-01-01, name: 元旦}\n",
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(app, ["calendar", "load", str(by_heading)])
+    assert r.exit_code == 1 and "标明为示例" in r.output
+    r = CliRunner().invoke(app, ["calendar", "show", "2027"])
+    assert "暂估" in r.output  # nothing was loaded
 
 
 def test_cli_refuses_a_bad_file(committed_db, tmp_path):

@@ -221,3 +221,42 @@ def test_editing_any_field_breaks_the_chain(loop, session, field):
     )
     verdict = audit.verify(session)
     assert not verdict.ok and verdict.bad_id == events[0].id
+
+
+def test_the_checkpoint_is_never_written_over_a_shortened_chain(monkeypatch, tmp_path):
+    """Deleting the newest events and waiting for the next sweep must not launder them: the
+    checkpoint keeps the old head and says why."""
+    from tasks.audit import CheckpointMismatch, read_checkpoint, write_checkpoint
+
+    url = f"sqlite:///{tmp_path / 'case.db'}"
+    monkeypatch.setenv("XS_DATABASE_URL", url)
+    monkeypatch.setenv("XS_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        migrate(url)
+        engine = engine_for(url)
+        with Session(engine) as s:
+            for i in range(4):
+                record(s, action="person_created", topic_id=None, name=f"人员{i}")
+            s.commit()
+        assert write_checkpoint()["seq"] == 4
+        with Session(engine) as s:
+            record(s, action="person_created", topic_id=None, name="人员4")
+            s.commit()
+        assert write_checkpoint()["seq"] == 5  # the chain grew: the checkpoint follows
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_event WHERE seq >= 4"))
+            row = conn.execute(text("SELECT seq, hash FROM audit_event WHERE seq = 3")).one()
+            conn.execute(
+                text("UPDATE app_meta SET value = :v WHERE key = 'audit_head'"),
+                {"v": f"{row.seq}:{row.hash}"},
+            )
+        with pytest.raises(CheckpointMismatch, match="第 5 条"):
+            write_checkpoint()
+        assert read_checkpoint()["seq"] == 5
+        with Session(engine) as s:
+            verdict = audit.verify(s, checkpoint=read_checkpoint(), key=get_settings().secret())
+        assert not verdict.ok and "最新的记录被删除" in verdict.message
+        engine.dispose()
+    finally:
+        get_settings.cache_clear()

@@ -1,0 +1,263 @@
+"""Recurring runs never crowd out people, against the real stack (Prefect server, one process
+serving the API and every deployment) with the sweep every 5 s, on PostgreSQL:
+
+- a burst of on-demand requests queues one run per kind and period, the rest get that run;
+- the sweep and the dispatch never overlap themselves;
+- stage runs have slots of their own: 20 stages complete while every background slot is held
+  by a bulletin blocked on a table lock (so no sweep can start meanwhile);
+- the command line uses the configured Prefect API, waits, shows progress and prints the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from config.settings import Settings, get_settings
+from runtime.demo import Client, wait_for_run
+from runtime.stack import Stack
+from tests.conftest import _free_port, fresh_postgres, require_postgres
+from tests.receivers import HttpReceiver
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKGROUND_SLOTS = 2  # both held by blocked bulletins in the capacity test
+STAGES = 20
+
+
+@pytest.fixture(scope="module")
+def stack(prefect_server: str, tmp_path_factory) -> Iterator[Stack]:
+    require_postgres()
+    base: Path = tmp_path_factory.mktemp("recurring")
+    with HttpReceiver() as inbox, fresh_postgres("xs_recurring") as url:
+        apprise_yaml = base / "apprise.yml"
+        apprise_yaml.write_text(f"urls:\n  - {inbox.url()}:\n      tag: always\n", "utf-8")
+        defaults = get_settings()
+        settings = Settings(
+            data_dir=base / "data",
+            database_url=url,
+            apprise_config=apprise_yaml,
+            api_port=defaults.api_port,
+            prefect_port=defaults.prefect_port,
+            prefect_api_url=defaults.prefect_api_url,
+            follow_up_interval_seconds=5,
+            background_run_limit=BACKGROUND_SLOTS,
+            stage_run_limit=8,
+        )
+        running = Stack(settings, log_dir=base / "logs")
+        running.start_prefect()
+        running.start_app()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+def _post(url: str, body: dict | None = None) -> tuple[int, dict]:
+    r = httpx.post(url, json=body, timeout=120)
+    return r.status_code, r.json()
+
+
+def _topic(c: Client, title: str) -> int:
+    resident = c.post("/people", {"name": "周秀兰（居民代表）", "role": "resident"})
+    return c.post(
+        "/topics",
+        {
+            "title": title,
+            "description": "老旧小区楼道照明损坏，夜间出行不便，居民希望尽快修复。",
+            "category": "市政设施",
+            "source": "public",
+            "proposer_id": resident["id"],
+        },
+    )["id"]
+
+
+def _runs_of(stack: Stack, flow_name: str) -> list[dict]:
+    r = httpx.post(
+        f"{stack.prefect_api_url}/flow_runs/filter",
+        json={"flows": {"name": {"any_": [flow_name]}}, "limit": 200},
+        timeout=30,
+    )
+    r.raise_for_status()
+    return r.json()
+
+
+def _state_names(stack: Stack, flow_run_id: str) -> list[str]:
+    r = httpx.get(f"{stack.prefect_api_url}/flow_run_states/", params={"flow_run_id": flow_run_id})
+    r.raise_for_status()
+    return [s["name"] for s in r.json()]
+
+
+def _never_overlapped(runs: list[dict]) -> bool:
+    """No run that ran started before the one before it had ended."""
+    at = dt.datetime.fromisoformat
+    spans = sorted(
+        (
+            at(r["start_time"]),
+            at(r["end_time"]) if r["end_time"] else dt.datetime.max.replace(tzinfo=dt.UTC),
+        )
+        for r in runs
+        if r["run_count"] > 0  # dropped runs (CANCEL_NEW) never ran their body
+    )
+    return all(end <= nxt_start for (_, end), (nxt_start, _) in itertools.pairwise(spans))
+
+
+def test_a_burst_of_on_demand_requests_queues_one_run_per_kind_and_period(stack):
+    api = stack.api_url
+    requests = (
+        [(f"{api}/dispatch/weekly", None)] * 10
+        + [(f"{api}/follow-ups/sweep", None)] * 10
+        + [(f"{api}/bulletins/monthly", {"period": "2026-10"})] * 5
+        + [(f"{api}/bulletins/monthly", {"period": "2026-09"})] * 5
+    )
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        answers = list(pool.map(lambda req: _post(*req), requests))
+    assert {status for status, _ in answers} == {202}, answers
+    weekly, sweeps, october, september = (
+        [body for _, body in answers[a:b]] for a, b in ((0, 10), (10, 20), (20, 25), (25, 30))
+    )
+    # One weekly dispatch for ten requests, one bulletin per period for five each.
+    assert len({r["id"] for r in weekly}) == 1
+    assert len({r["id"] for r in october}) == 1 and october[0]["parameters"] == {
+        "period": "2026-10"
+    }
+    assert len({r["id"] for r in september}) == 1 and september[0]["id"] != october[0]["id"]
+    # Ten sweeps start at most one new run; the others get it or the scheduled one due now.
+    assert len({r["id"] for r in sweeps if not r["existing"]}) <= 1
+    assert any(r["existing"] for r in weekly + sweeps)
+
+    c = Client(api)
+    for run_id in {r["id"] for r in weekly + october + september}:
+        assert wait_for_run(c, run_id)["state_type"] == "COMPLETED"
+    again = c.post("/dispatch/weekly")
+    assert again["id"] != weekly[0]["id"] and again["existing"] is False
+    assert wait_for_run(c, again["id"])["state_type"] == "COMPLETED"
+
+    for flow_name in ("follow-up", "weekly-dispatch", "monthly-bulletin"):
+        assert _never_overlapped(_runs_of(stack, flow_name)), flow_name
+
+
+def test_stage_runs_have_slots_of_their_own_while_every_background_slot_is_held(stack):
+    c = Client(stack.api_url)
+    tids = [_topic(c, f"照明修复议题 {i} {uuid.uuid4().hex[:4]}") for i in range(STAGES)]
+    dsn = stack.settings.resolved_database_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(dsn) as lock:
+        lock.execute("LOCK TABLE bulletin IN ACCESS EXCLUSIVE MODE")
+        held = [
+            c.post("/bulletins/monthly", {"period": "2026-08"}),
+            c.post("/bulletins/quarterly", {"period": "2026Q2"}),
+        ]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            states = [c.get(f"/runs/{r['id']}")["state_type"] for r in held]
+            if states == ["RUNNING"] * BACKGROUND_SLOTS:
+                break
+            time.sleep(0.5)
+        assert states == ["RUNNING"] * BACKGROUND_SLOTS, states
+
+        with ThreadPoolExecutor(max_workers=STAGES) as pool:
+            starts = list(
+                pool.map(lambda t: _post(f"{stack.api_url}/topics/{t}/stages/topic"), tids)
+            )
+        assert [status for status, _ in starts] == [202] * STAGES, starts
+        runs = [body["flow_run_id"] for _, body in starts]
+        for run_id in runs:
+            assert wait_for_run(c, run_id)["state_type"] == "COMPLETED"
+            assert "AwaitingConcurrencySlot" not in _state_names(stack, run_id)
+        # The background slots were held the whole time: no stage waited for one to free up.
+        assert [c.get(f"/runs/{r['id']}")["state_type"] for r in held] == ["RUNNING"] * 2
+        sweep = c.post("/follow-ups/sweep")
+        assert sweep["existing"] is True and sweep["state_type"] == "SCHEDULED"
+        lock.rollback()
+
+    for r in held:
+        assert wait_for_run(c, r["id"])["state_type"] == "COMPLETED"
+    assert wait_for_run(c, sweep["id"])["state_type"] in ("COMPLETED", "CANCELLED")
+    for t in tids:
+        assert c.get(f"/topics/{t}")["status"] == "awaiting_approval"
+    assert _never_overlapped(_runs_of(stack, "follow-up"))
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _configured_only(env: dict[str, str]) -> dict[str, str]:
+    """The platform's settings only: Prefect must be found through XS_*, not PREFECT_API_URL."""
+    return {k: v for k, v in env.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
+
+
+def test_cli_waits_for_the_served_run_and_prints_what_it_did(stack):
+    env = _configured_only(stack.env())
+    done = _cli(["dispatch", "weekly"], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert re.search(r"已(启动|有)周调度", out) and "运行中" in out and "已完成" in out, out
+    assert re.search(r"周调度 \d{4}-W\d{2} 已完成：", out) and "摘要消息（一人一份）：" in out
+
+    queued = _cli(["bulletin", "monthly", "--period", "2026-07", "--no-wait"], env)
+    assert queued.returncode == 0, queued.stdout + queued.stderr
+    assert "当前状态：" in queued.stdout and "文件" not in queued.stdout
+
+    joined = _cli(["bulletin", "monthly", "--period", "2026-07"], env)
+    assert joined.returncode == 0, joined.stdout + joined.stderr
+    run_id = re.search(r"流程运行 ([0-9a-f-]{36})", joined.stdout)[1]  # type: ignore[index]
+    paths = re.findall(r"^\s+(?:PDF|HTML|XLSX)\s+(/\S+)$", joined.stdout, re.M)
+    assert len(paths) == 3 and all(Path(p).is_file() for p in paths), joined.stdout
+    run = httpx.get(f"{stack.prefect_api_url}/flow_runs/{run_id}").json()
+    assert run["parameters"] == {"period": "2026-07"} and run["state_type"] == "COMPLETED"
+
+
+def test_cli_bulletin_runs_on_the_configured_prefect_server(tmp_path, committed_db):
+    """No runner serves it: the bulletin runs in the CLI's process, recorded on the server the
+    settings name (a non-default port), not on a temporary one Prefect would start."""
+    port = _free_port()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=committed_db,
+        prefect_port=port,
+        prefect_api_url=None,
+    )
+    server = Stack(settings, log_dir=tmp_path / "logs")
+    server.start_prefect()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "XS_"))}
+        env.update(
+            XS_DATA_DIR=str(settings.data_dir),
+            XS_DATABASE_URL=committed_db,
+            XS_PREFECT_PORT=str(port),
+            PREFECT_LOGGING_LEVEL="WARNING",
+        )
+        done = _cli(["bulletin", "monthly", "--period", "2026-10"], env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"127.0.0.1:{port}" in done.stdout
+        paths = re.findall(r"^\s+(?:PDF|HTML|XLSX)\s+(/\S+)$", done.stdout, re.M)
+        assert len(paths) == 3 and all(Path(p).is_file() for p in paths), done.stdout
+        runs = httpx.post(
+            f"http://127.0.0.1:{port}/api/flow_runs/filter",
+            json={"flows": {"name": {"any_": ["monthly-bulletin"]}}},
+        ).json()
+        assert [(r["parameters"], r["state_type"]) for r in runs] == [
+            ({"period": "2026-10"}, "COMPLETED")
+        ]
+    finally:
+        server.stop()
