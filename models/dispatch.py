@@ -38,7 +38,7 @@ from models.case import (
     salutation,
 )
 from models.deadlines import WorkdayCounter, format_local, local_today
-from models.enums import ItemStatus, Obligation, Role
+from models.enums import ItemStatus, Obligation, PlanStatus, Role
 from models.obligations import PLAN_STATES, SPECS
 from models.tables import (
     LEVEL_DUE_SOON,
@@ -364,6 +364,20 @@ class _Lines:
             )
         return text
 
+    def action(self, kind: SectionKind, row: Any) -> str:
+        """What to do next on this line: the section's action, unless the officer's plan is
+        missing or was returned — then (re)submitting it comes first."""
+        plan = PlanStatus(row.plan_status) if row.plan_status else None
+        if (
+            kind.deadline_label == ITEM
+            and not kind.action.startswith("督")
+            and row.status != ItemStatus.TRANSFERRED
+            and plan in (None, PlanStatus.RETURNED)
+        ):
+            verb = "重新提交方案" if plan is PlanStatus.RETURNED else "提交方案"
+            return f"{verb} {_on_item('item.plan').format(id=row.id)}"
+        return kind.action.format(id=row.id, owed_by=row.officer_name, department=row.department)
+
     def section(self, number: int, key: str, rows: list[Any]) -> dict[str, Any]:
         kind = SECTIONS[key]
         rows = sorted(rows, key=_news, reverse=True)  # newest information first
@@ -375,9 +389,7 @@ class _Lines:
                 "department": r.department,
                 "owed_by": r.officer_name,
                 "when": self.when(key, r),
-                "action": kind.action.format(
-                    id=r.id, owed_by=r.officer_name, department=r.department
-                ),
+                "action": self.action(kind, r),
             }
             for r in rows[: self.limit]
         ]

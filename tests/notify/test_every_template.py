@@ -151,6 +151,10 @@ def test_every_template_reads_correctly_by_email_and_webhook(
     made = {n.template for n in rows}
     wanted = {p.stem for p in TEMPLATES.glob("*.txt")} - NOT_MESSAGES
     assert wanted <= made, f"no message of {sorted(wanted - made)}"
+    # A line whose plan was returned asks for the plan again, not for progress on it.
+    digest = next(n for n in rows if n.template == "weekly_digest" and "尚未重新提交" in n.body)
+    returned = next(line for line in digest.body.splitlines() if "尚未重新提交" in line)
+    assert "办理：重新提交方案" in returned and "/plan" in returned
 
     # Apprise waits 5.5 s between two sends to one service (measured on the wall clock):
     # a test need not.
