@@ -435,7 +435,7 @@ def main() -> None:
             from tasks.notify import deliver_notifications
 
             t0 = time.perf_counter()
-            delivery = deliver_notifications.fn(limit=1000, max_batches=1000)
+            delivery = deliver_notifications.fn(limit=1_000_000)
             deliver_s = time.perf_counter() - t0
 
         result = {

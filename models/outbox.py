@@ -72,7 +72,8 @@ def claim(
     topic_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Take up to `limit` sendable rows; the conditional update keeps two senders apart.
+    """Take up to `limit` sendable rows (delivery takes one at a time: what a crash can leave in
+    doubt is what was claimed); the conditional update keeps two senders apart.
 
     Failed rows come back after their backoff however many times they failed: only delivery
     or an administrator's give-up ends the retries."""

@@ -17,49 +17,47 @@ from tasks.retry import retrying
 
 
 @task(name="deliver-notifications", **retrying(retries=2, delays=[2, 10]))
-def deliver_notifications(
-    topic_id: int | None = None, limit: int = 500, max_batches: int = 20
-) -> dict[str, int]:
-    """Send what is pending, batch by batch. Claims are committed before sending, so a retry
-    of this task (or a crash) never sends a claimed row again: at most once per service."""
+def deliver_notifications(topic_id: int | None = None, limit: int = 10_000) -> dict[str, int]:
+    """Send what is pending, one message at a time (up to `limit` in this run). Each message is
+    claimed in its own committed transaction just before it is sent, so a crash leaves at most
+    the one message in flight in doubt — never the rest of a batch — and a retry of this task
+    never sends a claimed message again: at most once per service."""
     settings = get_settings()
     with session_scope() as session:
         in_doubt = outbox.mark_in_doubt(session)
     counts: Counter[str] = Counter()
     if in_doubt:
         counts["unknown"] += in_doubt
-    channel = open_channel()  # before claiming: a broken channel file must not strand claimed rows
-    for _ in range(max_batches):
+    channel = open_channel()  # before claiming: a broken channel file must not strand a row
+    for _ in range(limit):
         with session_scope() as session:
-            rows = outbox.claim(session, limit=limit, topic_id=topic_id)
-        if not rows:
+            claimed = outbox.claim(session, limit=1, topic_id=topic_id)
+        if not claimed:
             break
-        for row in rows:
-            try:
-                result = channel.send(
-                    tag=row["recipient"],
-                    title=row["title"],
-                    body=row["body"],
-                    payload=row["payload"],
-                    already=row["delivered_services"],
-                    tries=settings.delivery_tries,
-                    backoff=settings.delivery_backoff_seconds,
-                )
-                delivered, failed, no_channel = result.delivered, result.failed, result.no_channel
-            except Exception as exc:  # a broken channel must not stall the other rows
-                delivered, failed, no_channel = [], {"apprise": repr(exc)[:300]}, False
-            with session_scope() as session:
-                status = outbox.record_result(
-                    session,
-                    notification_id=row["id"],
-                    delivered=delivered,
-                    failed=failed,
-                    no_channel=no_channel,
-                    max_attempts=settings.delivery_attempts,
-                )
-            counts[status.value] += 1
-        if len(rows) < limit:
-            break
+        row = claimed[0]
+        try:
+            result = channel.send(
+                tag=row["recipient"],
+                title=row["title"],
+                body=row["body"],
+                payload=row["payload"],
+                already=row["delivered_services"],
+                tries=settings.delivery_tries,
+                backoff=settings.delivery_backoff_seconds,
+            )
+            delivered, failed, no_channel = result.delivered, result.failed, result.no_channel
+        except Exception as exc:  # a broken channel must not stall the other rows
+            delivered, failed, no_channel = [], {"apprise": repr(exc)[:300]}, False
+        with session_scope() as session:
+            status = outbox.record_result(
+                session,
+                notification_id=row["id"],
+                delivered=delivered,
+                failed=failed,
+                no_channel=no_channel,
+                max_attempts=settings.delivery_attempts,
+            )
+        counts[status.value] += 1
     return dict(counts)
 
 

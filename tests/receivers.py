@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +40,7 @@ class HttpReceiver:
     log: list[Received] = field(default_factory=list)
     hits: int = 0
     fail_next: int = 0
+    delay: float = 0.0  # seconds each answer takes (a slow channel), after the message is kept
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -80,6 +82,8 @@ class HttpReceiver:
                                 data,
                             )
                         )
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
