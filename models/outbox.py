@@ -2,7 +2,7 @@
 
 Delivery guarantee: at most once per key (event, recipient, channel) and Apprise service.
 
-- A sender first claims rows ('sending', attempts + 1) and commits, then sends, then records
+- A sender claims one row at a time ('sending', attempts + 1) and commits, then sends, then records
   what each Apprise service answered in a second transaction.
 - Process dies before the claim commits: nothing was sent; the row is still pending and the
   next run sends it.
