@@ -7,10 +7,11 @@ from contextlib import AbstractContextManager
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from api.launcher import request_delivery
-from config.db import get_engine, session_scope
+from config.db import database_unavailable, get_engine, session_scope
 from models.base import MAX_ID
 from models.case import OUTBOX_QUEUED
 
@@ -20,7 +21,11 @@ def get_session() -> Iterator[Session]:
         try:
             yield session
         finally:
-            session.rollback()  # anything not committed by the route is dropped
+            try:
+                session.rollback()  # anything not committed by the route is dropped
+            except DBAPIError as exc:  # the connection died: there is nothing left to undo
+                if not database_unavailable(exc):
+                    raise
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -9,9 +9,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from config.db import database_unavailable
 from models.errors import DomainError
 
 VALIDATION_MESSAGES = {
@@ -79,6 +80,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: _described("输入不合法（逐项列出字段和原因）"),
     503: _described("依赖的服务（数据库、流程引擎）暂不可用"),
 }
+
+
+RETRY_AFTER_SECONDS = 5
 
 
 class ServiceUnavailable(Exception):
@@ -168,6 +172,27 @@ def install(app: FastAPI) -> None:
             status_code=409, content={"detail": "与已有记录冲突，未做任何修改（可能是重复提交）"}
         )
 
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        """The database down or restarting is a 503 the client may retry, never a 500; a value
+        the database cannot store is the client's 422."""
+        if database_unavailable(exc):
+            return JSONResponse(
+                status_code=503,
+                content={"detail": "数据库暂不可用，本次操作未执行，请稍后重试"},
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        if isinstance(exc, DataError):
+            return JSONResponse(
+                status_code=422,
+                content={"detail": "取值超出可存储的范围，未做任何修改", "field": "body"},
+            )
+        raise exc
+
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": exc.message})
+        return JSONResponse(
+            status_code=503,
+            content={"detail": exc.message},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )

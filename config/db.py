@@ -9,6 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine
 
 from config.settings import get_settings
@@ -42,6 +44,18 @@ def engine_for(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database itself cannot answer right now (down, restarting, refusing connections,
+    locked, the pool exhausted) — as opposed to a refusal of the data: another try may pass."""
+    if isinstance(exc, IntegrityError):
+        return False
+    if isinstance(exc, OperationalError | PoolTimeout):
+        return True  # "database is locked", a dropped connection, a failover
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated)
+    return False
 
 
 def get_engine() -> Engine:

@@ -11,19 +11,20 @@ from typing import Any
 
 import httpx
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
+from config.db import database_unavailable
 from models.errors import DomainError
 
 
 def is_transient(exc: BaseException) -> bool:
     """True for failures another attempt may get past."""
-    if isinstance(exc, DomainError | IntegrityError):
+    if isinstance(exc, DomainError):
         return False
-    if isinstance(exc, OperationalError):
-        return True  # "database is locked", a dropped connection, a failover
+    if database_unavailable(exc):
+        return True
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated)
+        return False  # a refusal of the data (integrity, range): the same again fails again
     return isinstance(exc, httpx.TransportError | ConnectionError | TimeoutError | OSError)
 
 
