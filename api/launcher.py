@@ -7,8 +7,8 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import anyio
@@ -166,6 +166,22 @@ async def start_stage(uow: UnitOfWork, topic_id: int, stage: Stage) -> StageStar
     )
 
 
+@contextmanager
+def _prefect_for(what: str) -> Iterator[None]:
+    """Calls to Prefect on the way to starting `what`: Prefect unreachable or the deployment not
+    served is a clear 503 (nothing was started), not a traceback."""
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        yield
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未启动{what}：{exc}") from exc
+    except ObjectNotFound as exc:
+        raise ServiceUnavailable(
+            f"{what}的流程部署尚未就绪（请用 xieshang up 启动全部服务），未启动任何流程"
+        ) from exc
+
+
 async def _launch(
     flow_name: str,
     *,
@@ -177,9 +193,8 @@ async def _launch(
     """Create a flow run of a served deployment and return at once; refuse clearly (503, nothing
     started) when Prefect or the deployment is not there."""
     from prefect.deployments import run_deployment
-    from prefect.exceptions import ObjectNotFound
 
-    try:
+    with _prefect_for(what):
         run = await run_deployment(  # type: ignore[misc]
             deployment_ref(flow_name),
             parameters=parameters or {},
@@ -188,12 +203,6 @@ async def _launch(
             tags=tags,
             idempotency_key=idempotency_key,
         )
-    except (httpx.HTTPError, OSError) as exc:
-        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未启动{what}：{exc}") from exc
-    except ObjectNotFound as exc:
-        raise ServiceUnavailable(
-            f"{what}的流程部署尚未就绪（请用 xieshang up 启动全部服务），未启动任何流程"
-        ) from exc
     return _public(run, flow_name)
 
 
@@ -240,10 +249,8 @@ async def _recent_runs(flow_name: str, parameters: dict[str, Any]) -> list[Any]:
         FlowRunFilterExpectedStartTime,
     )
     from prefect.client.schemas.sorting import FlowRunSort
-    from prefect.exceptions import ObjectNotFound
 
-    what = RECURRING_NAMES[flow_name]
-    try:
+    with _prefect_for(RECURRING_NAMES[flow_name]):
         async with get_client() as client:
             deployment = await client.read_deployment_by_name(deployment_ref(flow_name))
             runs = await client.read_flow_runs(
@@ -256,12 +263,6 @@ async def _recent_runs(flow_name: str, parameters: dict[str, Any]) -> list[Any]:
                 sort=FlowRunSort.EXPECTED_START_TIME_DESC,
                 limit=50,
             )
-    except (httpx.HTTPError, OSError) as exc:
-        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用，未启动{what}：{exc}") from exc
-    except ObjectNotFound as exc:
-        raise ServiceUnavailable(
-            f"{what}的流程部署尚未就绪（请用 xieshang up 启动全部服务），未启动任何流程"
-        ) from exc
     return [r for r in runs if dict(r.parameters or {}) == parameters]
 
 

@@ -177,39 +177,44 @@ def test_concurrent_transactions_never_fork_the_chain():
         engine.dispose()
 
 
-def test_the_command_names_the_bad_event_and_exits_non_zero(monkeypatch, tmp_path):
-    """`xieshang audit checkpoint` then `verify` on a real database file; after an edit the
-    command fails and says which event."""
-    from runtime.cli import app
-
+@pytest.fixture
+def case_file(monkeypatch, tmp_path):
+    """A committed SQLite case file and data directory of its own (its checkpoint, its key)."""
     url = f"sqlite:///{tmp_path / 'case.db'}"
     monkeypatch.setenv("XS_DATABASE_URL", url)
     monkeypatch.setenv("XS_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
-    try:
-        migrate(url)
-        engine = engine_for(url)
-        with Session(engine) as s:
-            for i in range(3):
-                record(s, action="person_created", topic_id=None, name=f"人员{i}")
-            s.commit()
-        runner = CliRunner()
-        assert runner.invoke(app, ["audit", "checkpoint"]).exit_code == 0
-        saved = json.loads((tmp_path / "audit-checkpoint.json").read_text())
-        assert saved["seq"] == 3
-        ok = runner.invoke(app, ["audit", "verify"])
-        assert ok.exit_code == 0 and "审计链完整" in ok.output
-        with engine.begin() as conn:
-            conn.execute(
-                text("UPDATE audit_event SET detail = :d WHERE seq = 2"),
-                {"d": json.dumps({"name": "人员9"}, ensure_ascii=False)},
-            )
-        bad = runner.invoke(app, ["audit", "verify"])
-        assert bad.exit_code == 1
-        assert "第 2 条审计记录内容被改动" in bad.output
-        engine.dispose()
-    finally:
-        get_settings.cache_clear()
+    migrate(url)
+    engine = engine_for(url)
+    yield engine
+    engine.dispose()
+    get_settings.cache_clear()
+
+
+def test_the_command_names_the_bad_event_and_exits_non_zero(case_file, tmp_path):
+    """`xieshang audit checkpoint` then `verify` on a real database file; after an edit the
+    command fails and says which event."""
+    from runtime.cli import app
+
+    engine = case_file
+    with Session(engine) as s:
+        for i in range(3):
+            record(s, action="person_created", topic_id=None, name=f"人员{i}")
+        s.commit()
+    runner = CliRunner()
+    assert runner.invoke(app, ["audit", "checkpoint"]).exit_code == 0
+    saved = json.loads((tmp_path / "audit-checkpoint.json").read_text())
+    assert saved["seq"] == 3
+    ok = runner.invoke(app, ["audit", "verify"])
+    assert ok.exit_code == 0 and "审计链完整" in ok.output
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_event SET detail = :d WHERE seq = 2"),
+            {"d": json.dumps({"name": "人员9"}, ensure_ascii=False)},
+        )
+    bad = runner.invoke(app, ["audit", "verify"])
+    assert bad.exit_code == 1
+    assert "第 2 条审计记录内容被改动" in bad.output
 
 
 @pytest.mark.parametrize("field", ["detail", "action"])
@@ -223,40 +228,31 @@ def test_editing_any_field_breaks_the_chain(loop, session, field):
     assert not verdict.ok and verdict.bad_id == events[0].id
 
 
-def test_the_checkpoint_is_never_written_over_a_shortened_chain(monkeypatch, tmp_path):
+def test_the_checkpoint_is_never_written_over_a_shortened_chain(case_file):
     """Deleting the newest events and waiting for the next sweep must not launder them: the
     checkpoint keeps the old head and says why."""
     from tasks.audit import CheckpointMismatch, read_checkpoint, write_checkpoint
 
-    url = f"sqlite:///{tmp_path / 'case.db'}"
-    monkeypatch.setenv("XS_DATABASE_URL", url)
-    monkeypatch.setenv("XS_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    try:
-        migrate(url)
-        engine = engine_for(url)
-        with Session(engine) as s:
-            for i in range(4):
-                record(s, action="person_created", topic_id=None, name=f"人员{i}")
-            s.commit()
-        assert write_checkpoint()["seq"] == 4
-        with Session(engine) as s:
-            record(s, action="person_created", topic_id=None, name="人员4")
-            s.commit()
-        assert write_checkpoint()["seq"] == 5  # the chain grew: the checkpoint follows
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM audit_event WHERE seq >= 4"))
-            row = conn.execute(text("SELECT seq, hash FROM audit_event WHERE seq = 3")).one()
-            conn.execute(
-                text("UPDATE app_meta SET value = :v WHERE key = 'audit_head'"),
-                {"v": f"{row.seq}:{row.hash}"},
-            )
-        with pytest.raises(CheckpointMismatch, match="第 5 条"):
-            write_checkpoint()
-        assert read_checkpoint()["seq"] == 5
-        with Session(engine) as s:
-            verdict = audit.verify(s, checkpoint=read_checkpoint(), key=get_settings().secret())
-        assert not verdict.ok and "最新的记录被删除" in verdict.message
-        engine.dispose()
-    finally:
-        get_settings.cache_clear()
+    engine = case_file
+    with Session(engine) as s:
+        for i in range(4):
+            record(s, action="person_created", topic_id=None, name=f"人员{i}")
+        s.commit()
+    assert write_checkpoint()["seq"] == 4
+    with Session(engine) as s:
+        record(s, action="person_created", topic_id=None, name="人员4")
+        s.commit()
+    assert write_checkpoint()["seq"] == 5  # the chain grew: the checkpoint follows
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_event WHERE seq >= 4"))
+        row = conn.execute(text("SELECT seq, hash FROM audit_event WHERE seq = 3")).one()
+        conn.execute(
+            text("UPDATE app_meta SET value = :v WHERE key = 'audit_head'"),
+            {"v": f"{row.seq}:{row.hash}"},
+        )
+    with pytest.raises(CheckpointMismatch, match="第 5 条"):
+        write_checkpoint()
+    assert read_checkpoint()["seq"] == 5
+    with Session(engine) as s:
+        verdict = audit.verify(s, checkpoint=read_checkpoint(), key=get_settings().secret())
+    assert not verdict.ok and "最新的记录被删除" in verdict.message
