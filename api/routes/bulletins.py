@@ -75,13 +75,13 @@ def _bulletin(session: SessionDep, bulletin_id: int) -> Bulletin:
         raise NotFound(f"通报 {bulletin_id} 不存在") from None
 
 
-@router.get("/{bulletin_id}", response_model=bulletin.BulletinDetail)
+@router.get("/{bulletin_id:int}", response_model=bulletin.BulletinDetail)
 def read_bulletin(bulletin_id: int, session: SessionDep) -> bulletin.BulletinPublic:
     return bulletin.public(_bulletin(session, bulletin_id), detail=True)
 
 
 @router.get(
-    "/{bulletin_id}/files/{fmt}",
+    "/{bulletin_id:int}/files/{fmt}",
     response_class=FileResponse,
     responses={404: {"description": "通报或文件不存在"}},
 )

@@ -204,3 +204,10 @@ def test_a_plan_or_an_extension_in_the_past_is_refused(client, loop, session):
     )
     assert "须晚于今天" in _refused(r, "deadline")
     assert client.get(f"/items/{item.id}/plans").json()["count"] == 0
+
+
+def test_a_bulletin_action_read_with_get_is_405_not_a_bad_id(client):
+    """`/bulletins/monthly` is an action (POST); reading it is the wrong method, not an id."""
+    r = client.get("/bulletins/monthly")
+    assert r.status_code == 405 and r.json()["detail"] == "该地址不支持此请求方法"
+    assert client.get("/bulletins/424242").status_code == 404
