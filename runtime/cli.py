@@ -59,11 +59,8 @@ def up() -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     try:
-        while not stopping:
-            for name, proc in stack.processes:
-                if proc.poll() is not None:
-                    typer.echo(f"{name} 已退出（代码 {proc.returncode}），请查看日志", err=True)
-                    stopping = True
+        while not stopping:  # a child that dies is restarted, with a growing delay
+            stack.supervise(say=lambda line: typer.echo(line, err=True))
             time.sleep(1)
     except KeyboardInterrupt:
         pass

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -23,14 +25,33 @@ def healthy(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+# Waits before restarting a child that died, growing with each death in a row; a child that
+# then runs for STABLE_AFTER seconds starts the count again.
+RESTART_DELAYS = (1, 2, 5, 10, 30, 60)
+STABLE_AFTER = 300.0
+
+
+@dataclass
+class Restart:
+    """A child's deaths in a row, and when it may be started again."""
+
+    count: int = 0
+    due: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+
 class Stack:
-    """Children are started in their own process groups and stopped in reverse order."""
+    """Children are started in their own process groups and stopped in reverse order; a child
+    that dies is started again (after a growing delay) by `supervise`."""
 
     def __init__(self, settings: Settings, *, log_dir: Path | None = None) -> None:
         self.settings = settings
         self.log_dir = log_dir or settings.data_dir / "logs"
         self.processes: list[tuple[str, subprocess.Popen]] = []
         self.started_prefect = False
+        # How each child is started again (arguments, health URL) and its restart record.
+        self._specs: dict[str, tuple[list[str], str]] = {}
+        self._restarts: dict[str, Restart] = {}
 
     @property
     def api_url(self) -> str:
@@ -105,6 +126,7 @@ class Stack:
                 ],
             )
             self.started_prefect = True
+            self._specs["prefect-server"] = (proc.args, health)  # type: ignore[assignment]
             self._wait("prefect-server", proc, health, timeout)
         elif not healthy(health):
             raise RuntimeError(f"配置的 Prefect 服务 {self.prefect_api_url} 无法访问")
@@ -112,7 +134,37 @@ class Stack:
     def start_app(self, timeout: float = 120) -> None:
         """The API and every deployment, in one process; ready once Prefect lists them all."""
         proc = self._spawn("xieshang", [sys.executable, "-m", "runtime.serve"])
+        self._specs["xieshang"] = (proc.args, f"{self.api_url}/ready")  # type: ignore[assignment]
         self._wait("xieshang", proc, f"{self.api_url}/ready", timeout)
+
+    def supervise(self, say: Callable[[str], None] = print) -> None:
+        """One look at the children: a dead one is reported and, once its delay has passed,
+        started again (without waiting for it to be ready: the next look sees how it does)."""
+        now = time.monotonic()
+        for index, (name, proc) in enumerate(list(self.processes)):
+            record = self._restarts.setdefault(name, Restart())
+            if proc.poll() is None:
+                if record.count and now - record.started > STABLE_AFTER:
+                    record.count = 0  # it has held: the next death starts the delays again
+                continue
+            if name not in self._specs:
+                continue
+            if not record.due:
+                delay = RESTART_DELAYS[min(record.count, len(RESTART_DELAYS) - 1)]
+                record.due = now + delay
+                say(
+                    f"{name} 意外退出（代码 {proc.returncode}），{delay} 秒后重启"
+                    f"（连续第 {record.count + 1} 次；日志 {self.log_dir / (name + '.log')}）"
+                )
+            if now >= record.due:
+                args, _health = self._specs[name]
+                self.processes.pop(index)
+                self._spawn(name, args)
+                record.count += 1
+                record.due = 0.0
+                record.started = now
+                say(f"{name} 已重启")
+                return  # the list changed: look again next time
 
     def stop(self) -> None:
         for _name, proc in reversed(self.processes):
