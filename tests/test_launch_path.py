@@ -106,7 +106,7 @@ def _burst(stack: Stack, urls: list[str], probes: int) -> tuple[list, list]:
 @pytest.mark.parametrize("n", [2, 10])
 def test_concurrent_starts_of_one_stage_give_one_run_and_the_api_keeps_answering(stack, n):
     c = Client(stack.api_url)
-    tid = _topic(c, f"同时启动 {n} 次的议题 {uuid.uuid4().hex[:4]}")
+    tid = _topic(c, f"同时启动 {n} 次的议题 {uuid.uuid4().hex}")
     url = f"{stack.api_url}/topics/{tid}/stages/topic"
     starts, checks = _burst(stack, [url] * n, probes=5)
 
@@ -127,7 +127,7 @@ def test_concurrent_starts_of_one_stage_give_one_run_and_the_api_keeps_answering
 
 def test_concurrent_starts_of_different_topics_all_succeed(stack):
     c = Client(stack.api_url)
-    tids = [_topic(c, f"并发议题 {i} {uuid.uuid4().hex[:4]}") for i in range(6)]
+    tids = [_topic(c, f"并发议题 {i} {uuid.uuid4().hex}") for i in range(6)]
     starts, checks = _burst(
         stack, [f"{stack.api_url}/topics/{t}/stages/topic" for t in tids], probes=5
     )
@@ -146,7 +146,7 @@ def test_a_persons_action_is_delivered_within_seconds_not_at_the_next_sweep(stac
     run the action starts after its commit."""
     assert stack.settings.follow_up_interval_seconds == 3600
     c = Client(stack.api_url)
-    title = f"审定后即时通知的议题 {uuid.uuid4().hex[:4]}"
+    title = f"审定后即时通知的议题 {uuid.uuid4().hex}"
     tid = _topic(c, title)
     started = c.post(f"/topics/{tid}/stages/topic")
     assert wait_for_run(c, started["flow_run_id"])["state_type"] == "COMPLETED"
@@ -184,7 +184,7 @@ def test_a_stage_whose_runner_was_killed_mid_run_can_be_restarted(stack):
     if not stack.settings.resolved_database_url.startswith("postgresql"):
         pytest.skip("holds the topic's row lock to catch the run mid-stage: PostgreSQL only")
     c = Client(stack.api_url)
-    tid = _topic(c, f"运行中途进程被杀的议题 {uuid.uuid4().hex[:4]}")
+    tid = _topic(c, f"运行中途进程被杀的议题 {uuid.uuid4().hex}")
     dsn = stack.settings.resolved_database_url.replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(dsn) as lock:
         # Blocks the run's FOR UPDATE in begin-stage, not the API's insert that references it.

@@ -151,7 +151,9 @@ def test_a_burst_of_on_demand_requests_queues_one_run_per_kind_and_period(stack)
 
 def test_stage_runs_have_slots_of_their_own_while_every_background_slot_is_held(stack):
     c = Client(stack.api_url)
-    tids = [_topic(c, f"照明修复议题 {i} {uuid.uuid4().hex[:4]}") for i in range(STAGES)]
+    tids = [
+        _topic(c, f"照明修复议题 {uuid.uuid4().hex}") for _ in range(STAGES)
+    ]  # never near-duplicates
     dsn = stack.settings.resolved_database_url.replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(dsn) as lock:
         lock.execute("LOCK TABLE bulletin IN ACCESS EXCLUSIVE MODE")

@@ -44,7 +44,7 @@ async def test_a_sweep_that_found_nothing_leaves_no_artifact_one_that_chased_doe
         loop = LoopBuilder(s)
         loop.today = dt.date(2026, 2, 12)
         loop.advance(
-            loop.topic(title=f"巡检留痕的议题 {uuid.uuid4().hex[:4]}"),
+            loop.topic(title=f"巡检留痕的议题 {uuid.uuid4().hex}"),
             to=Stage.TRANSFER,
             start=True,
         )
