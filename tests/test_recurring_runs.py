@@ -258,8 +258,9 @@ def test_cli_bulletin_runs_on_the_configured_prefect_server(tmp_path, committed_
             f"http://127.0.0.1:{port}/api/flow_runs/filter",
             json={"flows": {"name": {"any_": ["monthly-bulletin"]}}},
         ).json()
+        # Run in the command's own process, Prefect records every parameter, defaults included.
         assert [(r["parameters"], r["state_type"]) for r in runs] == [
-            ({"period": "2026-10"}, "COMPLETED")
+            ({"period": "2026-10", "interim": False}, "COMPLETED")
         ]
     finally:
         server.stop()
