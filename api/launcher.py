@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import logging
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -289,21 +290,35 @@ async def launch_recurring(
     running: then that one is returned (`existing`), so a burst of requests queues nothing.
 
     Requests at the same moment converge on one new run: its idempotency key names the last
-    on-demand run before it, which is the same for all of them until the new one exists."""
+    on-demand run before it, which is the same for all of them until the new one exists. In
+    one API process they are also taken one at a time, so all but the first are told the run
+    already existed (across processes the key alone converges them)."""
     parameters = parameters or {}
-    runs = await _recent_runs(flow_name, parameters)
-    current = _in_flight(runs)
-    if current is not None:
-        return _public(current, flow_name, existing=True)
-    last = next((r for r in runs if "on-demand" in r.tags), None)
-    key = f"{flow_name}:{json.dumps(parameters, sort_keys=True)}:after:{last.id if last else '-'}"
-    return await _launch(
-        flow_name,
-        what=RECURRING_NAMES[flow_name],
-        parameters=parameters,
-        tags=["on-demand", *(tags or [])],
-        idempotency_key=key,
-    )
+    kind = f"{flow_name}:{json.dumps(parameters, sort_keys=True)}"
+    async with _launch_lock(kind):
+        runs = await _recent_runs(flow_name, parameters)
+        current = _in_flight(runs)
+        if current is not None:
+            return _public(current, flow_name, existing=True)
+        last = next((r for r in runs if "on-demand" in r.tags), None)
+        return await _launch(
+            flow_name,
+            what=RECURRING_NAMES[flow_name],
+            parameters=parameters,
+            tags=["on-demand", *(tags or [])],
+            idempotency_key=f"{kind}:after:{last.id if last else '-'}",
+        )
+
+
+# One lock per kind of recurring run and per event loop (an asyncio lock belongs to one loop).
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _launch_lock(kind: str) -> asyncio.Lock:
+    locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(kind, asyncio.Lock())
 
 
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
