@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from api import errors
+from api import auth, errors
 from api.launcher import installation_id
 from api.routes import actions, admin, dispatch, people, topics
 from api.routes.bulletins import router as bulletins_router
@@ -33,6 +33,7 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     for router in (
+        auth.router,
         people.router,
         topics.router,
         actions.router,

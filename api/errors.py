@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config.db import database_unavailable
-from models.errors import DomainError
+from models.errors import DomainError, NotSignedIn, TooManyRequests
 
 VALIDATION_MESSAGES = {
     "missing": "缺少必填字段",
@@ -74,10 +74,12 @@ def _described(text: str) -> dict[str, Any]:
 # person may not be allowed, and the database may be briefly unavailable).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _described("请求体无法解析（不是 UTF-8 编码的 JSON）"),
+    401: _described("未登录，或登录已失效"),
     403: _described("无权办理"),
     404: _described("记录不存在"),
     409: _described("当前状态不允许该操作，或与已有记录冲突"),
     422: _described("输入不合法（逐项列出字段和原因）"),
+    429: _described("操作过于频繁，请稍后再试"),
     503: _described("依赖的服务（数据库、流程引擎）暂不可用"),
 }
 
@@ -133,7 +135,12 @@ def install(app: FastAPI) -> None:
             # The same shape as a validation error: the field at fault and why.
             body["field"] = exc.field
             body["errors"] = [{"field": exc.field, "message": exc.message, "type": "invalid"}]
-        return JSONResponse(status_code=exc.status_code, content=body)
+        headers = {}
+        if isinstance(exc, NotSignedIn):
+            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, TooManyRequests):
+            headers["Retry-After"] = str(exc.retry_after)
+        return JSONResponse(status_code=exc.status_code, content=body, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -77,7 +77,7 @@ def main() -> None:
     import httpx
 
     from config.settings import get_settings
-    from runtime.demo import Client, wait_for_run
+    from runtime.demo import Client, bootstrap_administrator, wait_for_run
     from runtime.stack import Stack
 
     settings = get_settings()
@@ -86,9 +86,8 @@ def main() -> None:
     try:
         stack.start()
         api, prefect = stack.api_url, stack.prefect_api_url
-        c = Client(api)
+        c = Client(api).signed_in(*bootstrap_administrator("bench"))
         sweep = httpx.get(f"{prefect}/deployments/name/follow-up/xieshang").json()["id"]
-        resident = c.post("/people", {"name": "基准测试居民", "role": "resident"})
 
         def set_sweep(on: bool) -> None:
             action = "resume_deployment" if on else "pause_deployment"
@@ -103,7 +102,7 @@ def main() -> None:
             while not stop.is_set():
                 path, body = targets[i % len(targets)]
                 try:
-                    r = httpx.post(f"{api}{path}", json=body, timeout=60)
+                    r = httpx.post(f"{api}{path}", json=body, timeout=60, headers=c.headers)
                     asked["requests"] += 1
                     asked["existing"] += bool(r.json().get("existing"))
                 except httpx.HTTPError:
@@ -142,7 +141,6 @@ def main() -> None:
                     "description": "小区门前道路坑洼积水，雨天出行困难，居民希望尽快修复。",
                     "category": "市政设施",
                     "source": "public",
-                    "proposer_id": resident["id"],
                 },
             )["id"]
             t0 = dt.datetime.now(dt.UTC)

@@ -6,10 +6,14 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets copied from examples and tutorials: never accepted outside development.
+WEAK_SECRETS = {"changeme", "changethis", "secret", "secret_key", "your-secret-key", "xieshang"}
 
 
 class Settings(BaseSettings):
@@ -24,6 +28,10 @@ class Settings(BaseSettings):
     prefect_api_url: str | None = Field(default=None, description="Prefect API；默认本机服务")
     apprise_config: Path | None = Field(default=None, description="Apprise 通知渠道配置文件")
     timezone: str = "Asia/Shanghai"
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="运行环境；production 时必须设置足够长的 XS_SECRET_KEY，且会话 Cookie 仅经 HTTPS 发送",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="安装密钥（签名审计校验点等）；不设时在数据目录生成 secret.key 并沿用",
@@ -31,6 +39,15 @@ class Settings(BaseSettings):
     audit_checkpoint: Path | None = Field(
         default=None,
         description="审计链校验点文件（应放在数据库之外、最好另一台机器的目录）；默认数据目录下",
+    )
+
+    # Sign-in (登录): token lifetime, lockout after repeated failures, attempts per minute.
+    token_minutes: int = Field(default=30, ge=1, le=24 * 60, description="登录令牌有效期（分钟）")
+    sign_in_failures: int = Field(default=5, ge=1, description="连续输错几次密码即锁定账号")
+    lockout_minutes: int = Field(default=15, ge=1, description="账号锁定时长（分钟）")
+    sign_in_per_minute: int = Field(default=10, ge=1, description="每个来源每分钟可尝试登录的次数")
+    actions_per_minute: int = Field(
+        default=120, ge=1, description="每人每分钟可发起的会触发通知的操作数"
     )
 
     api_host: str = "127.0.0.1"
@@ -74,6 +91,23 @@ class Settings(BaseSettings):
     delivery_tries: int = Field(default=3, ge=1, description="每次投递对单个渠道的尝试次数")
     delivery_backoff_seconds: float = Field(default=0.5, ge=0, description="渠道重试退避基数（秒）")
     digest_lines: int = Field(default=30, ge=1, description="周调度摘要每类最多列出的事项数")
+
+    @model_validator(mode="after")
+    def _secret_outside_development(self) -> Settings:
+        """Outside development a missing, short or well-known secret would let anyone forge
+        sign-in tokens and action links: refuse to start."""
+        if self.environment != "development":
+            value = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(value) < 32 or value.lower() in WEAK_SECRETS or len(set(value)) < 8:
+                raise ValueError(
+                    "生产环境必须设置 XS_SECRET_KEY：至少 32 个字符的随机值"
+                    "（例如 python3 -c 'import secrets; print(secrets.token_hex(32))'），不能为空或默认值"
+                )
+        return self
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
 
     @field_validator("data_dir")
     @classmethod

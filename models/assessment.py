@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models import kpis as kpi_module
-from models.base import Body, Id, Page, utcnow
+from models.base import Body, Page, utcnow
 from models.case import (
     addressed,
     audit,
@@ -25,6 +25,7 @@ from models.enums import (
     FollowUpStatus,
     Obligation,
     ParticipantRole,
+    RaterKind,
     Role,
     Rsvp,
     Stage,
@@ -63,7 +64,7 @@ class RatingsPublic(Page[RatingPublic]):
 
 
 class AssessmentClose(AssessmentBase, Body):
-    by: Id
+    """Request body: the office closes the assessment with its summary."""
 
 
 class AssessmentPublic(AssessmentRecord):
@@ -133,49 +134,77 @@ def request_ratings(session: Session, topic_id: int, *, now: dt.datetime | None 
     return len(people)
 
 
-def rate(session: Session, topic_id: int, data: RatingIn) -> Rating:
+def rate(session: Session, topic_id: int, data: RatingIn, *, by: int | None) -> Rating:
+    """One rating per person (and item): the rater is the acting person, so nobody rates in
+    another's name and nobody rates twice."""
     topic = get(session, Topic, topic_id, for_update=True)
     ensure_in_stage(topic, Stage.ASSESSMENT, "评价整改成效")
-    if data.person_id is not None:
-        get(session, Person, data.person_id)
-        dup = session.exec(
-            select(Rating.id).where(
-                Rating.topic_id == topic_id,
-                Rating.person_id == data.person_id,
-                Rating.item_id == data.item_id
-                if data.item_id is not None
-                else Rating.item_id.is_(None),  # type: ignore[union-attr]
-            )
-        ).first()
-        if dup:
-            raise Conflict("此人已对该议题（事项）作出评价")
+    rater = get(session, Person, by)
+    dup = session.exec(
+        select(Rating.id).where(
+            Rating.topic_id == topic_id,
+            Rating.person_id == by,
+            Rating.item_id == data.item_id
+            if data.item_id is not None
+            else Rating.item_id.is_(None),  # type: ignore[union-attr]
+        )
+    ).first()
+    if dup:
+        raise Conflict("您已对该议题（事项）作出评价")
     if data.item_id is not None:
         item = get(session, RectificationItem, data.item_id)
         if item.topic_id != topic_id:
             raise Invalid("该事项不属于本议题", field="item_id")
-    rating = Rating(topic_id=topic_id, satisfied=data.score >= SATISFIED_FROM, **data.model_dump())
+    rating = Rating(
+        topic_id=topic_id,
+        satisfied=data.score >= SATISFIED_FROM,
+        person_id=by,
+        rater_kind=_rater_kind(session, rater, topic_id),
+        **data.model_dump(),
+    )
     session.add(rating)
     session.flush()
-    if data.person_id is not None:
-        # A rating met this person's obligation: close their reminder rows.
-        session.execute(
-            update(FollowUp)
-            .where(
-                FollowUp.obligation == Obligation.RATING,  # type: ignore[arg-type]
-                FollowUp.subject_id == topic_id,  # type: ignore[arg-type]
-                FollowUp.owed_by_id == data.person_id,  # type: ignore[arg-type]
-                FollowUp.status == FollowUpStatus.OPEN,  # type: ignore[arg-type]
-            )
-            .values(status=FollowUpStatus.CLOSED, outcome="已评价", processed_at=utcnow())
+    # A rating meets this person's obligation: close their reminder rows.
+    session.execute(
+        update(FollowUp)
+        .where(
+            FollowUp.obligation == Obligation.RATING,  # type: ignore[arg-type]
+            FollowUp.subject_id == topic_id,  # type: ignore[arg-type]
+            FollowUp.owed_by_id == by,  # type: ignore[arg-type]
+            FollowUp.status == FollowUpStatus.OPEN,  # type: ignore[arg-type]
         )
-    audit(session, action="rated", topic_id=topic_id, score=data.score, kind=data.rater_kind.value)
+        .values(status=FollowUpStatus.CLOSED, outcome="已评价", processed_at=utcnow())
+    )
+    audit(
+        session,
+        action="rated",
+        topic_id=topic_id,
+        score=data.score,
+        kind=rating.rater_kind.value,
+        actor=rater,
+    )
     return rating
 
 
-def close(session: Session, topic_id: int, data: AssessmentClose) -> Assessment:
+def _rater_kind(session: Session, rater: Person, topic_id: int) -> RaterKind:
+    """Members rate as members, experts and supervisors as third parties, residents who took
+    part as stakeholders and other residents as residents."""
+    if rater.role is Role.MEMBER:
+        return RaterKind.MEMBER
+    if rater.role in (Role.EXPERT, Role.SUPERVISOR):
+        return RaterKind.THIRD_PARTY
+    took_part = session.exec(
+        select(Participant.id).where(
+            Participant.topic_id == topic_id, Participant.person_id == rater.id
+        )
+    ).first()
+    return RaterKind.STAKEHOLDER if took_part else RaterKind.RESIDENT
+
+
+def close(session: Session, topic_id: int, data: AssessmentClose, *, by: int | None) -> Assessment:
     topic = get(session, Topic, topic_id, for_update=True)
     ensure_in_stage(topic, Stage.ASSESSMENT, "办结评估")
-    admin = get(session, Person, data.by)
+    admin = get(session, Person, by)
     require_role(admin, Role.ADMINISTRATOR, action="办结评估、公开结果")
     n = session.exec(select(func.count()).where(Rating.topic_id == topic_id)).one()
     if not n:

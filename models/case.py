@@ -98,9 +98,10 @@ def of_topic(
     order_by: Any,
     limit: int | None = None,
     offset: int = 0,
+    where: Any = None,
 ) -> Listing[T]:
     """A topic's records of one kind, in order (404 for an unknown topic): the one shape of
-    every per-topic list the API shows."""
+    every per-topic list the API shows; `where` narrows it (a department's own items)."""
     return children(
         session,
         Topic,
@@ -110,6 +111,7 @@ def of_topic(
         order_by=order_by,
         limit=limit,
         offset=offset,
+        where=where,
     )
 
 
@@ -123,11 +125,14 @@ def children(
     order_by: Any,
     limit: int | None = None,
     offset: int = 0,
+    where: Any = None,
 ) -> Listing[T]:
     """The records of one kind that belong to a parent row (a session's opinions, an item's
     plans), in order; NotFound names the parent when it does not exist."""
     get(session, parent, parent_id)
     stmt = select(model).where(getattr(model, key) == parent_id)
+    if where is not None:
+        stmt = stmt.where(where)
     return listing(session, stmt, order_by=order_by, limit=limit, offset=offset)
 
 

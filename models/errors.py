@@ -30,6 +30,20 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class NotSignedIn(DomainError):
+    """No credentials, or credentials that are no longer honoured: sign in (again)."""
+
+    status_code = 401
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Invalid(DomainError):
     """Input that passes the schema but breaks a domain rule about values."""
 

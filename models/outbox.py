@@ -26,7 +26,7 @@ from sqlalchemy import or_, select, update
 from sqlmodel import Session
 from sqlmodel import select as select_rows
 
-from models.base import Body, Id, Page, utcnow
+from models.base import Page, utcnow
 from models.case import Listing, get, listing
 from models.enums import NotificationStatus
 from models.errors import Conflict
@@ -42,10 +42,6 @@ class NotificationPublic(NotificationRecord):
 
 class NotificationsPublic(Page[NotificationPublic]):
     """Undelivered messages, oldest first."""
-
-
-class OutboxAction(Body):
-    by: Id
 
 
 def mark_in_doubt(session: Session, *, now: dt.datetime | None = None) -> int:

@@ -8,7 +8,7 @@ from pydantic import Field
 from sqlalchemy import exists
 from sqlmodel import Session, select
 
-from models.base import Body, Id, Page, utcnow
+from models.base import Body, Page, utcnow
 from models.case import addressed, audit, close_follow_ups, get, queue, schedule_follow_ups
 from models.deadlines import end_of_day, format_local, local_today
 from models.enums import Obligation, Stage, StageState
@@ -41,7 +41,6 @@ class ResearchTasksPublic(Page[ResearchTaskPublic]):
 class FindingsIn(Body):
     """Request body: what the research found."""
 
-    by: Id
     findings: str = Field(min_length=5, max_length=20000)
 
 
@@ -117,10 +116,12 @@ def assign(
     return len(rows)
 
 
-def submit_findings(session: Session, task_id: int, data: FindingsIn) -> ResearchTask:
+def submit_findings(
+    session: Session, task_id: int, data: FindingsIn, *, by: int | None
+) -> ResearchTask:
     task = get(session, ResearchTask, task_id, for_update=True)
     topic = get(session, Topic, task.topic_id, for_update=True)
-    person = get(session, Person, data.by)
+    person = get(session, Person, by)
     ensure_open(topic, "提交调研成果")
     if topic.stage != Stage.PRESTUDY or topic.stage_state == StageState.NOT_STARTED:
         raise Conflict("“商前调研”环节尚未启动，不能提交调研成果")

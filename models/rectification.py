@@ -86,19 +86,13 @@ class ItemsPublic(Page[ItemPublic]):
     """A topic's responsibility list (工作责任清单)."""
 
 
-class Actor(Body):
-    by: Id
-
-
 class DeclineIn(Body):
-    by: Id
     reason: str = Field(min_length=2, max_length=500)
 
 
 class ReassignIn(Body):
     """Request body: the office hands a declined item to another department."""
 
-    by: Id
     lead_department_id: Id
     officer_id: Id
     co_department_ids: list[Id] | None = None
@@ -106,7 +100,6 @@ class ReassignIn(Body):
 
 
 class ExtendIn(Body):
-    by: Id
     deadline: dt.date
     reason: str = Field(min_length=2, max_length=500)
 
@@ -114,7 +107,6 @@ class ExtendIn(Body):
 class PlanIn(PlanBase, Body):
     """Request body: 一问题一方案."""
 
-    by: Id
     deadline: dt.date = Field(description="方案完成时限（当日 24 时前）")
 
 
@@ -127,13 +119,12 @@ class PlansPublic(Page[PlanPublic]):
 
 
 class PlanReview(Body):
-    by: Id
     approved: StrictBool
     note: str | None = Field(default=None, max_length=500)
 
 
 class ProgressIn(ProgressBase, Body):
-    by: Id
+    """Request body: how far the item has got."""
 
 
 class ProgressPublic(ProgressRecord):
@@ -145,7 +136,6 @@ class ProgressListPublic(Page[ProgressPublic]):
 
 
 class CompletionIn(Body):
-    by: Id
     summary: str = Field(min_length=2, max_length=5000)
     evidence_ref: str | None = Field(default=None, max_length=500)
     solved: StrictBool = True
@@ -153,7 +143,6 @@ class CompletionIn(Body):
 
 
 class RecheckIn(Body):
-    by: Id
     rebound: StrictBool
     note: str = Field(min_length=2, max_length=2000)
 
@@ -265,7 +254,7 @@ def _item(
 
 
 def _ensure_officer(
-    session: Session, item: RectificationItem, person_id: int, doing: str
+    session: Session, item: RectificationItem, person_id: int | None, doing: str
 ) -> Person:
     person = get(session, Person, person_id)
     if person.id == item.officer_id:
@@ -275,9 +264,9 @@ def _ensure_officer(
     raise Forbidden(f"{person.name} 不是该事项的责任人或牵头单位负责人，无权{doing}")
 
 
-def acknowledge(session: Session, item_id: int, data: Actor) -> RectificationItem:
+def acknowledge(session: Session, item_id: int, *, by: int | None) -> RectificationItem:
     item, topic = _item(session, item_id, Stage.TRANSFER, "签收整改事项")
-    person = _ensure_officer(session, item, data.by, "签收")
+    person = _ensure_officer(session, item, by, "签收")
     if item.status != ItemStatus.TRANSFERRED:
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能签收")
     item.status = ItemStatus.ACKNOWLEDGED
@@ -291,9 +280,11 @@ def acknowledge(session: Session, item_id: int, data: Actor) -> RectificationIte
     return item
 
 
-def decline(session: Session, item_id: int, data: DeclineIn) -> RectificationItem:
+def decline(
+    session: Session, item_id: int, data: DeclineIn, *, by: int | None
+) -> RectificationItem:
     item, topic = _item(session, item_id, Stage.TRANSFER, "退回整改事项")
-    person = _ensure_officer(session, item, data.by, "退回")
+    person = _ensure_officer(session, item, by, "退回")
     if item.status != ItemStatus.TRANSFERRED:
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能退回")
     item.status = ItemStatus.DECLINED
@@ -316,9 +307,11 @@ def decline(session: Session, item_id: int, data: DeclineIn) -> RectificationIte
     return item
 
 
-def reassign(session: Session, item_id: int, data: ReassignIn) -> RectificationItem:
+def reassign(
+    session: Session, item_id: int, data: ReassignIn, *, by: int | None
+) -> RectificationItem:
     item, topic = _item(session, item_id, Stage.TRANSFER, "重新交办整改事项")
-    admin = get(session, Person, data.by)
+    admin = get(session, Person, by)
     require_role(admin, Role.ADMINISTRATOR, action="重新交办整改事项")
     if item.status not in (ItemStatus.DECLINED, ItemStatus.TRANSFERRED):
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能重新交办")
@@ -409,9 +402,9 @@ def start_implementation(session: Session, topic_id: int, *, now: dt.datetime | 
     return len(items)
 
 
-def submit_plan(session: Session, item_id: int, data: PlanIn) -> Plan:
+def submit_plan(session: Session, item_id: int, data: PlanIn, *, by: int | None) -> Plan:
     item, topic = _item(session, item_id, Stage.IMPLEMENTATION, "提交整改方案")
-    person = _ensure_officer(session, item, data.by, "提交整改方案")
+    person = _ensure_officer(session, item, by, "提交整改方案")
     if item.status not in (ItemStatus.ACKNOWLEDGED, ItemStatus.IN_PROGRESS):
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能提交方案")
     get(session, Person, data.responsible_id)
@@ -457,10 +450,10 @@ def submit_plan(session: Session, item_id: int, data: PlanIn) -> Plan:
     return plan
 
 
-def review_plan(session: Session, plan_id: int, data: PlanReview) -> Plan:
+def review_plan(session: Session, plan_id: int, data: PlanReview, *, by: int | None) -> Plan:
     plan = get(session, Plan, plan_id, for_update=True)
     item, topic = _item(session, plan.item_id, Stage.IMPLEMENTATION, "审核整改方案")
-    reviewer = get(session, Person, data.by)
+    reviewer = get(session, Person, by)
     require_role(reviewer, Role.ADMINISTRATOR, Role.MEMBER, Role.APPROVER, action="审核整改方案")
     if plan.status != PlanStatus.SUBMITTED:
         raise Conflict("方案已审核")
@@ -486,9 +479,11 @@ def review_plan(session: Session, plan_id: int, data: PlanReview) -> Plan:
     return plan
 
 
-def report_progress(session: Session, item_id: int, data: ProgressIn) -> ProgressUpdate:
+def report_progress(
+    session: Session, item_id: int, data: ProgressIn, *, by: int | None
+) -> ProgressUpdate:
     item, topic = _item(session, item_id, Stage.IMPLEMENTATION, "报送整改进展")
-    person = _ensure_officer(session, item, data.by, "报送进展")
+    person = _ensure_officer(session, item, by, "报送进展")
     if item.status != ItemStatus.IN_PROGRESS:
         raise Conflict("请先提交整改方案，再报送进展")
     update = ProgressUpdate(
@@ -506,9 +501,11 @@ def report_progress(session: Session, item_id: int, data: ProgressIn) -> Progres
     return update
 
 
-def complete(session: Session, item_id: int, data: CompletionIn) -> RectificationItem:
+def complete(
+    session: Session, item_id: int, data: CompletionIn, *, by: int | None
+) -> RectificationItem:
     item, topic = _item(session, item_id, Stage.IMPLEMENTATION, "办结整改事项")
-    person = _ensure_officer(session, item, data.by, "办结")
+    person = _ensure_officer(session, item, by, "办结")
     if item.status != ItemStatus.IN_PROGRESS:
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，须有整改方案后方可办结")
     now = utcnow()
@@ -545,12 +542,12 @@ def complete(session: Session, item_id: int, data: CompletionIn) -> Rectificatio
     return item
 
 
-def extend(session: Session, item_id: int, data: ExtendIn) -> RectificationItem:
+def extend(session: Session, item_id: int, data: ExtendIn, *, by: int | None) -> RectificationItem:
     """动态调整: a new deadline; the old ladder closes, a new one follows the new date."""
     item = get(session, RectificationItem, item_id, for_update=True)
     topic = get(session, Topic, item.topic_id, for_update=True)
     ensure_open(topic, "调整整改期限")
-    admin = get(session, Person, data.by)
+    admin = get(session, Person, by)
     require_role(admin, Role.ADMINISTRATOR, Role.APPROVER, action="调整整改期限")
     if item.status == ItemStatus.COMPLETED:
         raise Conflict("事项已办结，不能调整期限")
@@ -599,11 +596,13 @@ def extend(session: Session, item_id: int, data: ExtendIn) -> RectificationItem:
     return item
 
 
-def recheck(session: Session, item_id: int, data: RecheckIn) -> RectificationItem:
+def recheck(
+    session: Session, item_id: int, data: RecheckIn, *, by: int | None
+) -> RectificationItem:
     """回头看: record whether the fix held; a rebound is counted and reported."""
     item = get(session, RectificationItem, item_id, for_update=True)
     topic = get(session, Topic, item.topic_id)
-    person = get(session, Person, data.by)
+    person = get(session, Person, by)
     require_role(person, Role.ADMINISTRATOR, Role.MEMBER, Role.SUPERVISOR, action="开展回头看")
     if item.status != ItemStatus.COMPLETED:
         raise Conflict("事项尚未办结，不能回头看")

@@ -44,7 +44,6 @@ class ReportUpdate(ReportBase, Body):
     """Request body: the office's edit of a returned or submitted report (the title is kept
     when not given)."""
 
-    by: Id
     title: str | None = Field(default=None, min_length=2, max_length=200)  # type: ignore[assignment]
 
 
@@ -57,7 +56,6 @@ class AdoptionDecision(Body):
 class ReportApproval(Body):
     """Request body: approve the report and decide on every suggestion."""
 
-    by: Id
     decisions: list[AdoptionDecision] = Field(default_factory=list)
     adopt_all_others: StrictBool = Field(
         default=True, description="未逐条列出的建议是否一并采纳（false 时须逐条决定）"
@@ -66,7 +64,6 @@ class ReportApproval(Body):
 
 
 class ReportReturn(Body):
-    by: Id
     reason: str = Field(min_length=2, max_length=1000)
 
 
@@ -145,9 +142,9 @@ def _report(session: Session, report_id: int) -> tuple[Report, Topic]:
     return report, topic
 
 
-def revise(session: Session, report_id: int, data: ReportUpdate) -> Report:
+def revise(session: Session, report_id: int, data: ReportUpdate, *, by: int | None) -> Report:
     report, topic = _report(session, report_id)
-    editor = get(session, Person, data.by)
+    editor = get(session, Person, by)
     require_role(editor, Role.ADMINISTRATOR, action="修改协商成果报告")
     if report.status == ReportStatus.APPROVED:
         raise Conflict("报告已审定，不能修改")
@@ -165,9 +162,11 @@ def revise(session: Session, report_id: int, data: ReportUpdate) -> Report:
     return report
 
 
-def return_report(session: Session, report_id: int, data: ReportReturn) -> Report:
+def return_report(
+    session: Session, report_id: int, data: ReportReturn, *, by: int | None
+) -> Report:
     report, topic = _report(session, report_id)
-    approver = get(session, Person, data.by)
+    approver = get(session, Person, by)
     require_role(approver, Role.APPROVER, action="审定协商成果报告")
     if report.status != ReportStatus.SUBMITTED:
         raise Conflict("报告不在待审定状态")
@@ -191,9 +190,9 @@ def return_report(session: Session, report_id: int, data: ReportReturn) -> Repor
     return report
 
 
-def approve(session: Session, report_id: int, data: ReportApproval) -> Report:
+def approve(session: Session, report_id: int, data: ReportApproval, *, by: int | None) -> Report:
     report, topic = _report(session, report_id)
-    approver = get(session, Person, data.by)
+    approver = get(session, Person, by)
     require_role(approver, Role.APPROVER, action="审定协商成果报告")
     if report.status != ReportStatus.SUBMITTED:
         raise Conflict("报告不在待审定状态")

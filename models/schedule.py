@@ -17,7 +17,7 @@ from sqlalchemy import and_, case, delete, func, or_
 from sqlmodel import Session, select
 
 from config.workdays import SOURCE_LABELS, Source, WorkCalendar
-from models.base import Body, Id, Page, utcnow
+from models.base import Body, Page, utcnow
 from models.calendar import bump_version, calendar_for
 from models.case import (
     Listing,
@@ -56,7 +56,6 @@ class HolidayIn(Body):
 class ScheduleIn(Body):
     """Request body: the official schedule of one year, as the State Council's notice lists it."""
 
-    by: Id
     holidays: list[HolidayIn] = Field(min_length=1, max_length=120)
     workdays: list[dt.date] = Field(default_factory=list, max_length=60)
     note: str | None = Field(default=None, max_length=200, description="来源说明；含“示例”即拒绝")

@@ -112,10 +112,11 @@ class TopicBase(SQLModel):
     in_petition: StrictBool = False
     of_general_concern: StrictBool = True
     policy_explicit: StrictBool = False
-    proposer_id: int | None = _ref("person.id", default=None)
 
 
 class TopicRecord(TopicBase):
+    # Who proposed it: the signed-in person, never a field of the request (none for the public).
+    proposer_id: int | None = Field(default=None, foreign_key="person.id")
     stage: Stage = _enum(Stage, Stage.TOPIC)
     stage_state: StageState = _enum(StageState, StageState.NOT_STARTED)
     status: TopicStatus = _enum(TopicStatus, TopicStatus.DRAFT, index=True)
@@ -348,14 +349,16 @@ class ProgressUpdate(ProgressRecord, table=True):
 class RatingBase(SQLModel):
     """One satisfaction rating (1–5) of the outcome."""
 
-    person_id: int | None = _ref("person.id", default=None)
     item_id: int | None = _ref("rectification_item.id", default=None)
-    rater_kind: RaterKind = _enum(RaterKind, RaterKind.RESIDENT)
     score: StrictInt = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=1000)
 
 
 class RatingRecord(RatingBase):
+    # The rater is the signed-in person (or the one a rating link was made for); the kind of
+    # rater follows from his role and whether he took part.
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    rater_kind: RaterKind = _enum(RaterKind, RaterKind.RESIDENT)
     topic_id: int = Field(foreign_key="topic.id", index=True)
     satisfied: bool
 
@@ -561,3 +564,31 @@ def item_level(as_of: dt.datetime | None = None) -> Any:
 
 # Read-only, computed in the same SELECT as the item: never stored, never marked.
 RectificationItem.level = column_property(item_level())  # type: ignore[attr-defined]
+
+
+class Account(SQLModel, table=True):
+    """How a person signs in: a login name and an argon2 password hash (never shown)."""
+
+    __tablename__ = "account"
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    login: str = Field(max_length=64, unique=True)
+    password_hash: str = Field(max_length=255)
+    failed_sign_ins: int = Field(default=0)
+    locked_until: dt.datetime | None = _ts()
+    # Tokens issued before this moment are no longer honoured (password changed, signed out).
+    tokens_valid_from: dt.datetime = _ts(nullable=False, default_now=True)
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class ApiKey(SQLModel, table=True):
+    """A machine client's key, acting as one person; only its SHA-256 is stored."""
+
+    __tablename__ = "api_key"
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=16, index=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+    last_used_at: dt.datetime | None = _ts()
+    revoked_at: dt.datetime | None = _ts()

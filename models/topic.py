@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from difflib import SequenceMatcher
+from typing import Any
 
 from pydantic import Field, computed_field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models.base import Body, Id, Page, utcnow
+from models.base import Body, Page, utcnow
 from models.case import (
     Listing,
     addressed,
@@ -68,12 +69,10 @@ class TopicsPublic(Page[TopicPublic]):
 class Decision(Body):
     """Request body: a person's decision with an optional comment or reason."""
 
-    by: Id = Field(description="办理人 id")
     comment: str | None = Field(default=None, max_length=1000)
 
 
 class Rejection(Body):
-    by: Id
     reason: str = Field(min_length=2, max_length=1000)
 
 
@@ -97,10 +96,11 @@ def screening_reason(topic: Topic) -> str | None:
     return None
 
 
-def create_topic(session: Session, data: TopicCreate) -> Topic:
-    if data.proposer_id is not None:
-        get(session, Person, data.proposer_id)
-    topic = Topic(**data.model_dump())
+def create_topic(session: Session, data: TopicCreate, *, by: int | None = None) -> Topic:
+    """A proposal, by a signed-in person (`by`) or by the public (None)."""
+    if by is not None:
+        get(session, Person, by)
+    topic = Topic(**data.model_dump(), proposer_id=by)
     if data.source is TopicSource.EMERGENCY:
         topic.emergency = True
         topic.urgent = True
@@ -174,9 +174,9 @@ def screen(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
     return topic
 
 
-def approve(session: Session, topic_id: int, decision: Decision) -> Topic:
+def approve(session: Session, topic_id: int, decision: Decision, *, by: int | None) -> Topic:
     topic = get(session, Topic, topic_id, for_update=True)
-    approver = get(session, Person, decision.by)
+    approver = get(session, Person, by)
     require_role(approver, Role.APPROVER, action="审定议题")
     ensure_in_stage(topic, Stage.TOPIC, "审定议题")
     if topic.status != TopicStatus.AWAITING_APPROVAL:
@@ -210,9 +210,9 @@ def approve(session: Session, topic_id: int, decision: Decision) -> Topic:
     return topic
 
 
-def reject(session: Session, topic_id: int, rejection: Rejection) -> Topic:
+def reject(session: Session, topic_id: int, rejection: Rejection, *, by: int | None) -> Topic:
     topic = get(session, Topic, topic_id, for_update=True)
-    approver = get(session, Person, rejection.by)
+    approver = get(session, Person, by)
     require_role(approver, Role.APPROVER, action="审定议题")
     ensure_in_stage(topic, Stage.TOPIC, "审定议题")
     if topic.status != TopicStatus.AWAITING_APPROVAL:
@@ -249,9 +249,12 @@ def reject(session: Session, topic_id: int, rejection: Rejection) -> Topic:
 
 
 def list_topics(
-    session: Session, *, status: TopicStatus | None, limit: int, offset: int
+    session: Session, *, status: TopicStatus | None, limit: int, offset: int, where: Any = None
 ) -> Listing[Topic]:
+    """Newest first; `where` narrows to what the reader may see (models.access)."""
     stmt = select(Topic)
+    if where is not None:
+        stmt = stmt.where(where)
     if status is not None:
         stmt = stmt.where(Topic.status == status)
     return listing(session, stmt, order_by=Topic.id.desc(), limit=limit, offset=offset)  # type: ignore[union-attr]

@@ -10,6 +10,7 @@ import time
 import typer
 
 from config.settings import get_settings
+from runtime.cli_accounts import apikey_app, user_app
 from runtime.cli_audit import app as audit_app
 from runtime.cli_calendar import app as calendar_app
 from runtime.cli_notify import dispatch_app, notify_app
@@ -21,6 +22,8 @@ app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(bulletin_app, name="bulletin")
 app.add_typer(audit_app, name="audit")
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
 
 # The KPIs the demo prints, in this order; labels and formatting are models.kpis'.
 DEMO_KPIS = [
@@ -117,6 +120,13 @@ def demo(as_json: bool = typer.Option(False, "--json", help="最后一行输出 
 
     for key in DEMO_KPIS:
         typer.echo(f"  {LABELS[key]}：{shown(key, result['kpis'].get(key))}")
+    typer.echo(
+        "示例人员的登录凭据（登录名 / 密码，可在 API 文档 /docs 中 Authorize 后以其身份操作）："
+    )
+    for cred in result["credentials"]:
+        typer.echo(
+            f"  {cred['name']:<14} {cred['role']:<16} {cred['login']}  /  {cred['password']}"
+        )
     if as_json:
         sys.stdout.flush()
         typer.echo(json.dumps(result, ensure_ascii=False))

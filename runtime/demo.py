@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -21,8 +22,19 @@ class DemoError(RuntimeError):
 
 
 class Client:
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=60)
+    """The API as one signed-in person sees it (or the public, without credentials)."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=60, headers=self.headers)
+
+    def signed_in(self, login: str, password: str) -> Client:
+        """A client acting as the person with this login (OAuth2 password flow)."""
+        answer = self.http.post("/auth/token", data={"username": login, "password": password})
+        if answer.status_code != 200:
+            raise DemoError(f"{login} 登录失败：{answer.status_code} {answer.text}")
+        return Client(self.base_url, answer.json()["access_token"])
 
     def call(
         self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202)
@@ -53,22 +65,58 @@ def wait_for_run(client: Client, run_id: str, timeout: float = 180) -> dict:
     raise DemoError(f"流程运行 {run_id} 在 {timeout:.0f} 秒内未结束")
 
 
-def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
-    """Drive one topic through the whole loop; return the summary that --json prints."""
-    c = Client(base_url)
+def bootstrap_administrator(suffix: str, database_url: str | None = None) -> tuple[str, str]:
+    """The demo's first administrator, written straight into the case file (as `xieshang user
+    add` does): somebody must hold the first account before the API lets anyone in."""
+    from config.db import engine_for, migrate, session_scope
+    from config.settings import get_settings
+    from models import accounts, people
+    from models.enums import Role
+
+    url = database_url or get_settings().resolved_database_url
+    migrate(url)
+    login, password = f"demo-admin-{suffix}", secrets.token_urlsafe(12)
+    with session_scope(engine_for(url)) as session:
+        admin = people.create_person(
+            session, people.PersonCreate(name="王敏（协商办）", role=Role.ADMINISTRATOR)
+        )
+        accounts.set_password(session, admin.id or 0, login, password)
+    return login, password
+
+
+def run_loop(
+    base_url: str, say: Callable[[str], None] = print, *, database_url: str | None = None
+) -> dict:
+    """Drive one topic through the whole loop, each step by the person whose step it is;
+    return the summary that --json prints (with the demo's sign-in credentials)."""
     suffix = uuid.uuid4().hex[:6]
     today = dt.date.today()
+    admin_login, admin_password = bootstrap_administrator(suffix, database_url)
+    c = Client(base_url).signed_in(admin_login, admin_password)
+    me = c.get("/auth/me")
+    admin = me
+    credentials: list[dict[str, str]] = [
+        {"name": me["name"], "role": me["role"], "login": admin_login, "password": admin_password}
+    ]
+    clients: dict[int, Client] = {me["id"]: c}
 
     def dept(name: str) -> dict:
         found = [d for d in c.rows("/departments?limit=500") if d["name"] == name]
         return found[0] if found else c.post("/departments", {"name": name})
 
     def person(name: str, role: str, department_id: int | None = None) -> dict:
-        return c.post("/people", {"name": name, "role": role, "department_id": department_id})
+        created = c.post("/people", {"name": name, "role": role, "department_id": department_id})
+        login, password = f"{role}-{created['id']}-{suffix}", secrets.token_urlsafe(12)
+        c.call("PUT", f"/people/{created['id']}/account", {"login": login, "password": password})
+        credentials.append({"name": name, "role": role, "login": login, "password": password})
+        clients[created["id"]] = Client(base_url).signed_in(login, password)
+        return created
+
+    def as_(who: dict) -> Client:
+        return clients[who["id"]]
 
     housing = dept("区住房和城乡建设局")
     streets = dept("城南街道办事处")
-    admin = person("王敏（协商办）", "administrator")
     approver = person("陈建国（区委）", "approver")
     officer = person("李强（住建局联络员）", "officer", housing["id"])
     person("赵磊（住建局局长）", "department_head", housing["id"])
@@ -78,7 +126,7 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
     member = person("孙立（政协委员）", "member")
     expert = person("吴工（规划专家）", "expert")
 
-    topic = c.post(
+    topic = as_(resident).post(
         "/topics",
         {
             "title": f"老旧小区加装电梯协商（示例 {suffix}）",
@@ -87,7 +135,6 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
             "source": "public",
             "urgent": True,
             "important": True,
-            "proposer_id": resident["id"],
         },
     )
     tid = topic["id"]
@@ -103,7 +150,7 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
             raise DemoError(f"环节 {name} 的流程运行未成功：{run['state_name']}")
 
     stage("topic")
-    c.post(f"/topics/{tid}/approve", {"by": approver["id"], "comment": "同意列入年度协商计划"})
+    as_(approver).post(f"/topics/{tid}/approve", {"comment": "同意列入年度协商计划"})
 
     parts = c.post(
         f"/topics/{tid}/participants",
@@ -120,7 +167,7 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
     )["data"]
     stage("subject")
     for p in parts:
-        c.post(f"/participants/{p['id']}/rsvp", {"accept": True})
+        as_({"id": p["person_id"]}).post(f"/participants/{p['id']}/rsvp", {"accept": True})
 
     research = c.post(
         f"/topics/{tid}/research-tasks",
@@ -132,10 +179,9 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
         },
     )
     stage("prestudy")
-    c.post(
+    as_(member).post(
         f"/research-tasks/{research['id']}/findings",
         {
-            "by": member["id"],
             "findings": "走访 120 户，78% 支持加装；一楼住户担心采光与噪声，希望获得补偿。",
         },
     )
@@ -193,7 +239,7 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
 
     stage("report")
     report = c.get(f"/topics/{tid}/report")
-    c.post(f"/reports/{report['id']}/approve", {"by": approver["id"], "comment": "同意，抓紧落实"})
+    as_(approver).post(f"/reports/{report['id']}/approve", {"comment": "同意，抓紧落实"})
 
     suggestions = c.rows(f"/topics/{tid}/suggestions")
     deadline = (today + dt.timedelta(days=45)).isoformat()
@@ -223,33 +269,28 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
     stage("transfer")
     owners = {items[0]["id"]: officer, items[1]["id"]: street_officer}
     for item in items:
-        c.post(f"/items/{item['id']}/acknowledge", {"by": owners[item["id"]]["id"]})
+        as_(owners[item["id"]]).post(f"/items/{item['id']}/acknowledge")
 
     stage("implementation")
     for item in items:
         owner = owners[item["id"]]["id"]
-        plan = c.post(
+        officer_client = as_(owners[item["id"]])
+        plan = officer_client.post(
             f"/items/{item['id']}/plan",
             {
-                "by": owner,
                 "target": "30 日内出台办法并完成首批 3 栋楼加装审批",
                 "measures": "联合审批窗口；公示补贴标准；组织居民议事确认分摊方案",
                 "deadline": (today + dt.timedelta(days=30)).isoformat(),
                 "responsible_id": owner,
             },
         )
-        c.post(
-            f"/plans/{plan['id']}/review",
-            {"by": member["id"], "approved": True, "note": "方案可行"},
+        as_(member).post(f"/plans/{plan['id']}/review", {"approved": True, "note": "方案可行"})
+        officer_client.post(
+            f"/items/{item['id']}/progress", {"note": "办法已起草并征求意见", "percent": 60}
         )
-        c.post(
-            f"/items/{item['id']}/progress",
-            {"by": owner, "note": "办法已起草并征求意见", "percent": 60},
-        )
-        c.post(
+        officer_client.post(
             f"/items/{item['id']}/complete",
             {
-                "by": owner,
                 "summary": "办法已印发，首批 3 栋楼开工",
                 "evidence_ref": "城南〔2026〕12号",
                 "solved": True,
@@ -259,22 +300,10 @@ def run_loop(base_url: str, say: Callable[[str], None] = print) -> dict:
 
     stage("assessment")
     for who, score in ((resident, 5), (resident2, 4), (member, 5)):
-        c.post(
-            f"/topics/{tid}/ratings",
-            {
-                "person_id": who["id"],
-                "rater_kind": "resident" if who is not member else "member",
-                "score": score,
-            },
-        )
-    c.post(
-        f"/topics/{tid}/ratings",
-        {"rater_kind": "third_party", "score": 4, "comment": "第三方评估：整改到位"},
-    )
-    c.post(
-        f"/topics/{tid}/assessment/close",
-        {"by": admin["id"], "summary": "议题办结，结果向社会公开。"},
-    )
+        as_(who).post(f"/topics/{tid}/ratings", {"score": score})
+    # The expert rates as a third party (第三方评估).
+    as_(expert).post(f"/topics/{tid}/ratings", {"score": 4, "comment": "第三方评估：整改到位"})
+    c.post(f"/topics/{tid}/assessment/close", {"summary": "议题办结，结果向社会公开。"})
 
     kpis = c.get(f"/topics/{tid}/kpis")
-    return {"topic_id": tid, "stages": stages_out, "kpis": kpis}
+    return {"topic_id": tid, "stages": stages_out, "kpis": kpis, "credentials": credentials}

@@ -32,6 +32,11 @@ os.environ.update(
         "XS_API_PORT": str(API_PORT),
         "XS_PREFECT_PORT": str(PREFECT_PORT),
         "XS_FOLLOW_UP_INTERVAL_SECONDS": "3600",
+        # Limits are tested on their own; elsewhere a test may act as fast as it likes.
+        "XS_SIGN_IN_PER_MINUTE": "100000",
+        # One secret for this process and the stacks it starts, so its tokens are honoured.
+        "XS_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+        "XS_ACTIONS_PER_MINUTE": "100000",
         "PREFECT_HOME": str(_TMP / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_RUNNER_POLL_FREQUENCY": "1",
@@ -125,12 +130,18 @@ def session(db_url: str) -> Iterator[Session]:
         outer.rollback()
 
 
+ANONYMOUS = {"Authorization": ""}  # headers of a request without credentials
+
+
 @pytest.fixture
-def client(session: Session) -> Iterator:
+def client(session: Session, loop) -> Iterator:  # type: ignore[no-untyped-def]
+    """A client of the app in the test's transaction. Requests act as the cast's
+    administrator unless they bring their own headers (`client.as_(person)`, or ANONYMOUS)."""
     from fastapi.testclient import TestClient
 
     from api.app import create_app
     from api.deps import get_session, get_unit_of_work
+    from tests.factories import bearer
 
     app = create_app()
 
@@ -149,9 +160,39 @@ def client(session: Session) -> Iterator:
             session.rollback()
             raise
 
+    class ActingClient(TestClient):
+        def as_(self, person) -> dict[str, str]:  # type: ignore[no-untyped-def]
+            return bearer(session, person)
+
+        def request(self, method, url, **kwargs):  # type: ignore[no-untyped-def, override]
+            if kwargs.get("headers") is None:
+                kwargs["headers"] = bearer(session, self._administrator())
+            return super().request(method, url, **kwargs)
+
+        def _administrator(self):  # type: ignore[no-untyped-def]
+            """The cast's administrator if the test made the cast, else one of its own."""
+            if loop._cast is not None:
+                return loop.cast.admin
+            from sqlmodel import select
+
+            from models import people
+            from models.enums import Role
+            from models.tables import Person
+
+            found = session.exec(select(Person).where(Person.tag == "test-admin")).first()
+            if found is None:
+                found = people.create_person(
+                    session,
+                    people.PersonCreate(
+                        name="测试管理员", role=Role.ADMINISTRATOR, tag="test-admin"
+                    ),
+                )
+                session.commit()
+            return found
+
     app.dependency_overrides[get_session] = _session
     app.dependency_overrides[get_unit_of_work] = lambda: _unit_of_work
-    with TestClient(app) as test_client:
+    with ActingClient(app) as test_client:
         yield test_client
 
 

@@ -73,10 +73,10 @@ class LoopBuilder:
             "source": TopicSource.PUBLIC,
             "urgent": True,
             "important": True,
-            "proposer_id": self.cast.resident.id,
         }
+        proposer = overrides.pop("proposer_id", self.cast.resident.id)
         data.update(overrides)
-        return topics.create_topic(self.s, topics.TopicCreate(**data))
+        return topics.create_topic(self.s, topics.TopicCreate(**data), by=proposer)
 
     def run_stage(self, topic: Topic, stage: Stage) -> None:
         """What the stage's flow run does, without Prefect: begin, automatic work, settle."""
@@ -91,7 +91,7 @@ class LoopBuilder:
         tid = topic.id
         s = self.s
         if stage is Stage.TOPIC:
-            topics.approve(s, tid, topics.Decision(by=c.approver.id))
+            topics.approve(s, tid, topics.Decision(), by=c.approver.id)
         elif stage is Stage.SUBJECT:
             for p in s.exec(select(Participant).where(Participant.topic_id == tid)):
                 subject.reply(s, p.id, subject.RsvpIn(accept=True))
@@ -100,7 +100,7 @@ class LoopBuilder:
 
             for t in s.exec(select(ResearchTask).where(ResearchTask.topic_id == tid)):
                 prestudy.submit_findings(
-                    s, t.id, prestudy.FindingsIn(by=c.member.id, findings="走访 120 户，多数支持")
+                    s, t.id, prestudy.FindingsIn(findings="走访 120 户，多数支持"), by=c.member.id
                 )
         elif stage is Stage.SESSION:
             meeting = s.exec(
@@ -138,19 +138,19 @@ class LoopBuilder:
             )
         elif stage is Stage.REPORT:
             report = s.exec(select(Report).where(Report.topic_id == tid)).one()
-            reports.approve(s, report.id, reports.ReportApproval(by=c.approver.id))
+            reports.approve(s, report.id, reports.ReportApproval(), by=c.approver.id)
         elif stage is Stage.TRANSFER:
             for item in self.items(topic):
-                rectification.acknowledge(s, item.id, rectification.Actor(by=item.officer_id))
+                rectification.acknowledge(s, item.id, by=item.officer_id)
         elif stage is Stage.IMPLEMENTATION:
             for item in self.items(topic):
                 self.plan(item)
                 rectification.complete(
-                    s, item.id, rectification.CompletionIn(by=item.officer_id, summary="已完成")
+                    s, item.id, rectification.CompletionIn(summary="已完成"), by=item.officer_id
                 )
         elif stage is Stage.ASSESSMENT:
-            assessment.rate(s, tid, assessment.RatingIn(person_id=c.resident.id, score=5))
-            assessment.close(s, tid, assessment.AssessmentClose(by=c.admin.id, summary="办结"))
+            assessment.rate(s, tid, assessment.RatingIn(score=5), by=c.resident.id)
+            assessment.close(s, tid, assessment.AssessmentClose(summary="办结"), by=c.admin.id)
         s.flush()
 
     def prepare(self, topic: Topic, stage: Stage) -> None:
@@ -236,10 +236,61 @@ class LoopBuilder:
             self.s,
             item.id,
             rectification.PlanIn(
-                by=item.officer_id,
                 target="按期完成",
                 measures="联合审批",
                 deadline=self.today + dt.timedelta(days=30),
                 responsible_id=item.officer_id,
             ),
+            by=item.officer_id,
         )
+
+
+def bearer(session: Session, person: Person) -> dict[str, str]:
+    """Request headers that sign in as this person (an account is made if he has none)."""
+    from api.auth import issue_token
+    from models.tables import Account
+
+    if session.get(Account, person.id) is None:
+        # An account nobody can sign in to with a password; its tokens are what tests use.
+        valid_from = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        session.add(
+            Account(
+                person_id=person.id,
+                login=f"test-{person.id}",
+                password_hash="!",
+                tokens_valid_from=valid_from,
+            )
+        )
+        session.commit()  # in a test's transaction a savepoint: requests' rollbacks keep it
+    token, _ = issue_token(person)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def administrator_headers(url: str | None = None) -> dict[str, str]:
+    """Sign-in headers of a new administrator, committed to the case file the settings (or
+    `url`) name: for tests that run the app on a real database rather than the test's session."""
+    from config.db import engine_for, session_scope
+    from config.settings import get_settings
+
+    engine = engine_for(url or get_settings().resolved_database_url)
+    with session_scope(engine) as s:
+        admin = ppl.create_person(s, ppl.PersonCreate(name="值班管理员", role=Role.ADMINISTRATOR))
+        return bearer(s, admin)
+
+
+def stack_client(database_url: str, api_url: str, person_id: int | None = None) -> Any:
+    """A client of a running stack acting as this person (a new administrator if none),
+    whose sign-in account is written to the stack's own case file."""
+    from config.db import engine_for, session_scope
+    from runtime.demo import Client
+
+    with session_scope(engine_for(database_url)) as s:
+        if person_id is None:
+            person = ppl.create_person(
+                s, ppl.PersonCreate(name="值班管理员", role=Role.ADMINISTRATOR)
+            )
+        else:
+            person = s.get(Person, person_id)
+            assert person is not None
+        token = bearer(s, person)["Authorization"].removeprefix("Bearer ")
+    return Client(api_url, token)

@@ -18,6 +18,7 @@ from models.enums import NotificationStatus
 from models.tables import Notification
 from runtime.demo import STAGES, Client, run_loop, wait_for_run
 from runtime.stack import Stack
+from tests.factories import stack_client
 from tests.receivers import HttpReceiver
 
 
@@ -59,14 +60,20 @@ def stack_db(api_url: str) -> str:
 
 @pytest.fixture(scope="module")
 def loop_result(stack: str) -> dict:
-    return run_loop(stack, say=lambda _: None)
+    return run_loop(stack, say=lambda _: None, database_url=stack_db(stack))
 
 
-def test_every_stage_ran_as_a_completed_prefect_run_in_order(stack, loop_result):
+@pytest.fixture(scope="module")
+def office(stack: str) -> Client:
+    """The consultation office's administrator, signed in to the stack."""
+    return stack_client(stack_db(stack), stack)
+
+
+def test_every_stage_ran_as_a_completed_prefect_run_in_order(stack, loop_result, office):
     assert [s["stage"] for s in loop_result["stages"]] == STAGES
     assert all(s["state"] == "COMPLETED" for s in loop_result["stages"])
     tid = loop_result["topic_id"]
-    runs = httpx.get(f"{stack}/topics/{tid}/runs", timeout=30).json()["data"]
+    runs = office.http.get(f"/topics/{tid}/runs", timeout=30).json()["data"]
     assert len(runs) == 8
     assert all(f"topic:{tid}" in r["tags"] for r in runs)
     stage_of = [next(t for t in r["tags"] if t.startswith("stage:"))[6:] for r in runs]
@@ -77,48 +84,48 @@ def test_every_stage_ran_as_a_completed_prefect_run_in_order(stack, loop_result)
     assert all(r["state_type"] == "COMPLETED" for r in runs)
 
 
-def test_case_file_holds_items_report_and_kpis(stack, loop_result):
+def test_case_file_holds_items_report_and_kpis(stack, loop_result, office):
     tid = loop_result["topic_id"]
-    topic = httpx.get(f"{stack}/topics/{tid}").json()
+    topic = office.http.get(f"/topics/{tid}").json()
     assert topic["status"] == "closed" and topic["stage"] == "assessment"
-    report = httpx.get(f"{stack}/topics/{tid}/report").json()
+    report = office.http.get(f"/topics/{tid}/report").json()
     assert report["status"] == "approved" and "协商意见建议清单" in report["content"]
-    items = httpx.get(f"{stack}/topics/{tid}/items").json()["data"]
+    items = office.http.get(f"/topics/{tid}/items").json()["data"]
     assert len(items) == 2 and {i["status"] for i in items} == {"completed"}
     assert all(i["acknowledged_at"] and i["completed_at"] for i in items)
     kpis = loop_result["kpis"]
     assert kpis["items"] == 2 and kpis["completion_rate"] == 1.0
     assert kpis["adoption_rate"] == 1.0 and kpis["response_rate"] == 1.0
     assert kpis["ratings"] == 4 and kpis["satisfaction_rate"] == 1.0 and kpis["mean_score"] == 4.5
-    stages = httpx.get(f"{stack}/topics/{tid}/stages").json()["data"]
+    stages = office.http.get(f"/topics/{tid}/stages").json()["data"]
     assert [s["state"] for s in stages] == ["done"] * 8
 
 
-def test_starting_a_stage_again_returns_the_same_run(stack, loop_result):
+def test_starting_a_stage_again_returns_the_same_run(stack, loop_result, office):
     tid = loop_result["topic_id"]
     first = loop_result["stages"][0]["flow_run_id"]
-    r = httpx.post(f"{stack}/topics/{tid}/stages/topic", timeout=30)
+    r = office.http.post(f"/topics/{tid}/stages/topic", timeout=30)
     assert r.status_code == 200
     assert r.json()["flow_run_id"] == first and r.json()["created"] is False
 
 
-def test_gate_refusal_through_the_stack(stack):
-    topic = httpx.post(
-        f"{stack}/topics", json={"title": "夜市噪声扰民", "source": "online"}, timeout=30
+def test_gate_refusal_through_the_stack(stack, office):
+    topic = office.http.post(
+        "/topics", json={"title": "夜市噪声扰民", "source": "online"}, timeout=30
     ).json()
-    r = httpx.post(f"{stack}/topics/{topic['id']}/stages/report", timeout=30)
+    r = office.http.post(f"/topics/{topic['id']}/stages/report", timeout=30)
     assert r.status_code == 409 and r.json()["detail"] == "协商尚未形成共识，不能报送成果"
-    runs = httpx.get(f"{stack}/topics/{topic['id']}/runs", timeout=30).json()["data"]
+    runs = office.http.get(f"/topics/{topic['id']}/runs", timeout=30).json()["data"]
     assert runs == []
 
 
-def test_notifications_went_out_through_apprise_once(stack, loop_result, inbox):
+def test_notifications_went_out_through_apprise_once(stack, loop_result, inbox, office):
     titles = inbox.titles()
     assert any(t.startswith("【交办签收】") for t in titles)
     assert any(t.startswith("【协商邀请】") for t in titles)
     # Rows queued by people's actions go out with the next follow-up sweep.
-    run = httpx.post(f"{stack}/follow-ups/sweep", timeout=30).json()
-    final = wait_for_run(Client(stack), run["id"])
+    run = office.http.post("/follow-ups/sweep", timeout=30).json()
+    final = wait_for_run(office, run["id"])
     assert final["state_type"] == "COMPLETED"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not any("审定结果" in t for t in inbox.titles()):
@@ -133,11 +140,11 @@ def test_notifications_went_out_through_apprise_once(stack, loop_result, inbox):
     assert sent == len(inbox.messages)
 
 
-async def test_a_cancelled_stage_run_is_replaced_by_a_new_one(stack):
+async def test_a_cancelled_stage_run_is_replaced_by_a_new_one(stack, office):
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled
 
-    async with httpx.AsyncClient(base_url=stack, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=stack, timeout=30, headers=office.headers) as http:
         topic = (await http.post("/topics", json={"title": "河道保洁", "source": "member"})).json()
         first = (await http.post(f"/topics/{topic['id']}/stages/topic")).json()
         async with get_client() as prefect:

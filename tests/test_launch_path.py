@@ -20,6 +20,7 @@ from config.settings import Settings, get_settings
 from runtime.demo import Client, wait_for_run
 from runtime.stack import Stack
 from tests.conftest import fresh_postgres, require_postgres
+from tests.factories import stack_client
 from tests.receivers import HttpReceiver
 
 # Generous bounds that only a frozen API breaks (the defect: every request waited 30 s for the
@@ -68,8 +69,12 @@ def stack(request, prefect_server: str, inbox: HttpReceiver, tmp_path_factory) -
             running.stop()
 
 
+def _office(stack: Stack) -> Client:
+    """The consultation office's administrator, signed in to the stack."""
+    return stack_client(stack.settings.resolved_database_url, stack.api_url)
+
+
 def _topic(c: Client, title: str) -> int:
-    resident = c.post("/people", {"name": "张桂英（居民代表）", "role": "resident"})
     topic = c.post(
         "/topics",
         {
@@ -77,38 +82,37 @@ def _topic(c: Client, title: str) -> int:
             "description": "小区门前道路坑洼积水，雨天出行困难，居民希望尽快修复并完善排水。",
             "category": "市政设施",
             "source": "public",
-            "proposer_id": resident["id"],
         },
     )
     return topic["id"]
 
 
-def _timed(method: str, url: str) -> tuple[int, dict | list | None, float]:
+def _timed(method: str, url: str, headers: dict[str, str]) -> tuple[int, dict | list | None, float]:
     began = time.monotonic()
-    r = httpx.request(method, url, timeout=120)
+    r = httpx.request(method, url, timeout=120, headers=headers)
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else None
     return r.status_code, body, time.monotonic() - began
 
 
-def _burst(stack: Stack, urls: list[str], probes: int) -> tuple[list, list]:
+def _burst(c: Client, urls: list[str], probes: int) -> tuple[list, list]:
     """Fire the starts all at once while /health and a read are probed alongside."""
-    api = stack.api_url
+    api, h = c.base_url, c.headers
     with ThreadPoolExecutor(max_workers=len(urls) + 2) as pool:
-        starts = [pool.submit(_timed, "POST", u) for u in urls]
+        starts = [pool.submit(_timed, "POST", u, h) for u in urls]
         checks = []
         for _ in range(probes):
-            checks.append(pool.submit(_timed, "GET", f"{api}/health"))
-            checks.append(pool.submit(_timed, "GET", f"{api}/topics?limit=5"))
+            checks.append(pool.submit(_timed, "GET", f"{api}/health", h))
+            checks.append(pool.submit(_timed, "GET", f"{api}/topics?limit=5", h))
             time.sleep(0.1)
         return [f.result() for f in starts], [f.result() for f in checks]
 
 
 @pytest.mark.parametrize("n", [2, 10])
 def test_concurrent_starts_of_one_stage_give_one_run_and_the_api_keeps_answering(stack, n):
-    c = Client(stack.api_url)
+    c = _office(stack)
     tid = _topic(c, f"同时启动 {n} 次的议题 {uuid.uuid4().hex}")
     url = f"{stack.api_url}/topics/{tid}/stages/topic"
-    starts, checks = _burst(stack, [url] * n, probes=5)
+    starts, checks = _burst(c, [url] * n, probes=5)
 
     assert all(status in (200, 202) for status, _, _ in starts), starts
     run_ids = {body["flow_run_id"] for _, body, _ in starts}
@@ -126,11 +130,9 @@ def test_concurrent_starts_of_one_stage_give_one_run_and_the_api_keeps_answering
 
 
 def test_concurrent_starts_of_different_topics_all_succeed(stack):
-    c = Client(stack.api_url)
+    c = _office(stack)
     tids = [_topic(c, f"并发议题 {i} {uuid.uuid4().hex}") for i in range(6)]
-    starts, checks = _burst(
-        stack, [f"{stack.api_url}/topics/{t}/stages/topic" for t in tids], probes=5
-    )
+    starts, checks = _burst(c, [f"{stack.api_url}/topics/{t}/stages/topic" for t in tids], probes=5)
     assert [status for status, _, _ in starts] == [202] * len(tids), starts
     assert len({body["flow_run_id"] for _, body, _ in starts}) == len(tids)
     assert all(status == 200 for status, _, _ in checks), checks
@@ -145,13 +147,14 @@ def test_a_persons_action_is_delivered_within_seconds_not_at_the_next_sweep(stac
     """The sweep runs hourly here; the approval's message arrives anyway, through a delivery
     run the action starts after its commit."""
     assert stack.settings.follow_up_interval_seconds == 3600
-    c = Client(stack.api_url)
+    c = _office(stack)
     title = f"审定后即时通知的议题 {uuid.uuid4().hex}"
     tid = _topic(c, title)
     started = c.post(f"/topics/{tid}/stages/topic")
     assert wait_for_run(c, started["flow_run_id"])["state_type"] == "COMPLETED"
     approver = c.post("/people", {"name": "陈建国（区委）", "role": "approver"})
-    c.post(f"/topics/{tid}/approve", {"by": approver["id"], "comment": "同意"})
+    as_approver = stack_client(stack.settings.resolved_database_url, stack.api_url, approver["id"])
+    as_approver.post(f"/topics/{tid}/approve", {"comment": "同意"})
 
     deadline = time.monotonic() + 60
     decided: list[dict[str, str]] = []
@@ -183,7 +186,7 @@ def test_a_stage_whose_runner_was_killed_mid_run_can_be_restarted(stack):
     zombie detection marks the run CRASHED, and starting the stage again takes it up."""
     if not stack.settings.resolved_database_url.startswith("postgresql"):
         pytest.skip("holds the topic's row lock to catch the run mid-stage: PostgreSQL only")
-    c = Client(stack.api_url)
+    c = _office(stack)
     tid = _topic(c, f"运行中途进程被杀的议题 {uuid.uuid4().hex}")
     dsn = stack.settings.resolved_database_url.replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(dsn) as lock:

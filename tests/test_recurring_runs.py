@@ -30,6 +30,7 @@ from config.settings import Settings, get_settings
 from runtime.demo import Client, wait_for_run
 from runtime.stack import Stack
 from tests.conftest import _free_port, fresh_postgres, require_postgres
+from tests.factories import stack_client
 from tests.receivers import HttpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,13 +66,17 @@ def stack(prefect_server: str, tmp_path_factory) -> Iterator[Stack]:
             running.stop()
 
 
-def _post(url: str, body: dict | None = None) -> tuple[int, dict]:
-    r = httpx.post(url, json=body, timeout=120)
+def _office(stack: Stack) -> Client:
+    """The consultation office's administrator, signed in to the stack."""
+    return stack_client(stack.settings.resolved_database_url, stack.api_url)
+
+
+def _post(c: Client, url: str, body: dict | None = None) -> tuple[int, dict]:
+    r = httpx.post(url, json=body, timeout=120, headers=c.headers)
     return r.status_code, r.json()
 
 
 def _topic(c: Client, title: str) -> int:
-    resident = c.post("/people", {"name": "周秀兰（居民代表）", "role": "resident"})
     return c.post(
         "/topics",
         {
@@ -79,7 +84,6 @@ def _topic(c: Client, title: str) -> int:
             "description": "老旧小区楼道照明损坏，夜间出行不便，居民希望尽快修复。",
             "category": "市政设施",
             "source": "public",
-            "proposer_id": resident["id"],
         },
     )["id"]
 
@@ -116,6 +120,7 @@ def _never_overlapped(runs: list[dict]) -> bool:
 
 def test_a_burst_of_on_demand_requests_queues_one_run_per_kind_and_period(stack):
     api = stack.api_url
+    c = _office(stack)
     requests = (
         [(f"{api}/dispatch/weekly", None)] * 10
         + [(f"{api}/follow-ups/sweep", None)] * 10
@@ -123,7 +128,7 @@ def test_a_burst_of_on_demand_requests_queues_one_run_per_kind_and_period(stack)
         + [(f"{api}/bulletins/monthly", {"period": "2026-09"})] * 5
     )
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-        answers = list(pool.map(lambda req: _post(*req), requests))
+        answers = list(pool.map(lambda req: _post(c, *req), requests))
     assert {status for status, _ in answers} == {202}, answers
     weekly, sweeps, october, september = (
         [body for _, body in answers[a:b]] for a, b in ((0, 10), (10, 20), (20, 25), (25, 30))
@@ -143,7 +148,6 @@ def test_a_burst_of_on_demand_requests_queues_one_run_per_kind_and_period(stack)
     assert sum(r["existing"] for r in weekly) >= 9
     assert sum(r["existing"] for r in october) == 4
 
-    c = Client(api)
     for run_id in {r["id"] for r in weekly + october + september}:
         assert wait_for_run(c, run_id)["state_type"] == "COMPLETED"
     again = c.post("/dispatch/weekly")
@@ -155,7 +159,7 @@ def test_a_burst_of_on_demand_requests_queues_one_run_per_kind_and_period(stack)
 
 
 def test_stage_runs_have_slots_of_their_own_while_every_background_slot_is_held(stack):
-    c = Client(stack.api_url)
+    c = _office(stack)
     tids = [
         _topic(c, f"照明修复议题 {uuid.uuid4().hex}") for _ in range(STAGES)
     ]  # never near-duplicates
@@ -176,7 +180,7 @@ def test_stage_runs_have_slots_of_their_own_while_every_background_slot_is_held(
 
         with ThreadPoolExecutor(max_workers=STAGES) as pool:
             starts = list(
-                pool.map(lambda t: _post(f"{stack.api_url}/topics/{t}/stages/topic"), tids)
+                pool.map(lambda t: _post(c, f"{stack.api_url}/topics/{t}/stages/topic"), tids)
             )
         assert [status for status, _ in starts] == [202] * STAGES, starts
         runs = [body["flow_run_id"] for _, body in starts]

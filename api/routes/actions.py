@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlmodel import Session
 
+from api.auth import Approver, CaseReader, ItemWorker, Office, PlanReviewer, Replier
 from api.deps import PageDep, PathId, SessionDep, commit
-from models import consultation, prestudy, rectification, subject
+from models import access, consultation, prestudy, rectification, subject
 from models import report as reports
 from models.case import Listing, children, get
 from models.tables import (
     ConsultationSession,
     Opinion,
     Participant,
+    Person,
     Plan,
     ProgressUpdate,
     RectificationItem,
@@ -27,7 +30,13 @@ router = APIRouter()
     response_model=subject.ParticipantPublic,
     tags=["subject"],
 )
-def rsvp(participant_id: PathId, data: subject.RsvpIn, session: SessionDep) -> Participant:
+def rsvp(
+    participant_id: PathId, data: subject.RsvpIn, session: SessionDep, actor: Replier
+) -> Participant:
+    """The invitee replies (or the office records his reply)."""
+    invited = get(session, Participant, participant_id)
+    access.see_topic(session, actor, invited.topic_id)
+    access.own_or_office(actor, invited.person_id, "回复此邀请")
     participant = subject.reply(session, participant_id, data)
     commit(session, participant)
     return participant
@@ -39,16 +48,23 @@ def rsvp(participant_id: PathId, data: subject.RsvpIn, session: SessionDep) -> P
     tags=["prestudy"],
 )
 def submit_findings(
-    task_id: PathId, data: prestudy.FindingsIn, session: SessionDep
+    task_id: PathId, data: prestudy.FindingsIn, session: SessionDep, actor: Replier
 ) -> ResearchTask:
-    task = prestudy.submit_findings(session, task_id, data)
+    owned = get(session, ResearchTask, task_id)
+    access.see_topic(session, actor, owned.topic_id)
+    access.own_or_office(actor, owned.owner_id, "提交此调研任务的成果")
+    task = prestudy.submit_findings(session, task_id, data, by=actor.id)
     commit(session, task)
     return task
 
 
 @router.get("/sessions/{session_id}", response_model=consultation.SessionPublic, tags=["session"])
-def read_session(session_id: PathId, session: SessionDep) -> ConsultationSession:
-    return get(session, ConsultationSession, session_id)
+def read_session(
+    session_id: PathId, session: SessionDep, reader: CaseReader
+) -> ConsultationSession:
+    meeting = get(session, ConsultationSession, session_id)
+    access.see_topic(session, reader, meeting.topic_id)
+    return meeting
 
 
 @router.get(
@@ -56,7 +72,11 @@ def read_session(session_id: PathId, session: SessionDep) -> ConsultationSession
     response_model=consultation.OpinionsPublic,
     tags=["session"],
 )
-def list_opinions(session_id: PathId, session: SessionDep, page: PageDep) -> Listing[Opinion]:
+def list_opinions(
+    session_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+) -> Listing[Opinion]:
+    meeting = get(session, ConsultationSession, session_id)
+    access.see_topic(session, reader, meeting.topic_id)
     return children(
         session,
         ConsultationSession,
@@ -75,7 +95,7 @@ def list_opinions(session_id: PathId, session: SessionDep, page: PageDep) -> Lis
     tags=["session"],
 )
 def record_opinions(
-    session_id: PathId, data: consultation.OpinionsAdd, session: SessionDep
+    session_id: PathId, data: consultation.OpinionsAdd, session: SessionDep, _: Office
 ) -> Listing[Opinion]:
     """Record opinions; the answer lists the opinions just recorded."""
     opinions = consultation.record_opinions(session, session_id, data)
@@ -87,7 +107,7 @@ def record_opinions(
     "/sessions/{session_id}/conclude", response_model=consultation.SessionPublic, tags=["session"]
 )
 def conclude(
-    session_id: PathId, data: consultation.Conclusion, session: SessionDep
+    session_id: PathId, data: consultation.Conclusion, session: SessionDep, _: Office
 ) -> ConsultationSession:
     meeting = consultation.conclude(session, session_id, data)
     commit(session, meeting)
@@ -95,27 +115,35 @@ def conclude(
 
 
 @router.get("/reports/{report_id}", response_model=reports.ReportPublic, tags=["report"])
-def read_report(report_id: PathId, session: SessionDep) -> Report:
-    return get(session, Report, report_id)
+def read_report(report_id: PathId, session: SessionDep, reader: CaseReader) -> Report:
+    report = get(session, Report, report_id)
+    access.see_topic(session, reader, report.topic_id)
+    return report
 
 
 @router.put("/reports/{report_id}", response_model=reports.ReportPublic, tags=["report"])
-def revise_report(report_id: PathId, data: reports.ReportUpdate, session: SessionDep) -> Report:
-    report = reports.revise(session, report_id, data)
+def revise_report(
+    report_id: PathId, data: reports.ReportUpdate, session: SessionDep, actor: Office
+) -> Report:
+    report = reports.revise(session, report_id, data, by=actor.id)
     commit(session, report)
     return report
 
 
 @router.post("/reports/{report_id}/approve", response_model=reports.ReportPublic, tags=["report"])
-def approve_report(report_id: PathId, data: reports.ReportApproval, session: SessionDep) -> Report:
-    report = reports.approve(session, report_id, data)
+def approve_report(
+    report_id: PathId, data: reports.ReportApproval, session: SessionDep, actor: Approver
+) -> Report:
+    report = reports.approve(session, report_id, data, by=actor.id)
     commit(session, report)
     return report
 
 
 @router.post("/reports/{report_id}/return", response_model=reports.ReportPublic, tags=["report"])
-def return_report(report_id: PathId, data: reports.ReportReturn, session: SessionDep) -> Report:
-    report = reports.return_report(session, report_id, data)
+def return_report(
+    report_id: PathId, data: reports.ReportReturn, session: SessionDep, actor: Approver
+) -> Report:
+    report = reports.return_report(session, report_id, data, by=actor.id)
     commit(session, report)
     return report
 
@@ -123,47 +151,59 @@ def return_report(report_id: PathId, data: reports.ReportReturn, session: Sessio
 Item = rectification.ItemPublic
 
 
+def _item(session: Session, item_id: int, person: Person) -> RectificationItem:
+    """The item if this person may see it (a department only its own), else 404."""
+    item = get(session, RectificationItem, item_id)
+    access.see_item(session, person, item)
+    return item
+
+
 @router.get("/items/{item_id}", response_model=Item, tags=["items"])
-def read_item(item_id: PathId, session: SessionDep) -> RectificationItem:
-    return get(session, RectificationItem, item_id)
+def read_item(item_id: PathId, session: SessionDep, reader: CaseReader) -> RectificationItem:
+    return _item(session, item_id, reader)
 
 
 @router.post("/items/{item_id}/acknowledge", response_model=Item, tags=["items"])
-def acknowledge(
-    item_id: PathId, data: rectification.Actor, session: SessionDep
-) -> RectificationItem:
-    item = rectification.acknowledge(session, item_id, data)
+def acknowledge(item_id: PathId, session: SessionDep, actor: ItemWorker) -> RectificationItem:
+    _item(session, item_id, actor)
+    item = rectification.acknowledge(session, item_id, by=actor.id)
     commit(session, item)
     return item
 
 
 @router.post("/items/{item_id}/decline", response_model=Item, tags=["items"])
 def decline(
-    item_id: PathId, data: rectification.DeclineIn, session: SessionDep
+    item_id: PathId, data: rectification.DeclineIn, session: SessionDep, actor: ItemWorker
 ) -> RectificationItem:
-    item = rectification.decline(session, item_id, data)
+    _item(session, item_id, actor)
+    item = rectification.decline(session, item_id, data, by=actor.id)
     commit(session, item)
     return item
 
 
 @router.post("/items/{item_id}/reassign", response_model=Item, tags=["items"])
 def reassign(
-    item_id: PathId, data: rectification.ReassignIn, session: SessionDep
+    item_id: PathId, data: rectification.ReassignIn, session: SessionDep, actor: Office
 ) -> RectificationItem:
-    item = rectification.reassign(session, item_id, data)
+    item = rectification.reassign(session, item_id, data, by=actor.id)
     commit(session, item)
     return item
 
 
 @router.post("/items/{item_id}/extend", response_model=Item, tags=["items"])
-def extend(item_id: PathId, data: rectification.ExtendIn, session: SessionDep) -> RectificationItem:
-    item = rectification.extend(session, item_id, data)
+def extend(
+    item_id: PathId, data: rectification.ExtendIn, session: SessionDep, actor: Office
+) -> RectificationItem:
+    item = rectification.extend(session, item_id, data, by=actor.id)
     commit(session, item)
     return item
 
 
 @router.get("/items/{item_id}/plans", response_model=rectification.PlansPublic, tags=["items"])
-def list_plans(item_id: PathId, session: SessionDep, page: PageDep) -> Listing[Plan]:
+def list_plans(
+    item_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+) -> Listing[Plan]:
+    _item(session, item_id, reader)
     return children(
         session, RectificationItem, item_id, Plan, key="item_id", order_by=Plan.version, **page
     )
@@ -175,15 +215,21 @@ def list_plans(item_id: PathId, session: SessionDep, page: PageDep) -> Listing[P
     status_code=201,
     tags=["items"],
 )
-def submit_plan(item_id: PathId, data: rectification.PlanIn, session: SessionDep) -> Plan:
-    plan = rectification.submit_plan(session, item_id, data)
+def submit_plan(
+    item_id: PathId, data: rectification.PlanIn, session: SessionDep, actor: ItemWorker
+) -> Plan:
+    _item(session, item_id, actor)
+    plan = rectification.submit_plan(session, item_id, data, by=actor.id)
     commit(session, plan)
     return plan
 
 
 @router.post("/plans/{plan_id}/review", response_model=rectification.PlanPublic, tags=["items"])
-def review_plan(plan_id: PathId, data: rectification.PlanReview, session: SessionDep) -> Plan:
-    plan = rectification.review_plan(session, plan_id, data)
+def review_plan(
+    plan_id: PathId, data: rectification.PlanReview, session: SessionDep, actor: PlanReviewer
+) -> Plan:
+    _item(session, get(session, Plan, plan_id).item_id, actor)
+    plan = rectification.review_plan(session, plan_id, data, by=actor.id)
     commit(session, plan)
     return plan
 
@@ -191,7 +237,10 @@ def review_plan(plan_id: PathId, data: rectification.PlanReview, session: Sessio
 @router.get(
     "/items/{item_id}/progress", response_model=rectification.ProgressListPublic, tags=["items"]
 )
-def list_progress(item_id: PathId, session: SessionDep, page: PageDep) -> Listing[ProgressUpdate]:
+def list_progress(
+    item_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+) -> Listing[ProgressUpdate]:
+    _item(session, item_id, reader)
     return children(
         session,
         RectificationItem,
@@ -210,26 +259,28 @@ def list_progress(item_id: PathId, session: SessionDep, page: PageDep) -> Listin
     tags=["items"],
 )
 def report_progress(
-    item_id: PathId, data: rectification.ProgressIn, session: SessionDep
+    item_id: PathId, data: rectification.ProgressIn, session: SessionDep, actor: ItemWorker
 ) -> ProgressUpdate:
-    update = rectification.report_progress(session, item_id, data)
+    _item(session, item_id, actor)
+    update = rectification.report_progress(session, item_id, data, by=actor.id)
     commit(session, update)
     return update
 
 
 @router.post("/items/{item_id}/complete", response_model=Item, tags=["items"])
 def complete(
-    item_id: PathId, data: rectification.CompletionIn, session: SessionDep
+    item_id: PathId, data: rectification.CompletionIn, session: SessionDep, actor: ItemWorker
 ) -> RectificationItem:
-    item = rectification.complete(session, item_id, data)
+    _item(session, item_id, actor)
+    item = rectification.complete(session, item_id, data, by=actor.id)
     commit(session, item)
     return item
 
 
 @router.post("/items/{item_id}/recheck", response_model=Item, tags=["items"])
 def recheck(
-    item_id: PathId, data: rectification.RecheckIn, session: SessionDep
+    item_id: PathId, data: rectification.RecheckIn, session: SessionDep, actor: Office
 ) -> RectificationItem:
-    item = rectification.recheck(session, item_id, data)
+    item = rectification.recheck(session, item_id, data, by=actor.id)
     commit(session, item)
     return item

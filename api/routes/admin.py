@@ -8,46 +8,40 @@ import uuid
 from fastapi import APIRouter
 
 from api import launcher
-from api.deps import Limit, Offset, SessionDep, commit
+from api.auth import OfficeBrief, Overseer, OverseerBrief, Postmaster
+from api.deps import Limit, Offset, PathId, SessionDep, commit
 from models import assessment, outbox
-from models.case import Listing, get, require_role
-from models.enums import Role
+from models.case import Listing
 from models.errors import NotFound
-from models.tables import Notification, Person
+from models.tables import Notification
 
 router = APIRouter(tags=["admin"])
 
 
 @router.get("/notifications/undelivered", response_model=outbox.NotificationsPublic)
 def undelivered(
-    session: SessionDep, limit: Limit = 100, offset: Offset = 0
+    session: SessionDep, _: Postmaster, limit: Limit = 100, offset: Offset = 0
 ) -> Listing[Notification]:
     """Pending, failed, in-doubt and unroutable messages, oldest first."""
     return outbox.undelivered(session, limit=limit, offset=offset)
 
 
-def _admin(session: SessionDep, person_id: int) -> None:
-    require_role(get(session, Person, person_id), Role.ADMINISTRATOR, action="处理未送达通知")
-
-
 @router.post("/notifications/{notification_id}/resend", response_model=outbox.NotificationPublic)
-def resend(notification_id: int, data: outbox.OutboxAction, session: SessionDep) -> Notification:
-    _admin(session, data.by)
+def resend(notification_id: PathId, session: SessionDep, _: Postmaster) -> Notification:
     row = outbox.resend(session, notification_id)
     commit(session, row)
     return row
 
 
 @router.post("/notifications/{notification_id}/give-up", response_model=outbox.NotificationPublic)
-def give_up(notification_id: int, data: outbox.OutboxAction, session: SessionDep) -> Notification:
-    _admin(session, data.by)
+def give_up(notification_id: PathId, session: SessionDep, _: Postmaster) -> Notification:
     row = outbox.give_up(session, notification_id)
     commit(session, row)
     return row
 
 
 @router.post("/follow-ups/sweep", response_model=launcher.FlowRunPublic, status_code=202)
-async def sweep_now() -> launcher.FlowRunPublic:
+async def sweep_now(_: OfficeBrief) -> launcher.FlowRunPublic:
     """Run the follow-up sweep now instead of waiting for its schedule."""
     return await launcher.launch_follow_up()
 
@@ -62,13 +56,13 @@ async def ready() -> dict:
 
 
 @router.get("/kpis")
-def overall_kpis(session: SessionDep, as_of: dt.datetime | None = None) -> dict:
+def overall_kpis(session: SessionDep, _: Overseer, as_of: dt.datetime | None = None) -> dict:
     """Every topic's KPIs together, now or as of `as_of` (as GET /topics/{id}/kpis)."""
     return assessment.kpis(session, as_of=as_of)
 
 
 @router.get("/runs/{flow_run_id}", response_model=launcher.FlowRunPublic)
-async def read_run(flow_run_id: uuid.UUID) -> launcher.FlowRunPublic:
+async def read_run(flow_run_id: uuid.UUID, _: OverseerBrief) -> launcher.FlowRunPublic:
     run = await launcher.read_run(flow_run_id)
     if run is None:
         raise NotFound(f"流程运行 {flow_run_id} 不存在")

@@ -7,6 +7,7 @@ from fastapi.responses import FileResponse
 from pydantic import Field, StrictBool
 
 from api import launcher
+from api.auth import BulletinReader, OfficeBrief
 from api.deps import Limit, Offset, SessionDep
 from models import bulletin
 from models.base import Body
@@ -43,14 +44,14 @@ async def _launch(kind: BulletinKind, data: BulletinRun | None) -> launcher.Flow
 
 
 @router.post("/monthly", response_model=launcher.FlowRunPublic, status_code=202)
-async def run_monthly(data: BulletinRun | None = None) -> launcher.FlowRunPublic:
+async def run_monthly(_: OfficeBrief, data: BulletinRun | None = None) -> launcher.FlowRunPublic:
     """Generate the monthly bulletin now (besides the run on the 1st at 09:00): a month that
     has ended, or with `interim` the running month so far."""
     return await _launch(BulletinKind.MONTHLY, data)
 
 
 @router.post("/quarterly", response_model=launcher.FlowRunPublic, status_code=202)
-async def run_quarterly(data: BulletinRun | None = None) -> launcher.FlowRunPublic:
+async def run_quarterly(_: OfficeBrief, data: BulletinRun | None = None) -> launcher.FlowRunPublic:
     """Generate the quarterly review now (besides the run on the first day of a quarter): a
     quarter that has ended, or with `interim` the running quarter so far."""
     return await _launch(BulletinKind.QUARTERLY, data)
@@ -59,6 +60,7 @@ async def run_quarterly(data: BulletinRun | None = None) -> launcher.FlowRunPubl
 @router.get("", response_model=bulletin.BulletinsPublic)
 def list_bulletins(
     session: SessionDep,
+    _: BulletinReader,
     kind: BulletinKind | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -76,7 +78,9 @@ def _bulletin(session: SessionDep, bulletin_id: int) -> Bulletin:
 
 
 @router.get("/{bulletin_id:int}", response_model=bulletin.BulletinDetail)
-def read_bulletin(bulletin_id: int, session: SessionDep) -> bulletin.BulletinPublic:
+def read_bulletin(
+    bulletin_id: int, session: SessionDep, _: BulletinReader
+) -> bulletin.BulletinPublic:
     return bulletin.public(_bulletin(session, bulletin_id), detail=True)
 
 
@@ -85,7 +89,9 @@ def read_bulletin(bulletin_id: int, session: SessionDep) -> bulletin.BulletinPub
     response_class=FileResponse,
     responses={404: {"description": "通报或文件不存在"}},
 )
-def download(bulletin_id: int, fmt: FileFormat, session: SessionDep) -> FileResponse:
+def download(
+    bulletin_id: int, fmt: FileFormat, session: SessionDep, _: BulletinReader
+) -> FileResponse:
     """The file itself; HTML and PDF open in the browser, the XLSX downloads."""
     row = _bulletin(session, bulletin_id)
     path = bulletin.file_path(row, fmt)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.auth import CalendarReader, Office, Overseer
 from api.deps import Limit, Offset, SessionDep
 from models import schedule
 from models.case import Listing
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/calendar", tags=["calendar"])
 @router.get("/working-days", response_model=schedule.WorkingDaysOut)
 def working_days(
     session: SessionDep,
+    _: CalendarReader,
     start: Annotated[dt.date, Query(description="起算日期（不计入），YYYY-MM-DD")],
     days: Annotated[int, Query(ge=-366, le=366, description="工作日数")],
 ) -> schedule.WorkingDaysOut:
@@ -28,6 +30,7 @@ def working_days(
 @router.get("/deadlines", response_model=schedule.DeadlinesPublic)
 def deadlines(
     session: SessionDep,
+    _: Overseer,
     topic_id: int | None = None,
     provisional: bool = False,
     limit: Limit = 100,
@@ -40,13 +43,15 @@ def deadlines(
 
 
 @router.get("/{year}", response_model=schedule.YearOut)
-def read_year(year: int, session: SessionDep) -> schedule.YearOut:
+def read_year(year: int, session: SessionDep, _: CalendarReader) -> schedule.YearOut:
     """Where the year's calendar comes from (loaded / package / rule) and its special days."""
     return schedule.year_view(session, year)
 
 
 @router.put("/{year}", response_model=schedule.LoadSummary)
-def load_year(year: int, data: schedule.ScheduleIn, session: SessionDep) -> schedule.LoadSummary:
+def load_year(
+    year: int, data: schedule.ScheduleIn, session: SessionDep, actor: Office
+) -> schedule.LoadSummary:
     """An administrator loads the official schedule; open deadlines are counted again.
     A body whose note marks it as an example is refused (422) unless `force` is true."""
     summary = schedule.load_schedule(
@@ -54,7 +59,7 @@ def load_year(year: int, data: schedule.ScheduleIn, session: SessionDep) -> sche
         year,
         holidays=list(data.holidays),
         workdays=list(data.workdays),
-        by=data.by,
+        by=actor.id,
         note=data.note,
         force=data.force,
     )

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from models.enums import Stage
 from models.tables import HolidaySchedule
+from tests.conftest import ANONYMOUS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "calendars" / "2027.example.yaml"
 BODY_2027 = {
@@ -46,12 +47,11 @@ def test_working_days_answers_date_and_provisional(client):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "days"
 
 
-def test_administrator_loads_a_year(client, loop, session):
-    admin = loop.cast.admin
+def test_administrator_loads_a_year(client, session):
     session.commit()
-    forced = {"by": admin.id, **BODY_2027, "note": "示例（演示用）", "force": True}
+    forced = {**BODY_2027, "note": "示例（演示用）", "force": True}
     assert client.put("/calendar/2027", json=forced).status_code == 200
-    r = client.put("/calendar/2027", json={"by": admin.id, **BODY_2027})
+    r = client.put("/calendar/2027", json={**BODY_2027})
     assert r.status_code == 200, r.text
     assert r.json()["holidays"] == 4 and r.json()["workdays"] == 1
     body = client.get("/calendar/2027").json()
@@ -71,23 +71,23 @@ def test_administrator_loads_a_year(client, loop, session):
 def test_load_refusals(client, loop, session):
     cast = loop.cast
     session.commit()
-    r = client.put("/calendar/2027", json={"by": cast.officer.id, **BODY_2027})
-    assert r.status_code == 403 and "无权导入放假安排" in r.json()["detail"]
-    r = client.put("/calendar/2027", json={"by": 987654, **BODY_2027})
-    assert r.status_code == 404 and r.json()["detail"] == "人员 987654 不存在"
-    bad = {"by": cast.admin.id, "holidays": [{"date": "2028-01-01"}], "workdays": []}
+    r = client.put("/calendar/2027", json=BODY_2027, headers=client.as_(cast.officer))
+    assert r.status_code == 403 and "无权推进协商流程" in r.json()["detail"]
+    r = client.put("/calendar/2027", json=BODY_2027, headers=ANONYMOUS)
+    assert r.status_code == 401 and r.json()["detail"] == "请先登录"
+    bad = {"holidays": [{"date": "2028-01-01"}], "workdays": []}
     r = client.put("/calendar/2027", json=bad)
     assert r.status_code == 422 and r.json()["field"] == "holidays.0.date"
     assert "不在 2027 年内" in r.json()["detail"]
-    bad = {"by": cast.admin.id, "holidays": [{"date": "1月1日"}], "workdays": []}
+    bad = {"holidays": [{"date": "1月1日"}], "workdays": []}
     r = client.put("/calendar/2027", json=bad)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "holidays.0.date"
-    bad = {"by": cast.admin.id, "holidays": [{"date": "2027-01-02"}], "workdays": ["2027-01-02"]}
+    bad = {"holidays": [{"date": "2027-01-02"}], "workdays": ["2027-01-02"]}
     r = client.put("/calendar/2027", json=bad)
     assert r.status_code == 422 and r.json()["field"] == "workdays.0"
-    r = client.put("/calendar/2027", json=BODY_2027)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "by"
-    example = {"by": cast.admin.id, **BODY_2027, "note": "示例，非官方放假安排"}
+    r = client.put("/calendar/2027", json={"by": cast.admin.id, **BODY_2027})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "by"  # no acting for others
+    example = {**BODY_2027, "note": "示例，非官方放假安排"}
     r = client.put("/calendar/2027", json=example)
     assert r.status_code == 422 and r.json()["field"] == "note"
     assert "标明为示例" in r.json()["detail"]
@@ -116,7 +116,7 @@ def test_provisional_is_visible_on_items_participants_and_deadlines(
         "rsvp_due_provisional" in client.get(f"/topics/{topic.id}/participants").json()["data"][0]
     )
 
-    r = client.put("/calendar/2027", json={"by": loop.cast.admin.id, **BODY_2027})
+    r = client.put("/calendar/2027", json={**BODY_2027})
     assert r.status_code == 200 and r.json()["moved"] == len(items)
     items = client.get(f"/topics/{topic.id}/items").json()["data"]
     assert all(not i["deadline_provisional"] for i in items)

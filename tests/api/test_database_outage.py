@@ -17,6 +17,7 @@ from config.settings import get_settings
 from models import audit
 from models.tables import Person
 from tests.conftest import PG_ADMIN_URL, fresh_postgres, require_postgres
+from tests.factories import administrator_headers
 
 # A request thread that dies (e.g. on a dead connection after the answer) fails the test.
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
@@ -36,7 +37,8 @@ def test_an_outage_is_503_with_retry_after_and_nothing_confirmed_is_lost(monkeyp
         stop = threading.Event()
         lock = threading.Lock()
         try:
-            with TestClient(create_app()) as client:
+            headers = administrator_headers(url)
+            with TestClient(create_app(), headers=headers) as client:
 
                 def writer(n: int) -> None:
                     i = 0

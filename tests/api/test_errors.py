@@ -6,7 +6,15 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from models.enums import Stage
-from models.tables import AuditEvent, Opinion, Participant, Person, Suggestion, Topic
+from models.tables import (
+    AuditEvent,
+    Opinion,
+    Participant,
+    Person,
+    RectificationItem,
+    Suggestion,
+    Topic,
+)
 
 
 def _count(session, model) -> int:
@@ -25,13 +33,13 @@ def test_create_topic_validation_names_the_field(client, session):
     assert _count(session, Topic) == before
 
 
-def test_unknown_ids_are_404_in_chinese(client):
+def test_unknown_ids_are_404_in_chinese(client, loop):
     r = client.get("/topics/999999")
     assert r.status_code == 404 and r.json()["detail"] == "议题 999999 不存在"
-    r = client.post("/items/424242/acknowledge", json={"by": 1})
+    r = client.post("/items/424242/acknowledge", headers=client.as_(loop.cast.officer))
     assert r.status_code == 404 and "整改事项" in r.json()["detail"]
-    r = client.post("/topics", json={"title": "加装电梯", "source": "public", "proposer_id": 7777})
-    assert r.status_code == 404 and "人员 7777" in r.json()["detail"]
+    r = client.get("/items/424242/plans")
+    assert r.status_code == 404 and r.json()["detail"] == "整改事项 424242 不存在"
 
 
 def test_stage_out_of_order_is_409_with_gate_reason(client, loop, session):
@@ -120,12 +128,17 @@ def test_wrong_person_cannot_acknowledge_and_state_is_unchanged(client, loop, se
     loop.advance(topic, to=Stage.TRANSFER, start=True)
     session.commit()
     item = client.get(f"/topics/{topic.id}/items").json()["data"][0]
-    r = client.post(f"/items/{item['id']}/acknowledge", json={"by": loop.cast.resident.id})
-    assert r.status_code == 403 and "无权签收" in r.json()["detail"]
+    c = loop.cast
+    r = client.post(f"/items/{item['id']}/acknowledge", headers=client.as_(c.resident))
+    assert r.status_code == 403 and "无权办理整改事项" in r.json()["detail"]
+    # Another department's officer is not told the item exists.
+    r = client.post(f"/items/{item['id']}/acknowledge", headers=client.as_(c.other_officer))
+    assert r.status_code == 404 and "整改事项" in r.json()["detail"]
     assert client.get(f"/items/{item['id']}").json()["status"] == "transferred"
-    r = client.post(f"/items/{item['id']}/acknowledge", json={"by": item["officer_id"]})
+    r = client.post(f"/items/{item['id']}/acknowledge", headers=client.as_(c.officer))
     assert r.status_code == 200 and r.json()["status"] == "acknowledged"
-    r = client.post(f"/items/{item['id']}/acknowledge", json={"by": item["officer_id"]})
+    assert session.get(RectificationItem, item["id"]).acknowledged_by_id == c.officer.id
+    r = client.post(f"/items/{item['id']}/acknowledge", headers=client.as_(c.officer))
     assert r.status_code == 409 and "已签收" in r.json()["detail"]
 
 
@@ -134,7 +147,7 @@ def test_action_of_a_later_stage_is_refused(client, loop, session):
     loop.advance(topic, to=Stage.PRESTUDY, start=True)
     session.commit()
     r = client.post(
-        f"/topics/{topic.id}/ratings", json={"person_id": loop.cast.resident.id, "score": 5}
+        f"/topics/{topic.id}/ratings", json={"score": 5}, headers=client.as_(loop.cast.resident)
     )
     assert r.status_code == 409
     assert "商前调研" in r.json()["detail"] and "评估质效" in r.json()["detail"]
@@ -164,6 +177,7 @@ def test_item_deadline_must_be_in_future_and_officer_of_lead_department(client, 
 
 
 def test_reserved_notification_tags_are_refused(client, session):
+    client.get("/people")  # signs the administrator in (his record exists from here on)
     before = _count(session, Person)
     for tag in ("person-3", "role-approver", "always"):
         r = client.post("/people", json={"name": "张三", "role": "resident", "tag": tag})

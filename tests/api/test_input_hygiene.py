@@ -90,12 +90,14 @@ def test_progress_percent_must_be_a_number_not_a_flag(client, loop, session):
         select(RectificationItem).where(RectificationItem.topic_id == topic.id)
     ).first()
     before = _count(session, ProgressUpdate)
-    body = {"by": item.officer_id, "note": "已完成方案设计", "percent": True}
-    _refused(client.post(f"/items/{item.id}/progress", json=body), "percent")
-    body = {"by": item.officer_id, "note": "   ", "percent": 30}
-    _refused(client.post(f"/items/{item.id}/progress", json=body), "note")
-    body = {"by": TOO_BIG, "note": "已完成方案设计", "percent": 30}
-    _refused(client.post(f"/items/{item.id}/progress", json=body), "by")
+    officer = client.as_(loop.cast.officer)
+    body = {"note": "已完成方案设计", "percent": True}
+    _refused(client.post(f"/items/{item.id}/progress", json=body, headers=officer), "percent")
+    body = {"note": "   ", "percent": 30}
+    _refused(client.post(f"/items/{item.id}/progress", json=body, headers=officer), "note")
+    # Nobody acts in another's name: the acting person comes from the credentials only.
+    body = {"by": item.officer_id, "note": "已完成方案设计", "percent": 30}
+    _refused(client.post(f"/items/{item.id}/progress", json=body, headers=officer), "by")
     assert _count(session, ProgressUpdate) == before
 
 
@@ -188,20 +190,18 @@ def test_a_plan_or_an_extension_in_the_past_is_refused(client, loop, session):
     loop.advance(topic, to=Stage.IMPLEMENTATION, start=True)
     session.commit()
     item = loop.items(topic)[0]
-    client.post(f"/items/{item.id}/acknowledge", json={"by": item.officer_id})
+    officer = client.as_(loop.cast.officer)
+    client.post(f"/items/{item.id}/acknowledge", headers=officer)
     past = "2020-01-10"
     plan = {
-        "by": item.officer_id,
         "target": "按期完成",
         "measures": "逐项落实",
         "deadline": past,
         "responsible_id": item.officer_id,
     }
-    assert "不能早于今天" in _refused(client.post(f"/items/{item.id}/plan", json=plan), "deadline")
-    admin = loop.cast.admin.id
-    r = client.post(
-        f"/items/{item.id}/extend", json={"by": admin, "deadline": past, "reason": "天气原因"}
-    )
+    r = client.post(f"/items/{item.id}/plan", json=plan, headers=officer)
+    assert "不能早于今天" in _refused(r, "deadline")
+    r = client.post(f"/items/{item.id}/extend", json={"deadline": past, "reason": "天气原因"})
     assert "须晚于今天" in _refused(r, "deadline")
     assert client.get(f"/items/{item.id}/plans").json()["count"] == 0
 

@@ -81,7 +81,7 @@ async def test_officers_never_acknowledge_whole_ladder_once_each(
         loop = LoopBuilder(s)
         loop.today = dt.date(2026, 2, 12)
         for item_id, dept in items:
-            rectification.acknowledge(s, item_id, rectification.Actor(by=heads[dept]))
+            rectification.acknowledge(s, item_id, by=heads[dept])
         loop.run_stage(s.get(Topic, topic_id), Stage.IMPLEMENTATION)
         s.commit()
     # Plans and the work itself never come: the plan and item ladders run out too.

@@ -22,7 +22,7 @@ from config.db import engine_for
 from config.deployments import DEPLOYMENT, WEEKLY_DISPATCH_CRON, WEEKLY_DISPATCH_FLOW
 from flows.weekly_dispatch import weekly_dispatch
 from models.tables import Department, Person, RectificationItem
-from tests.factories import LoopBuilder
+from tests.factories import LoopBuilder, administrator_headers
 from tests.notify.test_dispatch import build_case
 from tests.receivers import HttpReceiver, use_apprise_config, write_apprise_yaml
 
@@ -116,7 +116,7 @@ async def test_api_starts_it_on_demand(prefect_server, committed_db):
 
     deployment = await weekly_dispatch.ato_deployment(name=DEPLOYMENT)
     await deployment.apply()
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(), headers=administrator_headers()) as client:
         response = client.post("/dispatch/weekly")
     assert response.status_code == 202, response.text
     run = response.json()

@@ -87,7 +87,7 @@ def test_only_approver_may_approve(loop):
     topic = loop.topic()
     loop.run_stage(topic, Stage.TOPIC)
     with pytest.raises(Forbidden, match="无权审定议题"):
-        topics.approve(loop.s, topic.id, topics.Decision(by=loop.cast.officer.id))
+        topics.approve(loop.s, topic.id, topics.Decision(), by=loop.cast.officer.id)
     assert topic.status == TopicStatus.AWAITING_APPROVAL
 
 

@@ -28,7 +28,7 @@ def test_an_extension_over_http_tells_the_officer_and_the_head(loop, session, cl
     c = loop.cast
     response = client.post(
         f"/items/{item.id}/extend",
-        json={"by": c.admin.id, "deadline": "2026-06-30", "reason": "需待汛期结束后施工"},
+        json={"deadline": "2026-06-30", "reason": "需待汛期结束后施工"},
     )
     assert response.status_code == 200, response.text
     got = moved(session)
@@ -55,17 +55,17 @@ def test_a_reassignment_with_a_new_deadline_tells_the_new_officer_and_head(
     c = loop.cast
     declined = loop.items(topic)[1]  # 城南街道, 周婷
     rectification.decline(
-        session, declined.id, rectification.DeclineIn(by=c.other_officer.id, reason="非本单位职责")
+        session, declined.id, rectification.DeclineIn(reason="非本单位职责"), by=c.other_officer.id
     )
     rectification.reassign(
         session,
         declined.id,
         rectification.ReassignIn(
-            by=c.admin.id,
             lead_department_id=c.dept_id,
             officer_id=c.officer.id,
             deadline=dt.date(2026, 6, 15),
         ),
+        by=c.admin.id,
     )
     session.flush()
     got = moved(session)

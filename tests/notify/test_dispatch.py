@@ -49,7 +49,7 @@ def build_case(loop, session, time_machine) -> dict[str, RectificationItem]:
     b = loop.advance(loop.topic(title="农贸市场周边停车"), to=Stage.TRANSFER, start=True)
     b1, b2 = loop.items(b)
     rectification.decline(
-        session, b2.id, rectification.DeclineIn(by=c.other_officer.id, reason="非本单位职责")
+        session, b2.id, rectification.DeclineIn(reason="非本单位职责"), by=c.other_officer.id
     )
     session.flush()
     return {"a1": a1, "a2": a2, "c1": c1, "c2": c2, "b1": b1, "b2": b2}
@@ -177,7 +177,7 @@ def test_the_digest_lists_items_in_progress_too_newest_news_first(loop, session,
     loop.plan(d2)
     time_machine.move_to(local(2026, 4, 16, 10), tick=False)
     rectification.report_progress(
-        session, d1.id, rectification.ProgressIn(by=c.officer.id, note="选址完成", percent=30)
+        session, d1.id, rectification.ProgressIn(note="选址完成", percent=30), by=c.officer.id
     )
     time_machine.move_to(local(2026, 4, 20), tick=False)
     summary = dispatch.weekly_dispatch(session)

@@ -73,9 +73,8 @@ def test_one_digest_per_person_per_week_over_a_year(
         rectification.extend(
             s,
             long_one.id,
-            rectification.ExtendIn(
-                by=c.admin.id, deadline=dt.date(2026, 12, 31), reason="跨年度工程"
-            ),
+            rectification.ExtendIn(deadline=dt.date(2026, 12, 31), reason="跨年度工程"),
+            by=c.admin.id,
         )
         s.commit()
         officers = {c.officer.tag, c.other_officer.tag}

@@ -54,7 +54,7 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     loop.run_stage(screened, Stage.TOPIC)
     refused = loop.topic(title="修建商业步行街")
     loop.run_stage(refused, Stage.TOPIC)
-    topics.reject(session, refused.id, topics.Rejection(by=c.approver.id, reason="不属协商范围"))
+    topics.reject(session, refused.id, topics.Rejection(reason="不属协商范围"), by=c.approver.id)
 
     topic = loop.topic(title="老旧小区加装电梯")
     for stage in (Stage.TOPIC, Stage.SUBJECT, Stage.PRESTUDY, Stage.SESSION):
@@ -65,12 +65,10 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     loop.run_stage(topic, Stage.REPORT)
     report = session.exec(select(Report).where(Report.topic_id == topic.id)).one()
     reports.return_report(
-        session, report.id, reports.ReportReturn(by=c.approver.id, reason="补充调研数据")
+        session, report.id, reports.ReportReturn(reason="补充调研数据"), by=c.approver.id
     )
     reports.revise(
-        session,
-        report.id,
-        reports.ReportUpdate(by=c.admin.id, content=report.content + "\n补充。"),
+        session, report.id, reports.ReportUpdate(content=report.content + "\n补充。"), by=c.admin.id
     )
     loop.finish(topic, Stage.REPORT)
 
@@ -78,17 +76,17 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     loop.run_stage(topic, Stage.TRANSFER)
     first, second = loop.items(topic)
     rectification.decline(
-        session, second.id, rectification.DeclineIn(by=c.other_officer.id, reason="非本单位职责")
+        session, second.id, rectification.DeclineIn(reason="非本单位职责"), by=c.other_officer.id
     )
     rectification.reassign(
         session,
         second.id,
         rectification.ReassignIn(
-            by=c.admin.id,
             lead_department_id=c.dept_id,
             officer_id=c.officer.id,
             deadline=loop.today + dt.timedelta(days=50),
         ),
+        by=c.admin.id,
     )
     later(8)  # 签收 overdue, escalated
     loop.finish(topic, Stage.TRANSFER)
@@ -100,40 +98,40 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
             session,
             item.id,
             rectification.PlanIn(
-                by=item.officer_id,
                 target="年内完成加装",
                 measures="统一招标\n分批施工",
                 deadline=item.deadline.astimezone(SH).date(),
                 responsible_id=item.officer_id,
             ),
+            by=item.officer_id,
         )
     plans = {p.item_id: p for p in session.exec(select(rectification.Plan))}
     rectification.review_plan(
-        session, plans[first.id].id, rectification.PlanReview(by=c.admin.id, approved=True)
+        session, plans[first.id].id, rectification.PlanReview(approved=True), by=c.admin.id
     )
     rectification.review_plan(
         session,
         plans[second.id].id,
-        rectification.PlanReview(by=c.member.id, approved=False, note="措施不具体"),
+        rectification.PlanReview(approved=False, note="措施不具体"),
+        by=c.member.id,
     )
     later(40)  # the first item past its deadline: due soon, due, 预警, 督办
     rectification.extend(
         session,
         second.id,
-        rectification.ExtendIn(
-            by=c.admin.id, deadline=loop.today + dt.timedelta(days=30), reason="等待管线迁改"
-        ),
+        rectification.ExtendIn(deadline=loop.today + dt.timedelta(days=30), reason="等待管线迁改"),
+        by=c.admin.id,
     )
     at(dispatch_day := now + dt.timedelta(days=(7 - now.weekday()) % 7 or 7))
     dispatch.weekly_dispatch(session, now=dispatch_day.replace(hour=9))
     now = dispatch_day
     for item in (first, second):
         rectification.complete(
-            session, item.id, rectification.CompletionIn(by=c.officer.id, summary="加装完成 12 部")
+            session, item.id, rectification.CompletionIn(summary="加装完成 12 部"), by=c.officer.id
         )
     later(35)  # 回头看 due
     rectification.recheck(
-        session, first.id, rectification.RecheckIn(by=c.admin.id, rebound=True, note="电梯停运")
+        session, first.id, rectification.RecheckIn(rebound=True, note="电梯停运"), by=c.admin.id
     )
     loop.run_stage(topic, Stage.ASSESSMENT)
     later(10)  # the residents' ratings are due

@@ -167,14 +167,13 @@ def test_completing_extending_and_reassigning_leave_old_rungs_nothing_to_do(
 
     # Reassigning: the old officer's acknowledgement rungs close, new ones chase the new one.
     rectification.decline(
-        session, second.id, rectification.DeclineIn(by=second.officer_id, reason="非本单位职责")
+        session, second.id, rectification.DeclineIn(reason="非本单位职责"), by=second.officer_id
     )
     rectification.reassign(
         session,
         second.id,
-        rectification.ReassignIn(
-            by=c.admin.id, lead_department_id=c.dept_id, officer_id=c.officer.id
-        ),
+        rectification.ReassignIn(lead_department_id=c.dept_id, officer_id=c.officer.id),
+        by=c.admin.id,
     )
     session.flush()
     old = session.exec(
@@ -189,7 +188,7 @@ def test_completing_extending_and_reassigning_leave_old_rungs_nothing_to_do(
     assert {r.owed_by_id for r in new.values()} == {c.officer.id}
 
     for item in (first, second):
-        rectification.acknowledge(session, item.id, rectification.Actor(by=c.officer.id))
+        rectification.acknowledge(session, item.id, by=c.officer.id)
     loop.run_stage(topic, Stage.IMPLEMENTATION)
     before = rungs(session, Obligation.ITEM_DEADLINE, first.id)
 
@@ -198,12 +197,13 @@ def test_completing_extending_and_reassigning_leave_old_rungs_nothing_to_do(
     rectification.extend(
         session,
         first.id,
-        rectification.ExtendIn(by=c.admin.id, deadline=new_deadline, reason="汛期停工"),
+        rectification.ExtendIn(deadline=new_deadline, reason="汛期停工"),
+        by=c.admin.id,
     )
     # Completing: every open rung of the second item closes.
     loop.plan(second)
     rectification.complete(
-        session, second.id, rectification.CompletionIn(by=c.officer.id, summary="已完成")
+        session, second.id, rectification.CompletionIn(summary="已完成"), by=c.officer.id
     )
     session.flush()
     session.expire_all()

@@ -44,7 +44,6 @@ def test_the_key_is_unique_in_the_database_itself(session):
 
 
 def test_administrator_lists_undelivered_then_gives_up_or_resends(client, session, loop):
-    admin_id, officer_id = loop.cast.admin.id, loop.cast.officer.id
     sent, failed = _stage(session)
     sent_id, failed_id = sent.id, failed.id
     sent.status = NotificationStatus.SENT
@@ -57,13 +56,15 @@ def test_administrator_lists_undelivered_then_gives_up_or_resends(client, sessio
     assert [(n["id"], n["status"], n["attempts"]) for n in listed] == [(failed_id, "failed", 7)]
     assert listed[0]["last_error"] == "json://127.0.0.1/ 连接被拒绝"
 
-    refused = client.post(f"/notifications/{failed_id}/give-up", json={"by": officer_id})
+    refused = client.post(
+        f"/notifications/{failed_id}/give-up", headers=client.as_(loop.cast.officer)
+    )
     assert refused.status_code == 403 and "无权处理未送达通知" in refused.json()["detail"]
-    gave_up = client.post(f"/notifications/{failed_id}/give-up", json={"by": admin_id})
+    gave_up = client.post(f"/notifications/{failed_id}/give-up")
     assert gave_up.status_code == 200 and gave_up.json()["status"] == "abandoned"
     assert client.get("/notifications/undelivered").json() == {"data": [], "count": 0}
 
-    again = client.post(f"/notifications/{failed_id}/resend", json={"by": admin_id}).json()
+    again = client.post(f"/notifications/{failed_id}/resend").json()
     assert again["status"] == "pending" and again["attempts"] == 0
-    conflict = client.post(f"/notifications/{sent_id}/give-up", json={"by": admin_id})
+    conflict = client.post(f"/notifications/{sent_id}/give-up")
     assert conflict.status_code == 409

@@ -1,0 +1,157 @@
+"""Who may do what: the one declaration of access, by role (function level) and by record
+(object level). Routes name a capability; nothing else spells out roles for access.
+
+A record a person may not see answers 404 as if it did not exist, so ids reveal nothing."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from models.case import ROLE_NAMES
+from models.enums import Role
+from models.errors import Forbidden, NotFound
+from models.tables import (
+    Participant,
+    Person,
+    RectificationItem,
+    ResearchTask,
+    Topic,
+)
+
+ADMIN, APPROVER, HEAD, OFFICER = (
+    Role.ADMINISTRATOR,
+    Role.APPROVER,
+    Role.DEPARTMENT_HEAD,
+    Role.OFFICER,
+)
+MEMBER, EXPERT, SUPERVISOR, RESIDENT = Role.MEMBER, Role.EXPERT, Role.SUPERVISOR, Role.RESIDENT
+EVERYONE = frozenset(Role)
+STAFF = EVERYONE - {RESIDENT}
+# Who sees every topic of the case file (the office, its approvers and supervisors).
+SEE_ALL = frozenset({ADMIN, APPROVER, SUPERVISOR})
+# Who works on items: within their own department only.
+DEPARTMENT_ROLES = frozenset({HEAD, OFFICER})
+
+
+class Can(StrEnum):
+    """A capability a route asks for. The public (no credentials) holds only PROPOSE."""
+
+    PROPOSE = "propose"  # 提出议题（公众也可）
+    READ_CASE = "read_case"  # 查看自己可见的议题、事项、会议、报告
+    READ_PEOPLE = "read_people"
+    MANAGE_PEOPLE = "manage_people"  # 单位、人员、账号
+    RUN_LOOP = "run_loop"  # 启动环节、邀请主体、调研任务、协商会、意见、报告修改、事项、改派、延期、回头看、办结评估
+    DECIDE = "decide"  # 审定议题、审定成果报告
+    REPLY = "reply"  # 回复邀请、提交调研成果（本人）
+    WORK_ITEM = "work_item"  # 签收、退回、方案、进展、办结（本单位）
+    REVIEW_PLAN = "review_plan"  # 审核整改方案
+    RATE = "rate"  # 评价整改成效
+    OVERSEE = "oversee"  # 全局指标、通报、调度、日历装载、通知、审计
+    READ_CALENDAR = "read_calendar"
+    READ_BULLETINS = "read_bulletins"  # 月通报、季评估（各单位工作人员）
+    HANDLE_NOTIFICATIONS = "handle_notifications"  # 未送达通知：查看、重发、放弃
+
+
+POLICY: dict[Can, frozenset[Role]] = {
+    Can.PROPOSE: EVERYONE,
+    Can.READ_CASE: EVERYONE,
+    Can.READ_PEOPLE: STAFF,
+    Can.MANAGE_PEOPLE: frozenset({ADMIN}),
+    Can.RUN_LOOP: frozenset({ADMIN}),
+    Can.DECIDE: frozenset({APPROVER}),
+    Can.REPLY: EVERYONE,
+    Can.WORK_ITEM: DEPARTMENT_ROLES,
+    Can.REVIEW_PLAN: frozenset({ADMIN, MEMBER, APPROVER}),
+    Can.RATE: frozenset({MEMBER, EXPERT, RESIDENT, SUPERVISOR}),
+    Can.OVERSEE: frozenset({ADMIN, SUPERVISOR}),
+    Can.READ_CALENDAR: EVERYONE,
+    Can.READ_BULLETINS: STAFF,
+    Can.HANDLE_NOTIFICATIONS: frozenset({ADMIN}),
+}
+ACTION_LABELS: dict[Can, str] = {
+    Can.PROPOSE: "提出议题",
+    Can.READ_CASE: "查看议题",
+    Can.READ_PEOPLE: "查看人员名录",
+    Can.MANAGE_PEOPLE: "管理单位与人员",
+    Can.RUN_LOOP: "推进协商流程",
+    Can.DECIDE: "审定",
+    Can.REPLY: "回复",
+    Can.WORK_ITEM: "办理整改事项",
+    Can.REVIEW_PLAN: "审核整改方案",
+    Can.RATE: "评价整改成效",
+    Can.OVERSEE: "查看与处理全局事务",
+    Can.READ_CALENDAR: "查看工作日历",
+    Can.READ_BULLETINS: "查看通报",
+    Can.HANDLE_NOTIFICATIONS: "处理未送达通知",
+}
+
+
+def check(person: Person, can: Can) -> None:
+    """Function-level access: refuse (403) a role the capability does not include."""
+    if person.role not in POLICY[can]:
+        raise Forbidden(f"您的角色（{ROLE_NAMES[person.role]}）无权{ACTION_LABELS[can]}")
+
+
+def _hidden(label: str, ident: int) -> NotFound:
+    return NotFound(f"{label} {ident} 不存在")
+
+
+def topic_filter(person: Person):  # type: ignore[no-untyped-def]
+    """The WHERE clause of the topics this person may see (None: all of them)."""
+    if person.role in SEE_ALL:
+        return None
+    mine = [
+        col(Topic.proposer_id) == person.id,
+        col(Topic.id).in_(select(Participant.topic_id).where(Participant.person_id == person.id)),
+        col(Topic.id).in_(select(ResearchTask.topic_id).where(ResearchTask.owner_id == person.id)),
+    ]
+    if person.role in DEPARTMENT_ROLES and person.department_id is not None:
+        mine.append(
+            col(Topic.id).in_(
+                select(RectificationItem.topic_id).where(
+                    RectificationItem.lead_department_id == person.department_id
+                )
+            )
+        )
+    return or_(*mine)
+
+
+def may_see_topic(session: Session, person: Person, topic_id: int) -> bool:
+    clause = topic_filter(person)
+    stmt = select(Topic.id).where(Topic.id == topic_id)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    return session.exec(stmt).first() is not None
+
+
+def see_topic(session: Session, person: Person, topic_id: int) -> None:
+    """Object-level read access to a topic and what it owns: 404 when not visible."""
+    if not may_see_topic(session, person, topic_id):
+        raise _hidden("议题", topic_id)
+
+
+def item_filter(person: Person):  # type: ignore[no-untyped-def]
+    """The items of a visible topic this person may see: a department's own, or all."""
+    if person.role in DEPARTMENT_ROLES:
+        return col(RectificationItem.lead_department_id) == person.department_id
+    return None
+
+
+def see_item(session: Session, person: Person, item: RectificationItem) -> None:
+    """An officer or head sees only his department's items; others those of visible topics."""
+    if person.role in DEPARTMENT_ROLES:
+        if item.lead_department_id != person.department_id:
+            raise _hidden("整改事项", item.id or 0)
+        return
+    if not may_see_topic(session, person, item.topic_id):
+        raise _hidden("整改事项", item.id or 0)
+
+
+def own_or_office(person: Person, owner_id: int | None, doing: str) -> None:
+    """An answer only its owner gives (an RSVP, research findings); the office may record it
+    on the owner's behalf (a reply by phone)."""
+    if person.id != owner_id and person.role is not ADMIN:
+        raise Forbidden(f"只有本人或协商办可以{doing}")
