@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from api import auth, errors
 from api.launcher import installation_id
-from api.routes import actions, admin, dispatch, people, topics
+from api.routes import actions, admin, dispatch, links, people, topics
 from api.routes.bulletins import router as bulletins_router
 from api.routes.calendar import router as calendar_router
 from config.db import get_engine, migrate
@@ -34,6 +34,7 @@ def create_app() -> FastAPI:
     errors.install(app)
     for router in (
         auth.router,
+        links.router,
         people.router,
         topics.router,
         actions.router,

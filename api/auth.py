@@ -38,9 +38,8 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="机器客户端的密钥")
 
 
-def _key(purpose: bytes) -> bytes:
-    """A key per purpose, derived from the installation secret (tokens, CSRF, links)."""
-    return hmac.new(get_settings().secret(), purpose, hashlib.sha256).digest()
+def _key(purpose: str) -> bytes:
+    return get_settings().derived_key(purpose)
 
 
 def issue_token(person: Person, *, now: dt.datetime | None = None) -> tuple[str, int]:
@@ -55,19 +54,19 @@ def issue_token(person: Person, *, now: dt.datetime | None = None) -> tuple[str,
         "exp": int(now.timestamp()) + lifetime,
         "typ": "access",
     }
-    return jwt.encode(claims, _key(b"xieshang-token"), algorithm=ALGORITHM), lifetime
+    return jwt.encode(claims, _key("token"), algorithm=ALGORITHM), lifetime
 
 
 def csrf_for(token: str) -> str:
     """The CSRF token that goes with a session cookie: only pages of this site can read it."""
-    return hmac.new(_key(b"xieshang-csrf"), token.encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.new(_key("csrf"), token.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def _person_for_token(session: Session, token: str) -> Person:
     try:
         claims = jwt.decode(
             token,
-            _key(b"xieshang-token"),
+            _key("token"),
             algorithms=[ALGORITHM],
             options={"require": ["exp", "iat", "sub"]},
         )
@@ -167,10 +166,11 @@ def _source(request: Request | None) -> str:
     return request.client.host if request is not None and request.client else "?"
 
 
-def proposer(
+def public_caller(
     request: Request, person: Annotated[Person | None, Depends(optional_person)]
 ) -> Person | None:
-    """Anyone may propose a topic, signed in or not (then limited per address)."""
+    """Anyone may call (propose a topic, use a one-time link), signed in or not: writes are
+    limited per person, or per address for the public."""
     _limit_actions(person, request)
     return person
 
@@ -220,7 +220,8 @@ Overseer = Annotated[Person, Depends(allow(Can.OVERSEE))]
 CalendarReader = Annotated[Person, Depends(allow(Can.READ_CALENDAR))]
 BulletinReader = Annotated[Person, Depends(allow(Can.READ_BULLETINS))]
 Postmaster = Annotated[Person, Depends(allow(Can.HANDLE_NOTIFICATIONS))]
-Proposer = Annotated[Person | None, Depends(proposer)]
+Proposer = Annotated[Person | None, Depends(public_caller)]
+PublicCaller = Proposer
 # The same for async routes (stage starts, runs, recurring runs on demand).
 OfficeBrief = Annotated[Person, Depends(allow(Can.RUN_LOOP, brief=True))]
 OverseerBrief = Annotated[Person, Depends(allow(Can.OVERSEE, brief=True))]

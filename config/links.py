@@ -47,6 +47,14 @@ def action(name: str, **ids: object) -> str:
     return f"{method} {path.format(**ids)}"
 
 
+# Where a one-time link (models.action_links) is opened: it needs no sign-in.
+ONE_TIME = "/act/{token}"
+
+
+def one_time_url(token: str) -> str:
+    return base_url() + ONE_TIME.format(token=token)
+
+
 def base_url() -> str:
     """Where people reach the platform (XS_PUBLIC_URL, else the API address)."""
     s = get_settings()

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     # Sign-in (登录): token lifetime, lockout after repeated failures, attempts per minute.
     token_minutes: int = Field(default=30, ge=1, le=24 * 60, description="登录令牌有效期（分钟）")
+    action_link_days: int = Field(default=14, ge=1, le=90, description="一次性办理链接有效期（天）")
     sign_in_failures: int = Field(default=5, ge=1, description="连续输错几次密码即锁定账号")
     lockout_minutes: int = Field(default=15, ge=1, description="账号锁定时长（分钟）")
     sign_in_per_minute: int = Field(default=10, ge=1, description="每个来源每分钟可尝试登录的次数")
@@ -134,6 +135,14 @@ class Settings(BaseSettings):
     @property
     def audit_checkpoint_path(self) -> Path:
         return self.audit_checkpoint or self.data_dir / "audit-checkpoint.json"
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key per purpose (sign-in tokens, CSRF, action links), derived from the secret, so
+        a key of one kind never verifies another."""
+        import hashlib
+        import hmac
+
+        return hmac.new(self.secret(), f"xieshang-{purpose}".encode(), hashlib.sha256).digest()
 
     def secret(self) -> bytes:
         """The installation's secret: XS_SECRET_KEY, or a random key kept in the data directory

@@ -9,6 +9,7 @@ from sqlalchemy import exists, func, update
 from sqlmodel import Session, select
 
 from config.settings import get_settings
+from models import action_links
 from models import kpis as kpi_module
 from models.base import Body, Page, utcnow
 from models.case import (
@@ -114,6 +115,9 @@ def request_ratings(session: Session, topic_id: int, *, now: dt.datetime | None 
             event_key=f"topic:{topic_id}:rating_request",
             recipients=[person.tag],
             salutations=addressed(session, person),
+            one_time_links=action_links.for_recipients(
+                session, "topic.rate", topic_id, [person.tag]
+            ),
             template="rating_request",
             topic_id=topic_id,
             topic=topic,

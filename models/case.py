@@ -274,18 +274,22 @@ def queue(
     template: str,
     topic_id: int | None,
     salutations: dict[str, str] | None = None,
+    one_time_links: dict[str, str] | None = None,
     **context: Any,
 ) -> None:
     """Stage one message per recipient in the outbox, in the caller's transaction.
 
     `salutations` addresses each recipient (tag -> salutation); a role tag is addressed by its
-    role, anyone else by the context's own `salutation`."""
+    role, anyone else by the context's own `salutation`. `one_time_links` gives a recipient his
+    one-time link (models.action_links), which his message prints and carries as its link."""
     rows = [
         notification_row(
             event_key=event_key,
             recipient=r,
             template=template,
-            context=context | _addressed(r, salutations, context),
+            context=context
+            | _addressed(r, salutations, context)
+            | {"one_time_link": (one_time_links or {}).get(r)},
             topic_id=topic_id,
         )
         for r in dict.fromkeys(recipients)

@@ -60,7 +60,8 @@ def compose(
     body = re.sub(r"\n{3,}", "\n\n", body)
     match = ADDRESS.search(body)
     address = match.group(0) if match else None
-    link = url(address) if address else None
+    # A one-time link, where the message has one, is where the recipient acts.
+    link = context.get("one_time_link") or (url(address) if address else None)
     ids: dict[str, Any] = {}
     if topic_id is not None:
         ids["topic_id"] = topic_id

@@ -8,6 +8,7 @@ from pydantic import Field, StrictBool, computed_field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
+from models import action_links
 from models.base import Body, Id, Page, utcnow
 from models.case import (
     ROLE_NAMES,
@@ -231,6 +232,9 @@ def _send_for_acknowledgement(
         session,
         event_key=f"item:{item.id}:transfer:{int(now.timestamp())}",
         recipients=[officer.tag, dept.tag],
+        one_time_links=action_links.for_recipients(
+            session, "item.acknowledge", item.id, [officer.tag]
+        ),
         template="transfer",
         topic_id=topic.id,
         topic=topic,

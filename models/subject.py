@@ -8,6 +8,7 @@ from pydantic import Field, StrictBool
 from sqlmodel import Session, select
 
 from config.settings import get_settings
+from models import action_links
 from models.base import Body, Page, utcnow
 from models.case import addressed, audit, close_follow_ups, get, queue, schedule_follow_ups
 from models.deadlines import format_local, working_days_after
@@ -100,6 +101,9 @@ def invite(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
             event_key=f"participant:{participant.id}:invitation",
             recipients=[person.tag],
             salutations=addressed(session, person),
+            one_time_links=action_links.for_recipients(
+                session, "participant.rsvp", participant.id, [person.tag]
+            ),
             template="invitation",
             topic_id=topic_id,
             topic=topic,

@@ -592,3 +592,19 @@ class ApiKey(SQLModel, table=True):
     created_at: dt.datetime = _ts(nullable=False, default_now=True)
     last_used_at: dt.datetime | None = _ts()
     revoked_at: dt.datetime | None = _ts()
+
+
+class ActionLink(SQLModel, table=True):
+    """A one-time link: one action on one record for one person, expiring, single use,
+    revocable. The link carries a signed token naming this row and its nonce."""
+
+    __tablename__ = "action_link"
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    action: str = Field(max_length=32)
+    subject_id: int
+    nonce: str = Field(max_length=32, unique=True)
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+    expires_at: dt.datetime = _ts(nullable=False)
+    used_at: dt.datetime | None = _ts()
+    revoked_at: dt.datetime | None = _ts()

@@ -12,6 +12,7 @@ import httpx
 
 from config.settings import Settings, get_settings
 from runtime.stack import Stack, healthy
+from tests.factories import stack_client
 from tests.receivers import free_port
 
 
@@ -31,8 +32,12 @@ def test_a_killed_server_process_is_restarted_and_answers_again(prefect_server, 
     said: list[str] = []
     try:
         (name, first), *_ = [(n, p) for n, p in stack.processes if n == "xieshang"]
+        office = stack_client(settings.resolved_database_url, stack.api_url).headers
         created = httpx.post(
-            f"{stack.api_url}/people", json={"name": "王敏", "role": "administrator"}, timeout=10
+            f"{stack.api_url}/people",
+            json={"name": "王敏", "role": "administrator"},
+            timeout=10,
+            headers=office,
         )
         assert created.status_code == 201
         os.killpg(first.pid, signal.SIGKILL)
@@ -48,10 +53,14 @@ def test_a_killed_server_process_is_restarted_and_answers_again(prefect_server, 
         assert second.pid != first.pid and second.poll() is None
         assert any("xieshang 意外退出（代码 -9），1 秒后重启" in line for line in said), said
         # What was stored before the crash is still there, and people can go on.
-        people = httpx.get(f"{stack.api_url}/people", timeout=10).json()
-        assert [p["name"] for p in people["data"]] == ["王敏"]
+        # (The signed-in token still holds: the new process checks it with the same secret.)
+        people = httpx.get(f"{stack.api_url}/people", timeout=10, headers=office).json()
+        assert [p["name"] for p in people["data"]] == ["值班管理员", "王敏"]
         again = httpx.post(
-            f"{stack.api_url}/people", json={"name": "李强", "role": "resident"}, timeout=10
+            f"{stack.api_url}/people",
+            json={"name": "李强", "role": "resident"},
+            timeout=10,
+            headers=office,
         )
         assert again.status_code == 201
     finally:

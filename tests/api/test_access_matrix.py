@@ -35,6 +35,9 @@ OVERSEERS = {"administrator", "supervisor"}
 # (method, path) → who may call it (function level). PUBLIC: also without credentials.
 EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/health"): {PUBLIC} | ALL,
+    ("GET", "/act/{token}"): {PUBLIC} | ALL,
+    ("POST", "/act/{token}"): {PUBLIC} | ALL,
+    ("POST", "/action-links/{link_id}/revoke"): ADMIN,
     ("GET", "/ready"): {PUBLIC} | ALL,
     ("POST", "/auth/token"): {PUBLIC} | ALL,
     ("POST", "/auth/sign-in"): {PUBLIC} | ALL,
@@ -150,6 +153,8 @@ def case(loop, session):  # type: ignore[no-untyped-def]
         "year": 2027,
         "bulletin_id": 1,
         "fmt": "html",
+        "token": "x" * 40,
+        "link_id": 1,
     }
     session.commit()
     roles = {
