@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from api import errors, versions
+from api import errors, idempotency, versions
 from api.deps import IfMatch
 from api.launcher import installation_id
 from api.routes import actions, admin, dispatch, people, topics
@@ -44,7 +44,8 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router, responses=errors.ERROR_RESPONSES, dependencies=[IfMatch])
     versions.send_etags(app)
-    errors.document_errors(app, versions.document)
+    idempotency.install(app)
+    errors.document_errors(app, versions.document, idempotency.document)
 
     @app.get("/health", tags=["admin"])
     def health() -> dict:
