@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from api import auth, errors
+from api import auth, errors, idempotency, versions
+from api.deps import IfMatch
 from api.launcher import installation_id
 from api.routes import actions, admin, dispatch, links, people, topics
 from api.routes.bulletins import router as bulletins_router
@@ -43,8 +44,10 @@ def create_app() -> FastAPI:
         calendar_router,
         bulletins_router,
     ):
-        app.include_router(router, responses=errors.ERROR_RESPONSES)
-    errors.document_errors(app)
+        app.include_router(router, responses=errors.ERROR_RESPONSES, dependencies=[IfMatch])
+    versions.send_etags(app)
+    idempotency.install(app)
+    errors.document_errors(app, versions.document, idempotency.document)
 
     @app.get("/health", tags=["admin"])
     def health() -> dict:

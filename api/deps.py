@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from inspect import iscoroutinefunction
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, SQLModel
 
 from api.launcher import request_delivery
 from config.db import database_unavailable, get_engine, session_scope
 from models.base import MAX_ID
 from models.case import OUTBOX_QUEUED
+from models.errors import Invalid
+from models.tables import (
+    ConsultationSession,
+    Department,
+    Participant,
+    Person,
+    Plan,
+    RectificationItem,
+    Report,
+    ResearchTask,
+    Topic,
+)
+from models.versions import ensure_version, stale_conflict
 
 
 def get_session() -> Iterator[Session]:
     with Session(get_engine(), expire_on_commit=False) as session:
         try:
             yield session
+        except StaleDataError as exc:  # someone changed a row between our read and our write
+            raise stale_conflict(session, exc) from None
         finally:
             try:
                 session.rollback()  # anything not committed by the route is dropped
@@ -60,3 +78,64 @@ def commit(session: Session, *rows: Any) -> None:
         request_delivery()
     for row in rows:
         session.refresh(row)
+    if rows:
+        # End the read too: while the answer is serialized (another worker thread) the request
+        # holds no lock and no connection (SQLite takes its write lock at every BEGIN).
+        session.commit()
+
+
+# The record a write's path names, whose version `If-Match` speaks of.
+VERSIONED_PATH_IDS: dict[str, type[SQLModel]] = {
+    "topic_id": Topic,
+    "participant_id": Participant,
+    "task_id": ResearchTask,
+    "session_id": ConsultationSession,
+    "report_id": Report,
+    "item_id": RectificationItem,
+    "plan_id": Plan,
+    "person_id": Person,
+    "department_id": Department,
+}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def accepted_versions(header: str) -> set[int] | None:
+    """`If-Match: "3"`, `3`, `W/"3"`, a list of them, or `*` (None: any version)."""
+    if header.strip() == "*":
+        return None
+    found = set()
+    for part in header.split(","):
+        match = _ETAG.match(part)
+        if match is None:
+            raise Invalid(
+                '须为记录的版本号，如 "3"（取自记录的 version 或 ETag）', field="If-Match"
+            )
+        found.add(int(match.group(1)))
+    return found
+
+
+def if_match(request: Request, session: SessionDep, uow: UnitOfWorkDep) -> None:
+    """A write sent with `If-Match` acts only on the version of the record its author saw (409
+    naming the current version otherwise). Without the header the write proceeds; a race is
+    still caught by the version column (409, never a lost update)."""
+    header = request.headers.get("if-match")
+    if header is None or request.method in SAFE_METHODS:
+        return
+    accepted = accepted_versions(header)
+    for name, raw in request.path_params.items():
+        model = VERSIONED_PATH_IDS.get(name)
+        if model is None or not str(raw).isdigit() or not 1 <= int(raw) <= MAX_ID:
+            continue
+        if iscoroutinefunction(request.scope.get("endpoint")):
+            # A route that calls another service holds no transaction: check in a short one
+            # (the stage start it guards is idempotent anyway).
+            with uow() as checking:
+                ensure_version(checking, model, int(raw), accepted, lock=False)
+        else:
+            # The row stays locked until the route commits: nobody changes it in between.
+            ensure_version(session, model, int(raw), accepted)
+        return
+
+
+IfMatch = Depends(if_match)

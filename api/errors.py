@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config.db import database_unavailable
-from models.errors import DomainError, NotSignedIn, TooManyRequests
+from models.errors import DomainError, NotSignedIn, TooManyRequests, VersionConflict
 
 VALIDATION_MESSAGES = {
     "missing": "缺少必填字段",
@@ -64,6 +67,9 @@ class ErrorOut(BaseModel):
     detail: str
     field: str | None = None
     errors: list[FieldError] | None = None
+    current_version: int | None = Field(
+        default=None, description="记录已被他人修改时：记录当前的版本号"
+    )
 
 
 def _described(text: str) -> dict[str, Any]:
@@ -77,7 +83,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _described("未登录，或登录已失效"),
     403: _described("无权办理"),
     404: _described("记录不存在"),
-    409: _described("当前状态不允许该操作，或与已有记录冲突"),
+    409: _described(
+        "当前状态不允许该操作、记录已被他人修改（带 current_version），或与已有记录冲突"
+    ),
     422: _described("输入不合法（逐项列出字段和原因）"),
     429: _described("操作过于频繁，请稍后再试"),
     503: _described("依赖的服务（数据库、流程引擎）暂不可用"),
@@ -102,8 +110,9 @@ def _field(loc: tuple, kind: str = "") -> str:
     return ".".join(parts) or "body"
 
 
-def document_errors(app: FastAPI) -> None:
-    """The OpenAPI shows the error shape the handlers really answer with, not FastAPI's."""
+def document_errors(app: FastAPI, *extra: Callable[[dict[str, Any]], None]) -> None:
+    """The OpenAPI shows the error shape the handlers really answer with, not FastAPI's (and
+    whatever `extra` documents: headers the middleware and dependencies read)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -121,6 +130,8 @@ def document_errors(app: FastAPI) -> None:
                     answer["content"] = {
                         "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
                     }
+        for document in extra:
+            document(schema)
         app.openapi_schema = schema
         return schema
 
@@ -140,7 +151,19 @@ def install(app: FastAPI) -> None:
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, TooManyRequests):
             headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, VersionConflict) and exc.current_version is not None:
+            body["current_version"] = exc.current_version
+            headers["ETag"] = f'"{exc.current_version}"'
         return JSONResponse(status_code=exc.status_code, content=body, headers=headers)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
+        """A write based on a row someone changed meanwhile, where no request session could
+        name the record (api.deps does where it can): refused, never a lost update."""
+        return JSONResponse(
+            status_code=409,
+            content={"detail": "记录在办理期间已被他人修改；请刷新后再操作，本次未做任何修改"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -195,6 +218,15 @@ def install(app: FastAPI) -> None:
                 content={"detail": "取值超出可存储的范围，未做任何修改", "field": "body"},
             )
         raise exc
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(_: Request, exc: PoolTimeout) -> JSONResponse:
+        """Every connection busy for the pool's whole timeout: as the database being down."""
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "数据库繁忙，本次操作未执行，请稍后重试"},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:

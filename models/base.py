@@ -7,7 +7,9 @@ import enum
 from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
+import sqlmodel
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import declared_attr
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -70,3 +72,40 @@ class Page(BaseModel, Generic[RowT]):
 
     data: list[RowT]
     count: int = Field(ge=0, description="符合条件的记录总数（不受分页限制）")
+
+
+VERSION_HELP = (
+    "记录版本号：记录每被修改一次加一；修改时可在请求头 If-Match 中带上所见的版本号，"
+    "记录已被他人修改则返回 409 和当前版本号"
+)
+
+
+class Versioned(SQLModel):
+    """A row people change after it is written: its version makes a change based on a stale
+    copy fail (SQLAlchemy's optimistic concurrency) instead of silently overwriting another's."""
+
+    version: int = sqlmodel.Field(
+        default=1,
+        nullable=False,
+        sa_column_kwargs={"server_default": "1"},
+        description=VERSION_HELP,
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class RowVersioned(SQLModel):
+    """As `Versioned`, for a table whose `version` already means something else (a plan's 第 N 版)."""
+
+    row_version: int = sqlmodel.Field(
+        default=1,
+        nullable=False,
+        sa_column_kwargs={"server_default": "1"},
+        description=VERSION_HELP,
+    )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.row_version}  # type: ignore[attr-defined]

@@ -22,6 +22,14 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class VersionConflict(Conflict):
+    """The record is no longer at the version the change was based on."""
+
+    def __init__(self, message: str, *, current_version: int | None) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
 class GateRefused(Conflict):
     pass
 

@@ -8,7 +8,7 @@ import uuid
 from pydantic import field_validator
 from sqlmodel import Field, Session, select
 
-from models.base import Body, Page
+from models.base import Body, Page, Versioned
 from models.case import audit
 from models.enums import Role
 from models.errors import Conflict, Invalid
@@ -37,7 +37,7 @@ class DepartmentCreate(DepartmentBase, Body):
     _tag = field_validator("tag")(_check_tag)
 
 
-class DepartmentPublic(DepartmentBase):
+class DepartmentPublic(DepartmentBase, Versioned):
     id: int
     tag: str
 
@@ -54,7 +54,7 @@ class PersonCreate(PersonBase, PersonContact, Body):
     _tag = field_validator("tag")(_check_tag)
 
 
-class PersonPublic(PersonBase):
+class PersonPublic(PersonBase, Versioned):
     id: int
     tag: str
 

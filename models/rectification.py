@@ -498,6 +498,7 @@ def report_progress(
         evidence_ref=data.evidence_ref,
     )
     session.add(update)
+    item.progress_percent = data.percent
     session.flush()
     audit(
         session, action="progress_reported", topic_id=topic.id, actor=person, percent=data.percent

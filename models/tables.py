@@ -10,7 +10,7 @@ from pydantic import StrictBool, StrictInt
 from sqlalchemy.orm import column_property
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from models.base import MAX_ID, Id, UTCDateTime, enum_type, utcnow
+from models.base import MAX_ID, Id, RowVersioned, UTCDateTime, Versioned, enum_type, utcnow
 from models.enums import (
     Adoption,
     FollowUpStatus,
@@ -74,7 +74,7 @@ class DepartmentBase(SQLModel):
     name: str = Field(min_length=1, max_length=100, unique=True)
 
 
-class Department(DepartmentBase, table=True):
+class Department(DepartmentBase, Versioned, table=True):
     __tablename__ = "department"
     id: int | None = Field(default=None, primary_key=True)
     tag: str = Field(max_length=64, unique=True)
@@ -93,7 +93,7 @@ class PersonContact(SQLModel):
     email: str | None = Field(default=None, max_length=200)
 
 
-class Person(PersonBase, PersonContact, table=True):
+class Person(PersonBase, PersonContact, Versioned, table=True):
     __tablename__ = "person"
     id: int | None = Field(default=None, primary_key=True)
     tag: str = Field(max_length=64, unique=True)
@@ -114,7 +114,7 @@ class TopicBase(SQLModel):
     policy_explicit: StrictBool = False
 
 
-class TopicRecord(TopicBase):
+class TopicRecord(TopicBase, Versioned):
     # Who proposed it: the signed-in person, never a field of the request (none for the public).
     proposer_id: int | None = Field(default=None, foreign_key="person.id")
     stage: Stage = _enum(Stage, Stage.TOPIC)
@@ -152,7 +152,7 @@ class ParticipantBase(SQLModel):
     role: ParticipantRole = Field(sa_type=enum_type(ParticipantRole), nullable=False)
 
 
-class ParticipantRecord(ParticipantBase):
+class ParticipantRecord(ParticipantBase, Versioned):
     topic_id: int = Field(foreign_key="topic.id", index=True)
     rsvp: Rsvp = _enum(Rsvp, Rsvp.PENDING)
     rsvp_note: str | None = Field(default=None, max_length=500)
@@ -173,7 +173,7 @@ class ResearchTaskBase(SQLModel):
     owner_id: int = _ref("person.id")
 
 
-class ResearchTaskRecord(ResearchTaskBase):
+class ResearchTaskRecord(ResearchTaskBase, Versioned):
     topic_id: int = Field(foreign_key="topic.id", index=True)
     due_at: dt.datetime = _ts(nullable=False)
     findings: str | None = Field(default=None, sa_type=sa.Text)
@@ -192,7 +192,7 @@ class SessionBase(SQLModel):
     place: str | None = Field(default=None, max_length=200)
 
 
-class SessionRecord(SessionBase):
+class SessionRecord(SessionBase, Versioned):
     topic_id: int = Field(foreign_key="topic.id", index=True)
     round: int = 1
     status: SessionStatus = _enum(SessionStatus, SessionStatus.SCHEDULED)
@@ -232,7 +232,7 @@ class SuggestionBase(SQLModel):
     )
 
 
-class SuggestionRecord(SuggestionBase):
+class SuggestionRecord(SuggestionBase, Versioned):
     topic_id: int = Field(foreign_key="topic.id", index=True)
     session_id: int = Field(foreign_key="consultation_session.id")
     adoption: Adoption = _enum(Adoption, Adoption.PENDING)
@@ -249,7 +249,7 @@ class ReportBase(SQLModel):
     content: str = Field(min_length=10, max_length=100000, sa_type=sa.Text)
 
 
-class ReportRecord(ReportBase):
+class ReportRecord(ReportBase, Versioned):
     topic_id: int = Field(foreign_key="topic.id", unique=True)
     status: ReportStatus = _enum(ReportStatus, ReportStatus.SUBMITTED)
     submitted_at: dt.datetime = _ts(nullable=False, default_now=True)
@@ -275,7 +275,7 @@ class ItemBase(SQLModel):
     officer_id: int = _ref("person.id", index=True)
 
 
-class ItemRecord(ItemBase):
+class ItemRecord(ItemBase, Versioned):
     topic_id: int = Field(foreign_key="topic.id", index=True)
     deadline: dt.datetime = _ts(nullable=False, index=True)
     deadline_provisional: bool = Field(
@@ -295,6 +295,9 @@ class ItemRecord(ItemBase):
     recheck_due_at: dt.datetime | None = _ts()
     rechecked_at: dt.datetime | None = _ts()
     rebound: bool | None = None
+    progress_percent: int | None = Field(
+        default=None, description="最近一次报送的整改进度（%），尚未报送时为空"
+    )
     # `level` (正常 / 即将到期 / 预警 / 督办) is read from its ladder: see item_level below.
 
 
@@ -313,7 +316,7 @@ class PlanBase(SQLModel):
     adjust_reason: str | None = Field(default=None, max_length=500)
 
 
-class PlanRecord(PlanBase):
+class PlanRecord(PlanBase, RowVersioned):
     item_id: int = Field(foreign_key="rectification_item.id", index=True)
     version: int = 1
     deadline: dt.datetime = _ts(nullable=False)
@@ -502,6 +505,28 @@ class Bulletin(SQLModel, table=True):
     files: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     generated_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """A person's action sent with an Idempotency-Key, and the answer it got: a retry with the
+    same key gets this answer again instead of acting twice (api/idempotency.py)."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (
+        sa.UniqueConstraint("caller", "key", name="uq_idempotency_caller_key"),
+        sa.Index("ix_idempotency_record_expires_at", "expires_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    caller: str = Field(max_length=64)  # SHA-256 of the credential the request presented
+    key: str = Field(max_length=128)
+    method: str = Field(max_length=8)
+    path: str = Field(max_length=2000)
+    request_hash: str = Field(max_length=64)  # SHA-256 of method, path, query and body
+    status_code: int | None = None  # None while the first request is still being handled
+    headers: list[list[str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    body: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+    expires_at: dt.datetime = _ts(nullable=False)
 
 
 # Read-only: is the participant's reply deadline (or a reminder of it) estimated by rule because

@@ -174,8 +174,18 @@ def screen(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
     return topic
 
 
+def _ensure_undecided(topic: Topic) -> None:
+    """A decision taken meanwhile (two approvers at once) is named, not a stage mismatch."""
+    if topic.status in DECIDED:
+        raise Conflict(f"议题已{DECIDED[topic.status]}，不能重复审定（可能他人刚刚审定）")
+
+
+DECIDED = {TopicStatus.IN_PROGRESS: "审定通过", TopicStatus.REJECTED: "审定不通过"}
+
+
 def approve(session: Session, topic_id: int, decision: Decision, *, by: int | None) -> Topic:
     topic = get(session, Topic, topic_id, for_update=True)
+    _ensure_undecided(topic)
     approver = get(session, Person, by)
     require_role(approver, Role.APPROVER, action="审定议题")
     ensure_in_stage(topic, Stage.TOPIC, "审定议题")
@@ -212,6 +222,7 @@ def approve(session: Session, topic_id: int, decision: Decision, *, by: int | No
 
 def reject(session: Session, topic_id: int, rejection: Rejection, *, by: int | None) -> Topic:
     topic = get(session, Topic, topic_id, for_update=True)
+    _ensure_undecided(topic)
     approver = get(session, Person, by)
     require_role(approver, Role.APPROVER, action="审定议题")
     ensure_in_stage(topic, Stage.TOPIC, "审定议题")

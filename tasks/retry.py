@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 
 from config.db import database_unavailable
 from models.errors import DomainError
@@ -21,6 +22,8 @@ def is_transient(exc: BaseException) -> bool:
     """True for failures another attempt may get past."""
     if isinstance(exc, DomainError):
         return False
+    if isinstance(exc, StaleDataError):
+        return True  # someone changed the row meanwhile: the next attempt reloads it
     if database_unavailable(exc):
         return True
     if isinstance(exc, DBAPIError):
