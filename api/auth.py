@@ -112,8 +112,12 @@ def optional_person(
     bearer: Annotated[str | None, Depends(oauth2)] = None,
     api_key: Annotated[str | None, Security(api_key_header)] = None,
 ) -> Person | None:
-    """For routes that work in the request's session: the person is loaded in it."""
-    return _resolve(request, session, bearer, api_key)
+    """For routes that work in the request's session: the person is loaded in it, and the
+    read ends at once, so no transaction (on SQLite: the write lock) is held while the request
+    waits for the worker thread its route runs in."""
+    person = _resolve(request, session, bearer, api_key)
+    session.commit()
+    return person
 
 
 def optional_person_brief(

@@ -21,7 +21,7 @@ from config.settings import get_settings
 from models.base import utcnow
 from models.case import audit, get
 from models.deadlines import format_local
-from models.errors import Conflict, DomainError, Forbidden, NotFound
+from models.errors import Conflict, DomainError, NotFound
 from models.tables import ActionLink, Participant, Person, RectificationItem, Topic
 
 ALGORITHM = "HS256"
@@ -116,12 +116,12 @@ def _verified(session: Session, token: str, *, now: dt.datetime) -> ActionLink:
     try:
         claims = jwt.decode(token, _key(), algorithms=[ALGORITHM], options={"verify_exp": False})
     except jwt.PyJWTError as exc:
-        raise Forbidden("链接无效：可能不完整或被改动过，请使用通知里的原始链接") from exc
+        raise NotFound("链接无效：可能不完整或被改动过，请使用通知里的原始链接") from exc
     link = (
         session.get(ActionLink, claims.get("lid")) if isinstance(claims.get("lid"), int) else None
     )
     if link is None or link.nonce != claims.get("n") or link.action != claims.get("act"):
-        raise Forbidden("链接无效：可能不完整或被改动过，请使用通知里的原始链接")
+        raise NotFound("链接无效：可能不完整或被改动过，请使用通知里的原始链接")
     if link.revoked_at is not None:
         raise Gone("该链接已被撤销，请联系协商办或登录协商平台办理")
     if link.used_at is not None:

@@ -10,12 +10,16 @@ from pydantic import BaseModel, StrictBool, ValidationError
 
 from api.auth import Office, PublicCaller
 from api.deps import PathId, SessionDep, commit
+from api.errors import ErrorOut
 from models import action_links, assessment, rectification, subject
 from models.case import get
 from models.errors import Forbidden, Invalid
 from models.tables import ActionLink, Participant
 
-router = APIRouter(tags=["links"])
+router = APIRouter(
+    tags=["links"],
+    responses={410: {"model": ErrorOut, "description": "链接已过期或已被撤销"}},
+)
 
 Token = Annotated[str, Path(min_length=20, max_length=1000, description="通知里的一次性链接令牌")]
 

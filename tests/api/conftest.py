@@ -28,6 +28,26 @@ class Served:
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
+    def as_(self, person_id: int | None = None, **extra: str) -> dict[str, str]:
+        """Headers that sign in as this person (a new administrator if none), plus `extra`."""
+        from models import people
+        from models.enums import Role
+        from models.tables import Person
+        from tests.factories import bearer
+
+        with self.session() as s:
+            if person_id is None:
+                person = people.create_person(
+                    s, people.PersonCreate(name="值班管理员", role=Role.ADMINISTRATOR)
+                )
+                s.flush()
+            else:
+                person = s.get(Person, person_id)
+                assert person is not None
+            headers = bearer(s, person)
+            s.commit()
+        return headers | extra
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -58,12 +58,14 @@ def _all_at_once(n: int, call) -> list[httpx.Response]:  # type: ignore[no-untyp
 
 def test_fifty_simultaneous_progress_reports_are_all_recorded(served: Served) -> None:
     item_id, officer, topic_id = _item_in_progress(served)
-    before = httpx.get(f"{served.base_url}/items/{item_id}").json()["version"]
+    office, as_officer = served.as_(), served.as_(officer)
+    before = httpx.get(f"{served.base_url}/items/{item_id}", headers=office).json()["version"]
 
     def report(i: int) -> httpx.Response:
         return httpx.post(
             f"{served.base_url}/items/{item_id}/progress",
-            json={"by": officer, "note": f"第 {i} 次进展", "percent": i * 2},
+            json={"note": f"第 {i} 次进展", "percent": i * 2},
+            headers=as_officer,
             timeout=90,
         )
 
@@ -71,10 +73,12 @@ def test_fifty_simultaneous_progress_reports_are_all_recorded(served: Served) ->
     assert [r.status_code for r in answers] == [201] * PROGRESS_REPORTS, [
         r.text for r in answers if r.status_code != 201
     ]
-    listed = httpx.get(f"{served.base_url}/items/{item_id}/progress", params={"limit": 100}).json()
+    listed = httpx.get(
+        f"{served.base_url}/items/{item_id}/progress", params={"limit": 100}, headers=office
+    ).json()
     assert listed["count"] == PROGRESS_REPORTS
     assert {p["note"] for p in listed["data"]} == {f"第 {i} 次进展" for i in range(50)}
-    item = httpx.get(f"{served.base_url}/items/{item_id}").json()
+    item = httpx.get(f"{served.base_url}/items/{item_id}", headers=office).json()
     last = max(listed["data"], key=lambda p: p["id"])
     assert item["progress_percent"] == last["percent"]  # the item shows the latest report
     assert item["version"] == before + PROGRESS_REPORTS  # each report changed it once
@@ -90,11 +94,13 @@ def test_fifty_simultaneous_progress_reports_are_all_recorded(served: Served) ->
 
 def test_two_simultaneous_approvals_decide_once(served: Served) -> None:
     topic_id, approver = _topic_awaiting_approval(served)
+    as_approver = served.as_(approver)
 
     def approve(i: int) -> httpx.Response:
         return httpx.post(
             f"{served.base_url}/topics/{topic_id}/approve",
-            json={"by": approver, "comment": f"同意（{i}）"},
+            json={"comment": f"同意（{i}）"},
+            headers=as_approver,
             timeout=60,
         )
 
@@ -116,38 +122,39 @@ def test_a_write_on_a_version_someone_changed_is_refused_with_the_current_one(
 ) -> None:
     item_id, officer, _ = _item_in_progress(served)
     url = f"{served.base_url}/items/{item_id}"
-    seen = httpx.get(url)
+    h = served.as_(officer)
+    seen = httpx.get(url, headers=h)
     version = seen.json()["version"]
     assert seen.headers["ETag"] == f'"{version}"'
     # Someone else reports progress first.
-    other = httpx.post(f"{url}/progress", json={"by": officer, "note": "已开工", "percent": 10})
+    other = httpx.post(f"{url}/progress", json={"note": "已开工", "percent": 10}, headers=h)
     assert other.status_code == 201
     stale = httpx.post(
         f"{url}/progress",
-        json={"by": officer, "note": "进展过半", "percent": 50},
-        headers={"If-Match": seen.headers["ETag"]},
+        json={"note": "进展过半", "percent": 50},
+        headers=h | {"If-Match": seen.headers["ETag"]},
     )
     assert stale.status_code == 409, stale.text
     body = stale.json()
     assert body["current_version"] == version + 1
     assert f"当前版本为 {version + 1}" in body["detail"]
     assert stale.headers["ETag"] == f'"{version + 1}"'
-    assert httpx.get(f"{url}/progress").json()["count"] == 1  # nothing of it was written
+    assert httpx.get(f"{url}/progress", headers=h).json()["count"] == 1  # nothing of it was written
     fresh = httpx.post(
         f"{url}/progress",
-        json={"by": officer, "note": "进展过半", "percent": 50},
-        headers={"If-Match": str(version + 1)},  # the bare number is accepted too
+        json={"note": "进展过半", "percent": 50},
+        headers=h | {"If-Match": str(version + 1)},  # the bare number is accepted too
     )
     assert fresh.status_code == 201, fresh.text
-    assert httpx.get(url).json()["progress_percent"] == 50
+    assert httpx.get(url, headers=h).json()["progress_percent"] == 50
 
 
 def test_an_if_match_that_is_not_a_version_is_refused_by_name(served: Served) -> None:
     item_id, officer, _ = _item_in_progress(served)
     r = httpx.post(
         f"{served.base_url}/items/{item_id}/progress",
-        json={"by": officer, "note": "已开工", "percent": 10},
-        headers={"If-Match": "latest"},
+        json={"note": "已开工", "percent": 10},
+        headers=served.as_(officer, **{"If-Match": "latest"}),
     )
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "If-Match"
@@ -163,6 +170,7 @@ def test_a_stale_write_without_if_match_is_a_409_not_a_lost_update(
     from models import case, rectification
 
     item_id, officer, _ = _item_in_progress(served)
+    h = served.as_(officer)
     unlocked_get = case.get
 
     def get_without_lock(session, model, ident, *, for_update=False):  # type: ignore[no-untyped-def]
@@ -182,7 +190,8 @@ def test_a_stale_write_without_if_match_is_a_409_not_a_lost_update(
         pending = pool.submit(
             httpx.post,
             f"{served.base_url}/items/{item_id}/progress",
-            json={"by": officer, "note": "基于旧数据", "percent": 90},
+            json={"note": "基于旧数据", "percent": 90},
+            headers=h,
             timeout=60,
         )
         assert read.wait(30)
