@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from fastapi import APIRouter
 
 from api import launcher
-from api.deps import Limit, Offset, SessionDep, commit
+from api.deps import AsOf, Limit, Offset, PathId, SessionDep, commit
 from models import assessment, outbox
 from models.case import Listing, get, require_role
 from models.enums import Role
@@ -31,7 +30,7 @@ def _admin(session: SessionDep, person_id: int) -> None:
 
 
 @router.post("/notifications/{notification_id}/resend", response_model=outbox.NotificationPublic)
-def resend(notification_id: int, data: outbox.OutboxAction, session: SessionDep) -> Notification:
+def resend(notification_id: PathId, data: outbox.OutboxAction, session: SessionDep) -> Notification:
     _admin(session, data.by)
     row = outbox.resend(session, notification_id)
     commit(session, row)
@@ -39,7 +38,9 @@ def resend(notification_id: int, data: outbox.OutboxAction, session: SessionDep)
 
 
 @router.post("/notifications/{notification_id}/give-up", response_model=outbox.NotificationPublic)
-def give_up(notification_id: int, data: outbox.OutboxAction, session: SessionDep) -> Notification:
+def give_up(
+    notification_id: PathId, data: outbox.OutboxAction, session: SessionDep
+) -> Notification:
     _admin(session, data.by)
     row = outbox.give_up(session, notification_id)
     commit(session, row)
@@ -62,7 +63,7 @@ async def ready() -> dict:
 
 
 @router.get("/kpis")
-def overall_kpis(session: SessionDep, as_of: dt.datetime | None = None) -> dict:
+def overall_kpis(session: SessionDep, as_of: AsOf = None) -> dict:
     """Every topic's KPIs together, now or as of `as_of` (as GET /topics/{id}/kpis)."""
     return assessment.kpis(session, as_of=as_of)
 

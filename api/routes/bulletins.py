@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 from pydantic import Field, StrictBool
 
 from api import launcher
-from api.deps import Limit, Offset, SessionDep
+from api.deps import Limit, Offset, PathId, SessionDep
 from models import bulletin
 from models.base import Body
 from models.bulletin import BulletinKind, FileFormat
@@ -76,7 +76,7 @@ def _bulletin(session: SessionDep, bulletin_id: int) -> Bulletin:
 
 
 @router.get("/{bulletin_id:int}", response_model=bulletin.BulletinDetail)
-def read_bulletin(bulletin_id: int, session: SessionDep) -> bulletin.BulletinPublic:
+def read_bulletin(bulletin_id: PathId, session: SessionDep) -> bulletin.BulletinPublic:
     return bulletin.public(_bulletin(session, bulletin_id), detail=True)
 
 
@@ -85,7 +85,7 @@ def read_bulletin(bulletin_id: int, session: SessionDep) -> bulletin.BulletinPub
     response_class=FileResponse,
     responses={404: {"description": "通报或文件不存在"}},
 )
-def download(bulletin_id: int, fmt: FileFormat, session: SessionDep) -> FileResponse:
+def download(bulletin_id: PathId, fmt: FileFormat, session: SessionDep) -> FileResponse:
     """The file itself; HTML and PDF open in the browser, the XLSX downloads."""
     row = _bulletin(session, bulletin_id)
     path = bulletin.file_path(row, fmt)

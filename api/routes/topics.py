@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter, Response
 
 from api import launcher
-from api.deps import Limit, Offset, PageDep, PathId, SessionDep, UnitOfWorkDep, commit
+from api.deps import AsOf, Limit, Offset, PageDep, PathId, SessionDep, UnitOfWorkDep, commit
 from models import assessment, consultation, prestudy, rectification, stages, subject
 from models import audit as audit_trail
 from models import report as reports
@@ -196,7 +194,7 @@ def read_assessment(topic_id: PathId, session: SessionDep) -> Assessment:
 
 
 @router.get("/{topic_id}/kpis")
-def topic_kpis(topic_id: PathId, session: SessionDep, as_of: dt.datetime | None = None) -> dict:
+def topic_kpis(topic_id: PathId, session: SessionDep, as_of: AsOf = None) -> dict:
     """The topic's KPIs now, or as of `as_of` (without an offset: Asia/Shanghai time)."""
     get(session, Topic, topic_id)
     return assessment.kpis(session, topic_id=topic_id, as_of=as_of)
