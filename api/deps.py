@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -9,6 +10,7 @@ from inspect import iscoroutinefunction
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, SQLModel
@@ -18,6 +20,7 @@ from config.db import database_unavailable, get_engine, session_scope
 from models.base import MAX_ID
 from models.case import OUTBOX_QUEUED
 from models.errors import Invalid
+from models.schedule import MAX_YEAR, MIN_YEAR
 from models.tables import (
     ConsultationSession,
     Department,
@@ -57,8 +60,28 @@ def get_unit_of_work() -> Callable[[], AbstractContextManager[Session]]:
 
 UnitOfWorkDep = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_unit_of_work)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="记录编号")]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="记录编号")]
+Year = Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR, description="年份")]
 Limit = Annotated[int, Query(ge=1, le=500, description="每页条数")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="跳过的条数")]
+
+
+_ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+
+
+def _iso_only(value: Any) -> Any:
+    """A moment in a query is written as a date and time; pydantic would also read a bare
+    number as seconds since 1970 (`as_of=0.5` was 1970-01-01), which the OpenAPI does not allow."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("须为时间，格式 YYYY-MM-DDTHH:MM:SS+08:00")
+    return value
+
+
+AsOf = Annotated[
+    dt.datetime | None,
+    BeforeValidator(_iso_only),
+    Query(description="统计截至的时刻（不带时区时按北京时间）；留空为现在"),
+]
 
 
 def paging(limit: Limit = 200, offset: Offset = 0) -> dict[str, int]:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from config.db import database_unavailable
 from models.errors import DomainError, NotSignedIn, TooManyRequests, VersionConflict
@@ -110,6 +111,21 @@ def _field(loc: tuple, kind: str = "") -> str:
     return ".".join(parts) or "body"
 
 
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the address answers to, across all the routes that share its path (Starlette
+    names only the first route it tried, so `Allow` on /topics said POST and hid GET). Asks each
+    route whether it would take the request with that method instead."""
+    allowed = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def document_errors(app: FastAPI, *extra: Callable[[dict[str, Any]], None]) -> None:
     """The OpenAPI shows the error shape the handlers really answer with, not FastAPI's (and
     whatever `extra` documents: headers the middleware and dependencies read)."""
@@ -190,10 +206,13 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _framework(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _framework(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = FRAMEWORK_MESSAGES.get(exc.status_code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
         return JSONResponse(
-            status_code=exc.status_code, content={"detail": detail}, headers=exc.headers
+            status_code=exc.status_code, content={"detail": detail}, headers=headers or None
         )
 
     @app.exception_handler(IntegrityError)

@@ -8,7 +8,9 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 import sqlmodel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import declared_attr
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -48,17 +50,82 @@ def enum_type(enum_cls: type[enum.Enum]) -> sa.Enum:
     )
 
 
-# The largest id any backend stores (a signed 64-bit integer): larger numbers are refused as
-# input instead of overflowing in the database driver.
-MAX_ID = 2**63 - 1
+# The largest id accepted: the largest integer every JSON client reads exactly (2**53 - 1, the
+# I-JSON / JavaScript safe range), well inside what every backend stores (a signed 64-bit
+# integer). Above it a client reading the documented maximum as a float (9223372036854775807 is
+# 9.223372036854776e18) took larger numbers for valid, and the API refused them: the schema and
+# the check now agree for every client.
+MAX_ID = 2**53 - 1
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
+
+
+# What pydantic's stripping removes (Unicode White_Space, as Rust's str::trim; unlike Python's
+# str.strip() it keeps U+001C–U+001F), as a regex class.
+BLANK = r"\u0009-\u000d\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def blank_stripped_pattern(min_length: int) -> str:
+    """A pattern saying what `min_length` means once the blanks around the text are stripped:
+    at least that many characters from the first non-blank one to the last."""
+    if min_length <= 1:
+        return rf"^[{BLANK}]*[^{BLANK}]([\s\S]*[^{BLANK}])?[{BLANK}]*$"
+    return rf"^[{BLANK}]*[^{BLANK}][\s\S]{{{min_length - 2},}}[^{BLANK}][{BLANK}]*$"
+
+
+def _document_stripping(schema: dict[str, Any]) -> None:
+    """The OpenAPI states the stripping: `minLength` alone promised that ", " is two characters
+    long, and the API (rightly) refused it as one."""
+    for prop in schema.get("properties", {}).values():
+        for option in [prop, *prop.get("anyOf", [])]:
+            if option.get("type") == "string" and option.get("minLength", 0) >= 1:
+                option.setdefault("pattern", blank_stripped_pattern(option["minLength"]))
 
 
 class Body(SQLModel):
     """Every request body: unknown fields are refused (no status, owner or role slipped in),
     text is stripped before its length is checked (a title of spaces or U+3000 is empty)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)  # type: ignore[assignment]
+    model_config = ConfigDict(  # type: ignore[assignment]
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_document_stripping
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers(cls, data: Any) -> Any:
+        """JSON has one kind of number: `54.0` is the whole number 54 (JSON Schema's `integer`
+        admits it, so the OpenAPI promised it), and the strict integer fields refused it. Whole
+        floats become ints here; `54.5`, `"54"` and `true` are still refused by the field."""
+        if isinstance(data, dict):
+            return {key: _whole(value) for key, value in data.items()}
+        return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _length_as_sent(cls, value: Any, info: ValidationInfo) -> Any:
+        """`maxLength` counts the text as sent, as the OpenAPI says: stripping first let a
+        title padded with blanks past its limit through."""
+        if isinstance(value, str) and info.field_name in cls.model_fields:
+            limit = _max_length(cls.model_fields[info.field_name])
+            if limit is not None and len(value) > limit:
+                raise PydanticCustomError(
+                    "string_too_long",
+                    "String should have at most {max_length} characters",
+                    {"max_length": limit},
+                )
+        return value
+
+
+def _max_length(field: FieldInfo) -> int | None:
+    limits = [m.max_length for m in field.metadata if getattr(m, "max_length", None) is not None]
+    return min(limits) if limits else None
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
 
 
 RowT = TypeVar("RowT")

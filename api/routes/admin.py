@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from fastapi import APIRouter
 
 from api import launcher
 from api.auth import OfficeBrief, Overseer, OverseerBrief, Postmaster
-from api.deps import Limit, Offset, PathId, SessionDep, commit
+from api.deps import AsOf, Limit, Offset, PathId, SessionDep, commit
 from models import assessment, outbox
 from models.case import Listing
 from models.errors import NotFound
@@ -56,7 +55,7 @@ async def ready() -> dict:
 
 
 @router.get("/kpis")
-def overall_kpis(session: SessionDep, _: Overseer, as_of: dt.datetime | None = None) -> dict:
+def overall_kpis(session: SessionDep, _: Overseer, as_of: AsOf = None) -> dict:
     """Every topic's KPIs together, now or as of `as_of` (as GET /topics/{id}/kpis)."""
     return assessment.kpis(session, as_of=as_of)
 

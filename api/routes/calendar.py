@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.auth import CalendarReader, Office, Overseer
-from api.deps import Limit, Offset, SessionDep
+from api.deps import Limit, Offset, QueryId, SessionDep, Year
 from models import schedule
 from models.case import Listing
 
@@ -31,7 +31,7 @@ def working_days(
 def deadlines(
     session: SessionDep,
     _: Overseer,
-    topic_id: int | None = None,
+    topic_id: QueryId = None,
     provisional: bool = False,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -42,15 +42,15 @@ def deadlines(
     )
 
 
-@router.get("/{year}", response_model=schedule.YearOut)
-def read_year(year: int, session: SessionDep, _: CalendarReader) -> schedule.YearOut:
+@router.get("/{year:int}", response_model=schedule.YearOut)
+def read_year(year: Year, session: SessionDep, _: CalendarReader) -> schedule.YearOut:
     """Where the year's calendar comes from (loaded / package / rule) and its special days."""
     return schedule.year_view(session, year)
 
 
-@router.put("/{year}", response_model=schedule.LoadSummary)
+@router.put("/{year:int}", response_model=schedule.LoadSummary)
 def load_year(
-    year: int, data: schedule.ScheduleIn, session: SessionDep, actor: Office
+    year: Year, data: schedule.ScheduleIn, session: SessionDep, actor: Office
 ) -> schedule.LoadSummary:
     """An administrator loads the official schedule; open deadlines are counted again.
     A body whose note marks it as an example is refused (422) unless `force` is true."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter, Response
 
 from api import launcher
@@ -16,7 +14,7 @@ from api.auth import (
     Proposer,
     Rater,
 )
-from api.deps import Limit, Offset, PageDep, PathId, SessionDep, UnitOfWorkDep, commit
+from api.deps import AsOf, Limit, Offset, PageDep, PathId, SessionDep, UnitOfWorkDep, commit
 from models import access, assessment, consultation, prestudy, rectification, stages, subject
 from models import audit as audit_trail
 from models import report as reports
@@ -249,7 +247,7 @@ def read_assessment(topic_id: PathId, session: SessionDep, reader: CaseReader) -
 
 @router.get("/{topic_id}/kpis")
 def topic_kpis(
-    topic_id: PathId, session: SessionDep, reader: CaseReader, as_of: dt.datetime | None = None
+    topic_id: PathId, session: SessionDep, reader: CaseReader, as_of: AsOf = None
 ) -> dict:
     """The topic's KPIs now, or as of `as_of` (without an offset: Asia/Shanghai time)."""
     access.see_topic(session, reader, topic_id)
