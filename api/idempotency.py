@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.db import database_unavailable, session_scope
@@ -187,11 +188,20 @@ async def _refuse(send: Send, status: int, message: str, *, field: str | None = 
 class IdempotencyMiddleware:
     """ASGI middleware around the whole API: see the module docstring."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: Any = ()) -> None:
         self.app = app
+        self.routes = routes
+
+    def _served(self, scope: Scope) -> bool:
+        """A method and address some route takes; anything else gets the app's own 404/405."""
+        return any(route.matches(scope)[0] is Match.FULL for route in self.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in WRITE_METHODS
+            or not self._served(scope)
+        ):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -318,4 +328,4 @@ def document(schema: dict[str, Any]) -> None:
 
 
 def install(app: FastAPI) -> None:
-    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(IdempotencyMiddleware, routes=app.router.routes)

@@ -27,7 +27,7 @@ from api.app import create_app
 from config.db import engine_for, migrate
 from config.settings import get_settings
 from models.enums import Stage
-from tests.factories import LoopBuilder
+from tests.factories import LoopBuilder, administrator_headers
 
 EXAMPLES = int(os.environ.get("XS_FUZZ_EXAMPLES", "5"))
 
@@ -110,9 +110,10 @@ def fuzz_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def fuzz_headers() -> dict[str, str]:
-    """Every header the fuzzer sends; sign-in will add its credentials here, nowhere else."""
-    return {}
+def fuzz_headers(fuzz_db: str) -> dict[str, str]:
+    """Every header the fuzzer sends: a fresh administrator's token per operation (so a
+    generated "sign out everywhere" or password change cannot lock the next operation out)."""
+    return administrator_headers(fuzz_db)
 
 
 @schema.parametrize()

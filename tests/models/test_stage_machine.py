@@ -9,7 +9,7 @@ flows' tasks call, on a real SQLite session), and after every step checks that
 - the counts the KPIs report stay consistent (solved ≤ completed ≤ due ≤ all …).
 
 Every action goes through the helpers below: they are the only place that says who acts and how
-(today the acting person's id travels in the request body as `by`)."""
+(the acting person is passed as `by`, as the routes take it from the credentials)."""
 
 from __future__ import annotations
 
@@ -58,11 +58,11 @@ TODAY = dt.date.today()
 
 
 def approve_topic(s: Session, topic_id: int, actor: int) -> None:
-    topics.approve(s, topic_id, topics.Decision(by=actor))
+    topics.approve(s, topic_id, topics.Decision(), by=actor)
 
 
 def reject_topic(s: Session, topic_id: int, actor: int) -> None:
-    topics.reject(s, topic_id, topics.Rejection(by=actor, reason="不属于协商范围"))
+    topics.reject(s, topic_id, topics.Rejection(reason="不属于协商范围"), by=actor)
 
 
 def rsvp(s: Session, participant_id: int, accept: bool) -> None:
@@ -70,69 +70,66 @@ def rsvp(s: Session, participant_id: int, accept: bool) -> None:
 
 
 def submit_findings(s: Session, task_id: int, actor: int) -> None:
-    prestudy.submit_findings(s, task_id, prestudy.FindingsIn(by=actor, findings="走访 120 户"))
+    prestudy.submit_findings(s, task_id, prestudy.FindingsIn(findings="走访 120 户"), by=actor)
 
 
 def approve_report(s: Session, report_id: int, actor: int, adopt: bool) -> None:
-    reports.approve(s, report_id, reports.ReportApproval(by=actor, adopt_all_others=adopt))
+    reports.approve(s, report_id, reports.ReportApproval(adopt_all_others=adopt), by=actor)
 
 
 def return_report(s: Session, report_id: int, actor: int) -> None:
-    reports.return_report(s, report_id, reports.ReportReturn(by=actor, reason="请补充调研"))
+    reports.return_report(s, report_id, reports.ReportReturn(reason="请补充调研"), by=actor)
 
 
 def acknowledge(s: Session, item_id: int, actor: int) -> None:
-    rectification.acknowledge(s, item_id, rectification.Actor(by=actor))
+    rectification.acknowledge(s, item_id, by=actor)
 
 
 def decline(s: Session, item_id: int, actor: int) -> None:
-    rectification.decline(s, item_id, rectification.DeclineIn(by=actor, reason="不属本单位职责"))
+    rectification.decline(s, item_id, rectification.DeclineIn(reason="不属本单位职责"), by=actor)
 
 
 def reassign(s: Session, item_id: int, actor: int, officer: Any) -> None:
-    data = rectification.ReassignIn(
-        by=actor, lead_department_id=officer.department_id, officer_id=officer.id
-    )
-    rectification.reassign(s, item_id, data)
+    data = rectification.ReassignIn(lead_department_id=officer.department_id, officer_id=officer.id)
+    rectification.reassign(s, item_id, data, by=actor)
 
 
 def submit_plan(s: Session, item_id: int, actor: int) -> None:
     data = rectification.PlanIn(
-        by=actor,
         target="按期完成",
         measures="联合审批",
         deadline=TODAY + dt.timedelta(days=30),
         responsible_id=actor,
     )
-    rectification.submit_plan(s, item_id, data)
+    rectification.submit_plan(s, item_id, data, by=actor)
 
 
 def review_plan(s: Session, plan_id: int, actor: int, approved: bool) -> None:
-    rectification.review_plan(s, plan_id, rectification.PlanReview(by=actor, approved=approved))
+    rectification.review_plan(s, plan_id, rectification.PlanReview(approved=approved), by=actor)
 
 
 def report_progress(s: Session, item_id: int, actor: int, percent: int) -> None:
-    data = rectification.ProgressIn(by=actor, note="完成方案设计", percent=percent)
-    rectification.report_progress(s, item_id, data)
+    data = rectification.ProgressIn(note="完成方案设计", percent=percent)
+    rectification.report_progress(s, item_id, data, by=actor)
 
 
 def complete(s: Session, item_id: int, actor: int, solved: bool) -> None:
-    data = rectification.CompletionIn(by=actor, summary="已完成", solved=solved)
-    rectification.complete(s, item_id, data)
+    data = rectification.CompletionIn(summary="已完成", solved=solved)
+    rectification.complete(s, item_id, data, by=actor)
 
 
 def recheck(s: Session, item_id: int, actor: int, rebound: bool) -> None:
     rectification.recheck(
-        s, item_id, rectification.RecheckIn(by=actor, rebound=rebound, note="回访群众")
+        s, item_id, rectification.RecheckIn(rebound=rebound, note="回访群众"), by=actor
     )
 
 
 def rate(s: Session, topic_id: int, rater: int, score: int) -> None:
-    assessment.rate(s, topic_id, assessment.RatingIn(person_id=rater, score=score))
+    assessment.rate(s, topic_id, assessment.RatingIn(score=score), by=rater)
 
 
 def close_assessment(s: Session, topic_id: int, actor: int) -> None:
-    assessment.close(s, topic_id, assessment.AssessmentClose(by=actor, summary="办结"))
+    assessment.close(s, topic_id, assessment.AssessmentClose(summary="办结"), by=actor)
 
 
 # --- What the stage flows do (flows/stages.py through tasks/case.py). ------------------------
