@@ -59,8 +59,12 @@ def caller_fingerprint(headers: Headers) -> str:
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def request_fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
-    digest = hashlib.sha256(f"{method}\n{path}\n".encode())
+def request_fingerprint(
+    method: str, path: str, query: bytes, body: bytes, if_match: str = ""
+) -> str:
+    """What makes two requests the same one: method, address, query, body and the version
+    they were based on (a retry with another If-Match is another request)."""
+    digest = hashlib.sha256(f"{method}\n{path}\n{if_match}\n".encode("utf-8", "surrogateescape"))
     digest.update(query + b"\n" + body)
     return digest.hexdigest()
 
@@ -220,7 +224,9 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         caller = caller_fingerprint(headers)
         method, path = scope["method"], scope["path"]
-        request_hash = request_fingerprint(method, path, scope.get("query_string", b""), body)
+        request_hash = request_fingerprint(
+            method, path, scope.get("query_string", b""), body, headers.get("if-match", "")
+        )
         try:
             found = await run_in_threadpool(claim, caller, key, method, path, request_hash)
         except DBAPIError as exc:

@@ -33,7 +33,7 @@ def test_year_views_name_their_source(client):
     assert body["workdays"] == [] and body["holidays"][0] == {"date": "2027-01-01", "name": "元旦"}
     assert "暂估" in body["source_label"]
     r = client.get("/calendar/1900")
-    assert r.status_code == 422 and r.json()["field"] == "year"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "year"
 
 
 def test_working_days_answers_date_and_provisional(client):
