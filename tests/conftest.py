@@ -43,11 +43,14 @@ os.environ.update(
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
 )
-# A developer may point the suite at a running server to save its start-up time.
-if os.environ.get("PREFECT_API_URL"):
+# A developer may point the suite at a running server to save its start-up time. (A URL this
+# file chose itself, inherited by a pytest-xdist worker from the controller, is not one: each
+# worker starts a server of its own.)
+if os.environ.get("PREFECT_API_URL") and not os.environ.get("XS_TESTS_OWN_PREFECT"):
     os.environ["XS_PREFECT_API_URL"] = os.environ["PREFECT_API_URL"]
 else:
     os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{PREFECT_PORT}/api"
+    os.environ["XS_TESTS_OWN_PREFECT"] = "1"
     os.environ.pop("XS_PREFECT_API_URL", None)
 os.environ.pop("XS_APPRISE_CONFIG", None)
 
