@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from api import auth, errors, idempotency, versions
+from api import auth, errors, idempotency, limits, versions
 from api.deps import IfMatch
 from api.launcher import installation_id
 from api.routes import actions, admin, dispatch, links, people, topics
@@ -47,6 +47,7 @@ def create_app() -> FastAPI:
         app.include_router(router, responses=errors.ERROR_RESPONSES, dependencies=[IfMatch])
     versions.send_etags(app)
     idempotency.install(app)
+    limits.install(app)  # outermost: an oversized body is refused before anything reads it
     errors.document_errors(app, versions.document, idempotency.document)
 
     @app.get("/health", tags=["admin"])

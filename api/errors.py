@@ -87,6 +87,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _described(
         "当前状态不允许该操作、记录已被他人修改（带 current_version），或与已有记录冲突"
     ),
+    413: _described("请求体过大"),
     422: _described("输入不合法（逐项列出字段和原因）"),
     429: _described("操作过于频繁，请稍后再试"),
     503: _described("依赖的服务（数据库、流程引擎）暂不可用"),

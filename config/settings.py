@@ -51,6 +51,10 @@ class Settings(BaseSettings):
         default=120, ge=1, description="每人每分钟可发起的会触发通知的操作数"
     )
 
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="请求体大小上限（字节）；更大的请求答 413"
+    )
+
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     prefect_port: int = 4200

@@ -1,0 +1,76 @@
+"""A cap on request bodies: a body larger than any the API takes is refused (413) before it
+is read into memory, so one oversized request cannot exhaust the process."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from config.settings import get_settings
+
+
+def _refusal(limit: int) -> bytes:
+    text = f"请求体过大：不能超过 {limit // 1024} KB，本次未做任何修改"
+    return json.dumps({"detail": text}, ensure_ascii=False).encode()
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = get_settings().max_body_bytes
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_refusal(send, limit)
+            return
+        if declared is not None:
+            await self.app(scope, receive, send)  # the server stops at the declared length
+            return
+        # Sent in chunks without a length: read (at most the limit) before the app sees it.
+        chunks, seen, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            more = message.get("more_body", False)
+            if seen > limit:
+                await _send_refusal(send, limit)
+                return
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _send_refusal(send: Send, limit: int) -> None:
+    body = _refusal(limit)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(BodyLimitMiddleware)
