@@ -50,12 +50,11 @@ def enum_type(enum_cls: type[enum.Enum]) -> sa.Enum:
     )
 
 
-# The largest id accepted: the largest integer every JSON client reads exactly (2**53 - 1, the
-# I-JSON / JavaScript safe range), well inside what every backend stores (a signed 64-bit
-# integer). Above it a client reading the documented maximum as a float (9223372036854775807 is
-# 9.223372036854776e18) took larger numbers for valid, and the API refused them: the schema and
-# the check now agree for every client.
-MAX_ID = 2**53 - 1
+# The largest id accepted: what every backend stores in an id column (INTEGER, a signed 32-bit
+# integer on PostgreSQL; SQLite takes more), and far inside what every JSON client reads exactly.
+# A larger number in a path, query or body is a 422 naming the field before any query runs; the
+# fuzzer found 2**31 answering "取值超出可存储的范围" from PostgreSQL while SQLite said 404.
+MAX_ID = 2**31 - 1
 Id = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 
 

@@ -222,19 +222,6 @@ def prefect_server() -> Iterator[str]:
     stack.stop()
 
 
-@pytest.fixture
-def committed_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh SQLite case file that tasks (which commit) use through the settings."""
-    from config.settings import get_settings
-
-    url = f"sqlite:///{tmp_path / 'case.db'}"
-    migrate(url)
-    monkeypatch.setenv("XS_DATABASE_URL", url)
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-
-
 @pytest.fixture(scope="session")
 def _committed_pg_template(postgres_url: str) -> Iterator[str]:
     """A migrated PostgreSQL database nobody stays connected to, to copy from quickly
@@ -245,10 +232,11 @@ def _committed_pg_template(postgres_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def committed_any_db(
+def committed_db(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    """Like committed_db, on SQLite and on a fresh PostgreSQL database copied from a template."""
+    """A fresh case file that tasks (which commit) use through the settings: SQLite, and a
+    PostgreSQL database copied from a migrated template."""
     from config.settings import get_settings
 
     with ExitStack() as stack:

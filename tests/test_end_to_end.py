@@ -18,25 +18,40 @@ from models.enums import NotificationStatus
 from models.tables import Notification
 from runtime.demo import STAGES, Client, run_loop, wait_for_run
 from runtime.stack import Stack
+from tests.conftest import fresh_postgres, require_postgres
 from tests.factories import stack_client
 from tests.receivers import HttpReceiver
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def case_file(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[str]:
+    """The stack's case file: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'e2e.db'}"
+        return
+    require_postgres()
+    with fresh_postgres("xs_e2e") as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def inbox() -> Iterator[HttpReceiver]:
+def inbox(case_file: str) -> Iterator[HttpReceiver]:
+    """One receiver per case file, so each database's loop counts only its own messages."""
     with HttpReceiver() as receiver:
         yield receiver
 
 
 @pytest.fixture(scope="module")
-def stack(prefect_server: str, inbox: HttpReceiver, tmp_path_factory) -> Iterator[str]:
+def stack(
+    prefect_server: str, inbox: HttpReceiver, case_file: str, tmp_path_factory
+) -> Iterator[str]:
     base: Path = tmp_path_factory.mktemp("e2e")
     apprise_yaml = base / "apprise.yml"
     apprise_yaml.write_text(f"urls:\n  - {inbox.url()}:\n      tag: always\n", encoding="utf-8")
     defaults = get_settings()
     settings = Settings(
         data_dir=base / "data",
-        database_url=f"sqlite:///{base / 'e2e.db'}",
+        database_url=case_file,
         apprise_config=apprise_yaml,
         api_port=defaults.api_port,
         prefect_port=defaults.prefect_port,

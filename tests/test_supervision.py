@@ -6,21 +6,36 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from config.settings import Settings, get_settings
 from runtime.stack import Stack, healthy
+from tests.conftest import fresh_postgres, require_postgres
 from tests.factories import stack_client
 from tests.receivers import free_port
 
 
-def test_a_killed_server_process_is_restarted_and_answers_again(prefect_server, tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgres"])
+def case_file(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'case.db'}"
+        return
+    require_postgres()
+    with fresh_postgres("xs_supervised") as url:
+        yield url
+
+
+def test_a_killed_server_process_is_restarted_and_answers_again(
+    prefect_server, case_file: str, tmp_path: Path
+):
     defaults = get_settings()
     settings = Settings(
         data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'case.db'}",
+        database_url=case_file,
         api_port=free_port(),
         prefect_port=defaults.prefect_port,
         prefect_api_url=defaults.prefect_api_url,

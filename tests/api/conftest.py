@@ -56,7 +56,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(committed_any_db: str) -> Iterator[Served]:
+def served(committed_db: str) -> Iterator[Served]:
     """The whole app (middleware, dependencies, error mapping) on a real port and database."""
     import uvicorn
 
@@ -73,7 +73,7 @@ def served(committed_any_db: str) -> Iterator[Served]:
         assert thread.is_alive() and time.monotonic() < deadline, "API did not start"
         time.sleep(0.05)
     try:
-        yield Served(f"http://127.0.0.1:{port}", committed_any_db)
+        yield Served(f"http://127.0.0.1:{port}", committed_db)
     finally:
         server.should_exit = True
         thread.join(15)

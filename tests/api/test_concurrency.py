@@ -211,9 +211,9 @@ def test_a_stale_write_without_if_match_is_a_409_not_a_lost_update(
         assert s.exec(select(func.count()).select_from(ProgressUpdate)).one() == 0
 
 
-def test_a_change_from_a_stale_copy_never_overwrites(committed_any_db: str) -> None:
+def test_a_change_from_a_stale_copy_never_overwrites(committed_db: str) -> None:
     """Two copies of one topic: the second to write, based on the old version, fails."""
-    engine = engine_for(committed_any_db)
+    engine = engine_for(committed_db)
     with Session(engine) as s:
         topic = LoopBuilder(s).topic()
         s.commit()

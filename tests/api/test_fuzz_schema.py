@@ -1,7 +1,7 @@
 """Schemathesis against the in-process app with every check: no answer is a server error, every
 status code is documented, every answer matches its declared schema.
 
-The app runs on its own migrated SQLite case file, seeded with a small realistic case (people of
+The app runs on its own migrated case file (SQLite, then PostgreSQL), seeded with a small realistic case (people of
 every role, two departments, topics at several stages, items), so generated ids hit real records
 as well as missing ones. No Prefect server runs here: operations that start or read runs must
 answer the documented 503 (nothing started), never a traceback.
@@ -29,6 +29,7 @@ from api.app import create_app
 from config.db import engine_for, migrate
 from config.settings import get_settings
 from models.enums import Stage
+from tests.conftest import fresh_postgres, require_postgres
 from tests.factories import LoopBuilder, administrator_headers
 
 EXAMPLES = int(os.environ.get("XS_FUZZ_EXAMPLES", "5"))
@@ -94,12 +95,24 @@ APP = create_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fuzz_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh seeded case file for this module, with Prefect unreachable (refused at once)."""
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('fuzz')) / 'case.db'}"
-    migrate(url)
-    _seed(url)
+@pytest.fixture(scope="module", autouse=True, params=["sqlite", "postgres"])
+def fuzz_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh seeded case file on each database, with Prefect unreachable (refused at once)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{Path(tmp_path_factory.mktemp('fuzz')) / 'case.db'}"
+        else:
+            require_postgres()
+            url = stack.enter_context(fresh_postgres("xs_fuzz"))
+        migrate(url)
+        _seed(url)
+        yield from _served(url)
+        engine_for(url).dispose()
+
+
+def _served(url: str) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XS_DATABASE_URL", url)
         get_settings.cache_clear()
@@ -108,7 +121,6 @@ def fuzz_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ):
             yield url
         get_settings.cache_clear()
-    engine_for(url).dispose()
 
 
 @pytest.fixture

@@ -40,10 +40,8 @@ EXPECTED_EVENTS = {
 
 
 @pytest.mark.parametrize("stage", list(Stage), ids=[s.value for s in Stage])
-async def test_stage_flow_runs_in_prefect_and_waits_for_people(
-    prefect_server, committed_any_db, stage
-):
-    engine = engine_for(committed_any_db)
+async def test_stage_flow_runs_in_prefect_and_waits_for_people(prefect_server, committed_db, stage):
+    engine = engine_for(committed_db)
     with Session(engine) as s:
         loop = LoopBuilder(s)
         topic = loop.advance(loop.topic(title=f"流程测试 {stage.value}"), to=stage)
@@ -79,8 +77,8 @@ async def test_stage_flow_runs_in_prefect_and_waits_for_people(
             assert "协商意见建议清单" in report.content and "落实补贴" in report.content
 
 
-async def test_rerunning_a_stage_flow_does_no_work_twice(prefect_server, committed_any_db):
-    engine = engine_for(committed_any_db)
+async def test_rerunning_a_stage_flow_does_no_work_twice(prefect_server, committed_db):
+    engine = engine_for(committed_db)
     with Session(engine) as s:
         loop = LoopBuilder(s)
         topic = loop.advance(loop.topic(), to=Stage.SUBJECT)
@@ -98,8 +96,8 @@ async def test_rerunning_a_stage_flow_does_no_work_twice(prefect_server, committ
     assert after == before
 
 
-async def test_flow_refuses_when_gate_does_not_hold(prefect_server, committed_any_db):
-    engine = engine_for(committed_any_db)
+async def test_flow_refuses_when_gate_does_not_hold(prefect_server, committed_db):
+    engine = engine_for(committed_db)
     with Session(engine) as s:
         loop = LoopBuilder(s)
         topic = loop.topic()

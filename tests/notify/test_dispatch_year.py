@@ -57,12 +57,12 @@ def overlapping(now: dt.datetime) -> list[dict]:
 
 
 def test_one_digest_per_person_per_week_over_a_year(
-    committed_any_db, tmp_path, monkeypatch, time_machine
+    committed_db, tmp_path, monkeypatch, time_machine
 ):
     # The case, staged on Friday 2025-12-26: 李强's item runs all year (extended to the end of
     # 2026); 周婷's falls due in February and is escalated for the rest of the year.
     time_machine.move_to(at(dt.date(2025, 12, 26), 10), tick=False)
-    with Session(engine_for(committed_any_db)) as s:
+    with Session(engine_for(committed_db)) as s:
         loop = LoopBuilder(s)
         loop.today = dt.date(2025, 12, 26)
         c = loop.cast
