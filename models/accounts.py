@@ -13,14 +13,14 @@ from functools import lru_cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models.base import Body, utcnow
 from models.case import audit, get
 from models.errors import Conflict, Invalid, NotFound, NotSignedIn
-from models.tables import Account, ApiKey, Person
+from models.tables import Account, AccountRecord, ApiKey, Person
 
 LOGIN_PATTERN = r"^[A-Za-z0-9_.@-]{2,64}$"
 MIN_PASSWORD = 10
@@ -51,10 +51,8 @@ class AccountIn(Body):
     password: str = Field(min_length=MIN_PASSWORD, max_length=256)
 
 
-class AccountPublic(BaseModel):
-    person_id: int
-    login: str
-    locked_until: dt.datetime | None = None
+class AccountPublic(AccountRecord):
+    """An account as the office sees it (never its hash)."""
 
 
 def check_password(password: str, login: str) -> None:

@@ -16,7 +16,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -31,6 +30,7 @@ from models.kpis import pct
 from models.tables import (
     LEVEL_LABELS,
     Bulletin,
+    BulletinRecord,
     Department,
     Person,
     Rating,
@@ -717,18 +717,13 @@ def list_bulletins(
     return listing(session, stmt, order_by=order, limit=limit, offset=offset)
 
 
-class BulletinPublic(BaseModel):
+class BulletinPublic(BulletinRecord):
     """A bulletin as the API shows it: the period, download links and the summary numbers."""
 
     id: int
     kind: BulletinKind
     title: str
     period: str
-    period_start: dt.date
-    period_end: dt.date
-    interim: bool = False  # 中期: counted to as_of, not to the end of the period
-    as_of: dt.datetime | None = None
-    generated_at: dt.datetime
     files: dict[str, str]
     overall: dict[str, Any]
     ranking: dict[str, Any]

@@ -488,7 +488,17 @@ class HolidaySchedule(SQLModel, table=True):
     loaded_at: dt.datetime = _ts(nullable=False, default_now=True)
 
 
-class Bulletin(SQLModel, table=True):
+class BulletinRecord(SQLModel):
+    """The period a bulletin covers and when it was made, as stored and as shown."""
+
+    period_start: dt.date
+    period_end: dt.date
+    interim: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    as_of: dt.datetime | None = _ts()  # the moment an interim report (中期) counts to
+    generated_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class Bulletin(BulletinRecord, table=True):
     """A generated monthly bulletin (月通报) or quarterly review (季评估) and its files."""
 
     __tablename__ = "bulletin"
@@ -498,13 +508,8 @@ class Bulletin(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)  # monthly | quarterly
-    period_start: dt.date
-    period_end: dt.date
-    interim: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
-    as_of: dt.datetime | None = _ts()  # the moment an interim report counts to
     files: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    generated_at: dt.datetime = _ts(nullable=False, default_now=True)
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -591,15 +596,20 @@ def item_level(as_of: dt.datetime | None = None) -> Any:
 RectificationItem.level = column_property(item_level())  # type: ignore[attr-defined]
 
 
-class Account(SQLModel, table=True):
+class AccountRecord(SQLModel):
+    """What the office may see of an account: whose it is, its login, whether it is locked."""
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    login: str = Field(max_length=64, unique=True)
+    locked_until: dt.datetime | None = _ts()
+
+
+class Account(AccountRecord, table=True):
     """How a person signs in: a login name and an argon2 password hash (never shown)."""
 
     __tablename__ = "account"
-    person_id: int = Field(foreign_key="person.id", primary_key=True)
-    login: str = Field(max_length=64, unique=True)
     password_hash: str = Field(max_length=255)
     failed_sign_ins: int = Field(default=0)
-    locked_until: dt.datetime | None = _ts()
     # Tokens issued before this moment are no longer honoured (password changed, signed out).
     tokens_valid_from: dt.datetime = _ts(nullable=False, default_now=True)
     created_at: dt.datetime = _ts(nullable=False, default_now=True)
