@@ -125,11 +125,9 @@ def _record(uow: UnitOfWork, topic_id: int, stage: Stage, flow_run_id: str) -> b
     """Store the stage's run; False if a concurrent request stored this very run first."""
     try:
         with uow() as session:
-            before = stages.stage_run(session, topic_id, stage)
-            if before is not None and before.flow_run_id == flow_run_id:
-                return False
-            stages.record_run(session, topic_id=topic_id, stage=stage, flow_run_id=flow_run_id)
-        return True
+            return stages.record_run(
+                session, topic_id=topic_id, stage=stage, flow_run_id=flow_run_id
+            )
     except IntegrityError:  # the same first start, recorded by a concurrent request
         return False
 

@@ -404,21 +404,23 @@ def check_can_restart(session: Session, topic: Topic, stage: Stage) -> None:
     check_can_start(session, topic, stage)
 
 
-def record_run(session: Session, *, topic_id: int, stage: Stage, flow_run_id: str) -> StageRun:
-    """The stage's run; a replacement for a failed run takes its place (Prefect keeps both)."""
+def record_run(session: Session, *, topic_id: int, stage: Stage, flow_run_id: str) -> bool:
+    """Record the stage's run; a replacement for a failed run takes its place (Prefect keeps
+    both). False when this very run was already recorded, by this request or a concurrent one
+    (one read decides, so two requests converging on one run never both say they created it)."""
     existing = session.exec(
         select(StageRun).where(StageRun.topic_id == topic_id, StageRun.stage == stage)
     ).first()
     if existing:
-        if existing.flow_run_id != flow_run_id:
-            existing.flow_run_id = flow_run_id
-            existing.started_at = utcnow()
-            audit(session, action="stage_restarted", topic_id=topic_id, stage=stage.value)
-        return existing
-    run = StageRun(topic_id=topic_id, stage=stage, flow_run_id=flow_run_id)
-    session.add(run)
+        if existing.flow_run_id == flow_run_id:
+            return False
+        existing.flow_run_id = flow_run_id
+        existing.started_at = utcnow()
+        audit(session, action="stage_restarted", topic_id=topic_id, stage=stage.value)
+        return True
+    session.add(StageRun(topic_id=topic_id, stage=stage, flow_run_id=flow_run_id))
     session.flush()
-    return run
+    return True
 
 
 def stage_run(session: Session, topic_id: int, stage: Stage) -> StageRun | None:
