@@ -4,6 +4,7 @@ tables), so a test can start from any point of the loop."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,128 +87,156 @@ class LoopBuilder:
         self.s.flush()
 
     def finish(self, topic: Topic, stage: Stage) -> None:
-        """The people's part of a stage, done the ordinary way."""
-        c = self.cast
-        tid = topic.id
-        s = self.s
-        if stage is Stage.TOPIC:
-            topics.approve(s, tid, topics.Decision(), by=c.approver.id)
-        elif stage is Stage.SUBJECT:
-            for p in s.exec(select(Participant).where(Participant.topic_id == tid)):
-                subject.reply(s, p.id, subject.RsvpIn(accept=True))
-        elif stage is Stage.PRESTUDY:
-            from models.tables import ResearchTask
-
-            for t in s.exec(select(ResearchTask).where(ResearchTask.topic_id == tid)):
-                prestudy.submit_findings(
-                    s, t.id, prestudy.FindingsIn(findings="走访 120 户，多数支持"), by=c.member.id
-                )
-        elif stage is Stage.SESSION:
-            meeting = s.exec(
-                select(consultation.ConsultationSession).where(
-                    consultation.ConsultationSession.topic_id == tid
-                )
-            ).all()[-1]
-            part = s.exec(
-                select(Participant).where(
-                    Participant.topic_id == tid, Participant.person_id == c.resident.id
-                )
-            ).one()
-            ops = consultation.record_opinions(
-                s,
-                meeting.id,
-                consultation.OpinionsAdd(
-                    opinions=[
-                        consultation.OpinionIn(
-                            participant_id=part.id, content="希望补贴", consensus=True
-                        )
-                    ]
-                ),
-            )
-            consultation.conclude(
-                s,
-                meeting.id,
-                consultation.Conclusion(
-                    consensus_reached=True,
-                    summary="同意补贴",
-                    suggestions=[
-                        consultation.SuggestionIn(content="落实补贴", opinion_ids=[ops[0].id]),
-                        consultation.SuggestionIn(content="简化审批", opinion_ids=[ops[0].id]),
-                    ],
-                ),
-            )
-        elif stage is Stage.REPORT:
-            report = s.exec(select(Report).where(Report.topic_id == tid)).one()
-            reports.approve(s, report.id, reports.ReportApproval(), by=c.approver.id)
-        elif stage is Stage.TRANSFER:
-            for item in self.items(topic):
-                rectification.acknowledge(s, item.id, by=item.officer_id)
-        elif stage is Stage.IMPLEMENTATION:
-            for item in self.items(topic):
-                self.plan(item)
-                rectification.complete(
-                    s, item.id, rectification.CompletionIn(summary="已完成"), by=item.officer_id
-                )
-        elif stage is Stage.ASSESSMENT:
-            assessment.rate(s, tid, assessment.RatingIn(score=5), by=c.resident.id)
-            assessment.close(s, tid, assessment.AssessmentClose(summary="办结"), by=c.admin.id)
-        s.flush()
+        """The people's part of a stage, done the ordinary way (one entry of FINISH per stage)."""
+        FINISH[_entry(FINISH, stage, "FINISH")](self, topic)
+        self.s.flush()
 
     def prepare(self, topic: Topic, stage: Stage) -> None:
-        """What must exist before a stage may start (participants, tasks, a session, items)."""
+        """What must exist before a stage may start (participants, tasks, a session, items);
+        one entry of PREPARE per stage."""
+        PREPARE[_entry(PREPARE, stage, "PREPARE")](self, topic)
+        self.s.flush()
+
+    # -- the people's part of each stage (FINISH) --------------------------------------------
+
+    def _finish_topic(self, topic: Topic) -> None:
+        topics.approve(self.s, topic.id, topics.Decision(), by=self.cast.approver.id)
+
+    def _finish_subject(self, topic: Topic) -> None:
+        s = self.s
+        for p in s.exec(select(Participant).where(Participant.topic_id == topic.id)):
+            subject.reply(s, p.id, subject.RsvpIn(accept=True))
+
+    def _finish_prestudy(self, topic: Topic) -> None:
+        from models.tables import ResearchTask
+
+        s = self.s
+        for t in s.exec(select(ResearchTask).where(ResearchTask.topic_id == topic.id)):
+            prestudy.submit_findings(
+                s,
+                t.id,
+                prestudy.FindingsIn(findings="走访 120 户，多数支持"),
+                by=self.cast.member.id,
+            )
+
+    def _finish_session(self, topic: Topic) -> None:
+        s = self.s
+        tid = topic.id
+        meeting = s.exec(
+            select(consultation.ConsultationSession).where(
+                consultation.ConsultationSession.topic_id == tid
+            )
+        ).all()[-1]
+        part = s.exec(
+            select(Participant).where(
+                Participant.topic_id == tid, Participant.person_id == self.cast.resident.id
+            )
+        ).one()
+        ops = consultation.record_opinions(
+            s,
+            meeting.id,
+            consultation.OpinionsAdd(
+                opinions=[
+                    consultation.OpinionIn(
+                        participant_id=part.id, content="希望补贴", consensus=True
+                    )
+                ]
+            ),
+        )
+        consultation.conclude(
+            s,
+            meeting.id,
+            consultation.Conclusion(
+                consensus_reached=True,
+                summary="同意补贴",
+                suggestions=[
+                    consultation.SuggestionIn(content="落实补贴", opinion_ids=[ops[0].id]),
+                    consultation.SuggestionIn(content="简化审批", opinion_ids=[ops[0].id]),
+                ],
+            ),
+        )
+
+    def _finish_report(self, topic: Topic) -> None:
+        report = self.s.exec(select(Report).where(Report.topic_id == topic.id)).one()
+        reports.approve(self.s, report.id, reports.ReportApproval(), by=self.cast.approver.id)
+
+    def _finish_transfer(self, topic: Topic) -> None:
+        for item in self.items(topic):
+            rectification.acknowledge(self.s, item.id, by=item.officer_id)
+
+    def _finish_implementation(self, topic: Topic) -> None:
+        for item in self.items(topic):
+            self.plan(item)
+            rectification.complete(
+                self.s, item.id, rectification.CompletionIn(summary="已完成"), by=item.officer_id
+            )
+
+    def _finish_assessment(self, topic: Topic) -> None:
+        c = self.cast
+        assessment.rate(self.s, topic.id, assessment.RatingIn(score=5), by=c.resident.id)
+        assessment.close(
+            self.s, topic.id, assessment.AssessmentClose(summary="办结"), by=c.admin.id
+        )
+
+    # -- what each stage needs before it starts (PREPARE) ------------------------------------
+
+    def _nothing_to_prepare(self, topic: Topic) -> None:
+        """The stage's gate needs nothing beyond what the stages before it left behind."""
+
+    def _prepare_subject(self, topic: Topic) -> None:
+        c = self.cast
+        subject.add_participants(
+            self.s,
+            topic.id,
+            subject.ParticipantsAdd(
+                participants=[
+                    subject.ParticipantIn(person_id=c.admin.id, role=ParticipantRole.ORGANIZER),
+                    subject.ParticipantIn(person_id=c.resident.id, role=ParticipantRole.RESIDENT),
+                    subject.ParticipantIn(person_id=c.member.id, role=ParticipantRole.MEMBER),
+                ]
+            ),
+        )
+
+    def _prepare_prestudy(self, topic: Topic) -> None:
+        prestudy.create_task(
+            self.s,
+            topic.id,
+            prestudy.ResearchTaskCreate(
+                title="入户走访",
+                method=ResearchMethod.FIELD_VISIT,
+                owner_id=self.cast.member.id,
+                due_date=self.today + dt.timedelta(days=10),
+            ),
+        )
+
+    def _prepare_session(self, topic: Topic) -> None:
+        consultation.schedule_session(
+            self.s,
+            topic.id,
+            consultation.SessionCreate(
+                form=SessionForm.ON_SITE,
+                starts_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=2),
+                place="社区议事厅",
+            ),
+        )
+
+    def _prepare_transfer(self, topic: Topic) -> None:
         c = self.cast
         s = self.s
-        if stage is Stage.SUBJECT:
-            subject.add_participants(
+        sugg = s.exec(select(Suggestion).where(Suggestion.topic_id == topic.id)).all()
+        for i, sg in enumerate(sugg):
+            officer = c.officer if i % 2 == 0 else c.other_officer
+            rectification.create_item(
                 s,
                 topic.id,
-                subject.ParticipantsAdd(
-                    participants=[
-                        subject.ParticipantIn(person_id=c.admin.id, role=ParticipantRole.ORGANIZER),
-                        subject.ParticipantIn(
-                            person_id=c.resident.id, role=ParticipantRole.RESIDENT
-                        ),
-                        subject.ParticipantIn(person_id=c.member.id, role=ParticipantRole.MEMBER),
-                    ]
+                rectification.ItemCreate(
+                    suggestion_id=sg.id,
+                    title=f"事项{i + 1}：{sg.content}",
+                    lead_department_id=officer.department_id,
+                    officer_id=officer.id,
+                    deadline=self.today + dt.timedelta(days=40),
                 ),
             )
-        elif stage is Stage.PRESTUDY:
-            prestudy.create_task(
-                s,
-                topic.id,
-                prestudy.ResearchTaskCreate(
-                    title="入户走访",
-                    method=ResearchMethod.FIELD_VISIT,
-                    owner_id=c.member.id,
-                    due_date=self.today + dt.timedelta(days=10),
-                ),
-            )
-        elif stage is Stage.SESSION:
-            consultation.schedule_session(
-                s,
-                topic.id,
-                consultation.SessionCreate(
-                    form=SessionForm.ON_SITE,
-                    starts_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=2),
-                    place="社区议事厅",
-                ),
-            )
-        elif stage is Stage.TRANSFER:
-            sugg = s.exec(select(Suggestion).where(Suggestion.topic_id == topic.id)).all()
-            for i, sg in enumerate(sugg):
-                officer = c.officer if i % 2 == 0 else c.other_officer
-                rectification.create_item(
-                    s,
-                    topic.id,
-                    rectification.ItemCreate(
-                        suggestion_id=sg.id,
-                        title=f"事项{i + 1}：{sg.content}",
-                        lead_department_id=officer.department_id,
-                        officer_id=officer.id,
-                        deadline=self.today + dt.timedelta(days=40),
-                    ),
-                )
-        s.flush()
 
     def advance(self, topic: Topic, *, to: Stage, start: bool = False) -> Topic:
         """Finish every stage before `to`; optionally start `to` as its flow would."""
@@ -243,6 +272,51 @@ class LoopBuilder:
             ),
             by=item.officer_id,
         )
+
+
+StagePart = Callable[[LoopBuilder, Topic], None]
+
+# One entry per stage of models/stages.py SPECS: a new stage without one fails
+# test_every_stage_has_a_factory_entry (and any use of it here) with its name and table.
+FINISH: dict[Stage, StagePart] = {
+    Stage.TOPIC: LoopBuilder._finish_topic,
+    Stage.SUBJECT: LoopBuilder._finish_subject,
+    Stage.PRESTUDY: LoopBuilder._finish_prestudy,
+    Stage.SESSION: LoopBuilder._finish_session,
+    Stage.REPORT: LoopBuilder._finish_report,
+    Stage.TRANSFER: LoopBuilder._finish_transfer,
+    Stage.IMPLEMENTATION: LoopBuilder._finish_implementation,
+    Stage.ASSESSMENT: LoopBuilder._finish_assessment,
+}
+
+PREPARE: dict[Stage, StagePart] = {
+    Stage.TOPIC: LoopBuilder._nothing_to_prepare,
+    Stage.SUBJECT: LoopBuilder._prepare_subject,
+    Stage.PRESTUDY: LoopBuilder._prepare_prestudy,
+    Stage.SESSION: LoopBuilder._prepare_session,
+    Stage.REPORT: LoopBuilder._nothing_to_prepare,
+    Stage.TRANSFER: LoopBuilder._prepare_transfer,
+    Stage.IMPLEMENTATION: LoopBuilder._nothing_to_prepare,
+    Stage.ASSESSMENT: LoopBuilder._nothing_to_prepare,
+}
+
+
+def missing_entries() -> dict[str, list[Stage]]:
+    """The stages of SPECS that a factory table has no entry for, by table name."""
+    return {
+        name: [stage for stage in stages.SPECS if stage not in table]
+        for name, table in (("FINISH", FINISH), ("PREPARE", PREPARE))
+        if any(stage not in table for stage in stages.SPECS)
+    }
+
+
+def _entry(table: dict[Stage, StagePart], stage: Stage, name: str) -> Stage:
+    if stage not in table:
+        raise KeyError(
+            f"tests/factories.py {name} has no entry for stage {stage.value!r}: "
+            f"add one (use LoopBuilder._nothing_to_prepare if the stage needs nothing)"
+        )
+    return stage
 
 
 def bearer(session: Session, person: Person) -> dict[str, str]:

@@ -153,3 +153,13 @@ def test_every_stage_is_declared_once_and_everything_derives_from_it():
         assert spec.stage is Stage.TOPIC or spec.not_ready, spec.stage
     assert [f.name for f in STAGE_FLOWS] == [s.flow_name for s in stages.SPECS.values()]
     assert [s.value for s in Stage] == STAGES
+
+
+def test_every_stage_has_a_factory_entry():
+    from tests.factories import missing_entries
+
+    missing = missing_entries()
+    assert not missing, (
+        "tests/factories.py has no entry for these stages of models/stages.py SPECS: "
+        + "; ".join(f"{table}: {', '.join(s.value for s in ss)}" for table, ss in missing.items())
+    )
