@@ -107,6 +107,18 @@ def fresh_postgres(prefix: str, template: str | None = None) -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def empty_case_file(kind: str, directory: Path, prefix: str) -> Iterator[str]:
+    """An empty, not yet migrated case file for a stack: a SQLite file in `directory`, or a
+    throw-away PostgreSQL database (the stack migrates it when it starts)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / f'{prefix}.db'}"
+        return
+    require_postgres()
+    with fresh_postgres(f"xs_{prefix}") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     require_postgres()

@@ -18,7 +18,7 @@ from models.enums import NotificationStatus
 from models.tables import Notification
 from runtime.demo import STAGES, Client, run_loop, wait_for_run
 from runtime.stack import Stack
-from tests.conftest import fresh_postgres, require_postgres
+from tests.conftest import empty_case_file
 from tests.factories import stack_client
 from tests.receivers import HttpReceiver
 
@@ -26,11 +26,7 @@ from tests.receivers import HttpReceiver
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def case_file(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[str]:
     """The stack's case file: a SQLite file, then a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'e2e.db'}"
-        return
-    require_postgres()
-    with fresh_postgres("xs_e2e") as url:
+    with empty_case_file(request.param, tmp_path_factory.mktemp("e2e-db"), "e2e") as url:
         yield url
 
 

@@ -14,18 +14,14 @@ import pytest
 
 from config.settings import Settings, get_settings
 from runtime.stack import Stack, healthy
-from tests.conftest import fresh_postgres, require_postgres
+from tests.conftest import empty_case_file
 from tests.factories import stack_client
 from tests.receivers import free_port
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def case_file(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'case.db'}"
-        return
-    require_postgres()
-    with fresh_postgres("xs_supervised") as url:
+    with empty_case_file(request.param, tmp_path, "supervised") as url:
         yield url
 
 
