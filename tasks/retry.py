@@ -18,6 +18,16 @@ from config.db import database_unavailable
 from models.errors import DomainError
 
 
+# OSErrors about a path: the file system answers the same a second later.
+_NEVER_HEALS = (
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for failures another attempt may get past."""
     if isinstance(exc, DomainError):
@@ -28,6 +38,8 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError):
         return False  # a refusal of the data (integrity, range): the same again fails again
+    if isinstance(exc, _NEVER_HEALS):
+        return False  # a missing or unreadable file is missing on the next attempt too
     return isinstance(exc, httpx.TransportError | ConnectionError | TimeoutError | OSError)
 
 
