@@ -72,7 +72,14 @@ def _report(kind: str, run: Any, *, interim: bool = False) -> None:
     from sqlmodel import select
 
     from config.db import session_scope
-    from models.bulletin import BulletinKind, FileFormat, file_links, file_path, resolve_period
+    from models.bulletin import (
+        BulletinKind,
+        FileFormat,
+        board_entry,
+        file_links,
+        file_path,
+        resolve_period,
+    )
     from models.kpis import LABELS, pct
     from models.tables import Bulletin
 
@@ -105,7 +112,7 @@ def _report(kind: str, run: Any, *, interim: bool = False) -> None:
     )
     ranking = summary.get("ranking", {})
     for board, key in (("红榜", "red"), ("黑榜", "black")):
-        names = "、".join(r["department"] for r in ranking.get(key, [])) or "无"
+        names = "、".join(board_entry(r) for r in ranking.get(key, [])) or "无"
         typer.echo(f"  {board}：{names}")
     links = file_links(bulletin_id or 0)
     typer.echo("  文件：")

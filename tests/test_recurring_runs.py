@@ -25,13 +25,16 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from sqlmodel import Session
 
+from config.db import engine_for
 from config.settings import Settings, get_settings
 from runtime.demo import Client, wait_for_run
 from runtime.stack import Stack
 from tests.conftest import _free_port, fresh_postgres, require_postgres
 from tests.factories import stack_client
 from tests.receivers import HttpReceiver
+from tests.reports.dataset import build
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKGROUND_SLOTS = 2  # both held by blocked bulletins in the capacity test
@@ -251,6 +254,9 @@ def test_cli_bulletin_runs_on_the_configured_prefect_server(tmp_path, committed_
         prefect_port=port,
         prefect_api_url=None,
     )
+    with Session(engine_for(committed_db)) as s:
+        build(s)  # the hand-computed October of tests/reports/dataset.py
+        s.commit()
     server = Stack(settings, log_dir=tmp_path / "logs")
     server.start_prefect()
     try:
@@ -266,6 +272,18 @@ def test_cli_bulletin_runs_on_the_configured_prefect_server(tmp_path, committed_
         assert f"127.0.0.1:{port}" in done.stdout
         paths = re.findall(r"^\s+(?:PDF|HTML|XLSX)\s+(/\S+)$", done.stdout, re.M)
         assert len(paths) == 3 and all(Path(p).is_file() for p in paths), done.stdout
+        # The golden numbers, as the office reads them on the command line.
+        assert "应办结 16 项，已办结 12 项，整改完成率 75.0%，期末逾期 4 项" in done.stdout, (
+            done.stdout
+        )
+        assert (
+            "红榜：城南街道（应办结 3 项，已办结 3 项，整改完成率 100.0%，逾期 0 项）"
+            in done.stdout
+        )
+        assert re.search(
+            r"黑榜：区住建局（应办结 4 项，已办结 2 项.*?逾期 2 项）、区交通局.*、区卫健委",
+            done.stdout,
+        )
         runs = httpx.post(
             f"http://127.0.0.1:{port}/api/flow_runs/filter",
             json={"flows": {"name": {"any_": ["monthly-bulletin"]}}},
