@@ -19,6 +19,16 @@ item conditions, for a window:
 * transferred / re-checked / rated: the event happened in the window.
 
 Suggestions carry no decision time, so every decided suggestion counts in every window.
+
+Where these differ from DOMAIN.md's table, on purpose:
+
+* problem-solved rate is solved / *due*, not solved / all items: an item not yet due cannot
+  have been verified solved, and counting it would make a young topic look unsolved;
+* on-time rate's base adds open overdue items (above) to the completed ones;
+* adoption rate is adopted / *decided*: a suggestion still pending (待定) is neither;
+* public reach (民意收集覆盖率、平台活跃用户占比) and a bounce rate are not computed yet:
+  the case file records neither the targeted groups nor the population, and declines are
+  not yet coded (issue 9). They are absent, not shown as zero.
 """
 
 from __future__ import annotations
