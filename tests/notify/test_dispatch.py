@@ -165,6 +165,36 @@ def test_the_digest_shows_the_rung_the_ladder_reached_and_reruns_add_nothing(
     assert len(digests(session, "2026-W18")) == len(got)  # one digest per person per week
 
 
+def test_items_in_progress_are_listed_newest_news_first(loop, session, time_machine):
+    """Two items going to plan: the one with the latest progress leads its section, although
+    it was created second."""
+    build_case(loop, session, time_machine)
+    c = loop.cast
+    time_machine.move_to(local(2026, 4, 14, 10), tick=False)
+    loop.today = dt.date(2026, 4, 14)
+    d = loop.advance(loop.topic(title="社区食堂建设"), to=Stage.IMPLEMENTATION, start=True)
+    d1, d2 = loop.items(d)
+    d2.officer_id, d2.lead_department_id = d1.officer_id, d1.lead_department_id  # one officer
+    session.add(d2)
+    session.flush()
+    loop.plan(d1)
+    loop.plan(d2)
+    for item, day, note in ((d1, 16, "选址完成"), (d2, 17, "招标启动")):
+        time_machine.move_to(local(2026, 4, day, 10), tick=False)
+        rectification.report_progress(
+            session, item.id, rectification.ProgressIn(note=note, percent=30), by=c.officer.id
+        )
+    time_machine.move_to(local(2026, 4, 20), tick=False)
+    dispatch.weekly_dispatch(session)
+    body = digests(session, "2026-W17")[c.officer.tag].body
+    section = body[body.index("正在推进的事项") :]
+    assert "正在推进的事项（2 项）" in body
+    assert section.index("最新进展 2026年04月17日") < section.index("最新进展 2026年04月16日")
+    assert section.index(f"POST /items/{d2.id}/progress") < section.index(
+        f"POST /items/{d1.id}/progress"
+    )
+
+
 def test_the_digest_lists_items_in_progress_too_newest_news_first(loop, session, time_machine):
     """Everything the officer owes: also the items going to plan, far from their deadline."""
     build_case(loop, session, time_machine)

@@ -7,9 +7,11 @@ from types import SimpleNamespace as NS
 import pytest
 
 from config.links import ADDRESS
-from models.enums import Obligation, PlanStatus
+from models.case import addressed, salutation
+from models.enums import Obligation, PlanStatus, Role
 from models.messages import render
 from models.obligations import unmet
+from models.tables import Department, Person
 
 TOPIC = NS(id=7, title="老旧小区加装电梯", description="", emergency=False)
 ITEM = NS(id=12, title="落实加装电梯补贴", completion_summary="补贴已发放")
@@ -181,3 +183,41 @@ def test_what_is_overdue_is_named_from_the_obligations_own_state():
     title, body = render("escalation", CHASE | {"salutation": "协商办同志"})
     assert body.startswith("协商办同志：") and "至今未办理" not in body
     assert "领导同志" not in title + body
+
+
+# How each kind of reader is addressed, with and without a name (and department).
+SALUTATIONS = {
+    Role.ADMINISTRATOR: ("协商办王芳同志", "协商办同志"),
+    Role.APPROVER: ("王芳同志", "审定人同志"),
+    Role.DEPARTMENT_HEAD: ("区住建局负责同志（王芳）", "区住建局负责同志"),
+    Role.OFFICER: ("区住建局、王芳", "责任单位联络员"),
+    Role.MEMBER: ("王芳委员", "各位委员"),
+    Role.RESIDENT: ("尊敬的王芳", "尊敬的群众代表"),
+    Role.EXPERT: ("王芳专家", "各位专家"),
+    Role.SUPERVISOR: ("王芳同志", "监督员同志"),
+}
+
+
+@pytest.mark.parametrize("role", list(Role), ids=[r.value for r in Role])
+def test_every_role_is_addressed_as_its_own(role):
+    named, unnamed = SALUTATIONS[role]
+    department = "区住建局" if role in (Role.DEPARTMENT_HEAD, Role.OFFICER) else None
+    assert salutation(role, name="王芳", department=department) == named
+    anonymous = salutation(role, department=department if role is Role.DEPARTMENT_HEAD else None)
+    assert anonymous == unnamed
+    title, body = render("escalation", CHASE | {"salutation": named})
+    assert body.startswith(f"{named}：") and "领导同志" not in title + body
+
+
+def test_a_reader_is_addressed_from_the_case_file(session):
+    dept = Department(name="城南街道", tag="dept-salute")
+    session.add(dept)
+    session.flush()
+    head = Person(name="赵磊", role=Role.DEPARTMENT_HEAD, department_id=dept.id, tag="p-salute")
+    resident = Person(name="刘大爷", role=Role.RESIDENT, tag="p-salute-r")
+    session.add_all([head, resident])
+    session.flush()
+    assert addressed(session, head, resident) == {
+        "p-salute": "城南街道负责同志（赵磊）",
+        "p-salute-r": "尊敬的刘大爷",
+    }
