@@ -124,3 +124,25 @@ def test_my_work_lists_what_is_owed_by_name_and_by_role_most_urgent_first(loop, 
     assert [w.topic_title for w in work.my_work(session, c.officer, now=later).lines] == [
         "社区食堂"
     ]
+
+
+def test_a_conflict_on_a_page_is_a_page_that_explains_it() -> None:
+    from fastapi import APIRouter, FastAPI
+    from fastapi.staticfiles import StaticFiles
+    from fastapi.testclient import TestClient
+
+    from api.pages.render import HERE, PageRoute
+    from models.errors import GateRefused
+
+    app = FastAPI()
+    router = APIRouter(route_class=PageRoute)
+
+    @router.get("/refused")
+    def refused() -> None:
+        raise GateRefused("未完成商前调研，不能开展协商（不调研不协商）")
+
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    r = TestClient(app).get("/refused")
+    assert r.status_code == 409 and "text/html" in r.headers["content-type"]
+    assert "<h1>当前无法办理</h1>" in r.text and "不调研不协商" in r.text
