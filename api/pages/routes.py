@@ -21,8 +21,18 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def signed_in_or_not(
-    request: Request, person: Annotated[Person | None, Depends(auth.page_person)]
+    request: Request,
+    session: SessionDep,
+    form_token: Annotated[str | None, Depends(auth.form_csrf_token)] = None,
 ) -> Person | None:
+    """The visitor, or None: an expired or revoked session reads as none (the sign-in page
+    and the public pages must not send anyone round in circles); a bad CSRF token still
+    refuses."""
+    try:
+        person = auth.page_person(request, session, form_token)
+    except NotSignedIn:
+        session.rollback()
+        person = None
     request.state.person = person
     return person
 

@@ -146,3 +146,16 @@ def test_a_conflict_on_a_page_is_a_page_that_explains_it() -> None:
     r = TestClient(app).get("/refused")
     assert r.status_code == 409 and "text/html" in r.headers["content-type"]
     assert "<h1>当前无法办理</h1>" in r.text and "不调研不协商" in r.text
+
+
+def test_an_expired_session_reads_as_signed_out_not_as_a_loop(client) -> None:  # type: ignore[no-untyped-def]
+    client.cookies.set("xs_session", "expired.or.forged")
+    try:
+        form = client.get("/login?next=/work", headers=ANONYMOUS, follow_redirects=False)
+        assert form.status_code == 200 and "<h1>登录</h1>" in form.text
+        away = client.get("/work", headers=ANONYMOUS, follow_redirects=False)
+        assert away.status_code == 303 and away.headers["location"].startswith("/login?next=")
+        public = client.get("/p/topics/999999", headers=ANONYMOUS, follow_redirects=False)
+        assert public.status_code == 404
+    finally:
+        client.cookies.clear()
