@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from api import auth, errors, idempotency, limits, versions
+from api import auth, errors, idempotency, limits, pages, versions
 from api.deps import IfMatch
 from api.launcher import installation_id
 from api.routes import actions, admin, dispatch, links, people, topics
@@ -45,6 +45,7 @@ def create_app() -> FastAPI:
         bulletins_router,
     ):
         app.include_router(router, responses=errors.ERROR_RESPONSES, dependencies=[IfMatch])
+    pages.install(app)  # outside the OpenAPI: the API's schema describes the API only
     versions.send_etags(app)
     idempotency.install(app)
     limits.install(app)  # outermost: an oversized body is refused before anything reads it

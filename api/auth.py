@@ -31,6 +31,9 @@ from models.tables import Person
 SESSION_COOKIE = "xs_session"
 CSRF_COOKIE = "xs_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+# The same token as a hidden field of a page's plain form post (a form cannot set headers).
+CSRF_FIELD = "csrf_token"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ALGORITHM = "HS256"
 
@@ -62,6 +65,11 @@ def csrf_for(token: str) -> str:
     return hmac.new(_key("csrf"), token.encode(), hashlib.sha256).hexdigest()[:40]
 
 
+def csrf_matches(session_token: str, sent: str | None) -> bool:
+    """Constant-time: does the CSRF token sent belong to this session cookie?"""
+    return hmac.compare_digest((sent or "").encode(), csrf_for(session_token).encode())
+
+
 def _person_for_token(session: Session, token: str) -> Person:
     try:
         claims = jwt.decode(
@@ -84,10 +92,15 @@ def _person_for_token(session: Session, token: str) -> Person:
 
 
 def _resolve(
-    request: Request, session: Session, bearer: str | None, api_key: str | None
+    request: Request,
+    session: Session,
+    bearer: str | None,
+    api_key: str | None,
+    form_token: str | None = None,
 ) -> Person | None:
     """The person the request's credentials name, or None when it carries none. Credentials
-    that are present but wrong are refused, never treated as anonymous."""
+    that are present but wrong are refused, never treated as anonymous. A write made with the
+    session cookie carries its CSRF token in the header or, from a page's form, `form_token`."""
     if api_key:
         person = accounts.person_for_key(session, api_key)
         if person is None:
@@ -99,8 +112,8 @@ def _resolve(
     if cookie:
         person = _person_for_token(session, cookie)
         if request.method not in SAFE_METHODS:
-            sent = request.headers.get(CSRF_HEADER, "")
-            if not hmac.compare_digest(sent, csrf_for(cookie)):
+            sent = request.headers.get(CSRF_HEADER) or form_token
+            if not csrf_matches(cookie, sent):
                 raise Forbidden("缺少或错误的 CSRF 令牌，请刷新页面后重试")
         return person
     return None
@@ -116,6 +129,31 @@ def optional_person(
     read ends at once, so no transaction (on SQLite: the write lock) is held while the request
     waits for the worker thread its route runs in."""
     person = _resolve(request, session, bearer, api_key)
+    session.commit()
+    return person
+
+
+async def form_csrf_token(request: Request) -> str | None:
+    """The hidden CSRF field of a page's form post (the body is parsed once; the route's own
+    form fields read the same parse)."""
+    if request.method in SAFE_METHODS:
+        return None
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in FORM_TYPES:
+        return None
+    value = (await request.form()).get(CSRF_FIELD)
+    return value if isinstance(value, str) else None
+
+
+def page_person(
+    request: Request,
+    session: SessionDep,
+    form_token: Annotated[str | None, Depends(form_csrf_token)] = None,
+) -> Person | None:
+    """For pages: the person the session cookie names (or None); a form post must carry the
+    cookie's CSRF token as its `csrf_token` field (or the header)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    person = _resolve(request, session, None, None, form_token) if cookie else None
     session.commit()
     return person
 
@@ -268,13 +306,14 @@ def token(
     return TokenOut(access_token=value, expires_in=lifetime)
 
 
-@router.post("/sign-in", response_model=SignedIn)
-def sign_in(
-    request: Request, data: accounts.SignInIn, session: SessionDep, response: Response
-) -> SignedIn:
-    """Sign in for the pages: an HttpOnly, SameSite session cookie, and the CSRF token that
-    writes made with it must carry (header X-CSRF-Token)."""
-    person = _authenticate(request, session, data.login, data.password)
+def authenticate(request: Request, session: Session, login: str, password: str) -> Person:
+    """Check a login and password (rate-limited, failures counted and committed)."""
+    return _authenticate(request, session, login, password)
+
+
+def start_session(response: Response, person: Person) -> tuple[str, int]:
+    """Set the pages' session cookie (HttpOnly, SameSite=Lax) and its CSRF cookie on the
+    answer; (the CSRF token, seconds the session lasts)."""
     value, lifetime = issue_token(person)
     csrf = csrf_for(value)
     secure = not get_settings().development
@@ -288,6 +327,22 @@ def sign_in(
         path="/",
     )
     response.set_cookie(CSRF_COOKIE, csrf, max_age=lifetime, secure=secure, samesite="strict")
+    return csrf, lifetime
+
+
+def end_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE)
+
+
+@router.post("/sign-in", response_model=SignedIn)
+def sign_in(
+    request: Request, data: accounts.SignInIn, session: SessionDep, response: Response
+) -> SignedIn:
+    """Sign in for the pages: an HttpOnly, SameSite session cookie, and the CSRF token that
+    writes made with it must carry (header X-CSRF-Token)."""
+    person = _authenticate(request, session, data.login, data.password)
+    csrf, lifetime = start_session(response, person)
     return SignedIn(
         person=people.PersonPublic.model_validate(person, from_attributes=True),
         csrf_token=csrf,
@@ -304,8 +359,7 @@ def sign_out(
     if everywhere:
         accounts.sign_out_everywhere(session, person)
         session.commit()
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE)
+    end_session(response)
 
 
 @router.get("/me", response_model=people.PersonPublic)

@@ -1,0 +1,15 @@
+"""Server-rendered pages for the people of the loop, on the same app as the API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.pages.render import HERE
+from api.pages.routes import router
+
+
+def install(app: FastAPI) -> None:
+    """The pages' routes (outside the OpenAPI) and their stylesheet."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -1,0 +1,140 @@
+"""A topic's public progress (公开进展): what anyone may follow without an account.
+
+Only facts about the matter, never about people: stages, the responsibility list by
+department, progress, the disclosed result and the satisfaction in aggregate. No names, no
+phone numbers, no opinions by author. Topics not yet approved (or rejected, screened out,
+merged) are not public and read as missing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from models.deadlines import format_local
+from models.enums import SOURCE_LABELS, ItemStatus, StageState, TopicStatus
+from models.errors import NotFound
+from models.rectification import ITEM_STATUS_LABELS
+from models.stages import STATE_LABELS, stage_views
+from models.tables import Assessment, Department, Rating, RectificationItem, Topic
+from models.work import PUBLIC_STATUSES
+
+TOPIC_STATUS_LABELS = {TopicStatus.IN_PROGRESS: "推进中", TopicStatus.CLOSED: "已办结"}
+
+
+@dataclass(frozen=True)
+class PublicStage:
+    label: str
+    state: StageState
+    state_label: str
+    waiting_for: str | None
+    finished: str | None
+
+
+@dataclass(frozen=True)
+class PublicItem:
+    title: str
+    department: str
+    status_label: str
+    completed: bool
+    progress_percent: int | None
+    deadline: str
+
+
+@dataclass(frozen=True)
+class PublicTopic:
+    id: int
+    title: str
+    description: str
+    category: str
+    source_label: str
+    status_label: str
+    approved: str | None
+    stage_label: str
+    stages: list[PublicStage]
+    stages_done: int
+    items: list[PublicItem]
+    items_done: int
+    result: str | None  # the disclosed result list, once the assessment is closed
+    closed: str | None
+    ratings: int
+    satisfied: int
+    average_score: float | None
+
+
+def _local(when: dt.datetime | None) -> str | None:
+    return format_local(when) if when else None
+
+
+def public_topic(session: Session, topic_id: int) -> PublicTopic:
+    topic = session.get(Topic, topic_id)
+    if topic is None or topic.status not in PUBLIC_STATUSES:
+        raise NotFound(f"议题 {topic_id} 不存在或尚未公开")
+    stages = [
+        PublicStage(
+            label=v.label,
+            state=v.state,
+            state_label=STATE_LABELS[v.state],
+            waiting_for=v.waiting_for,
+            finished=_local(v.finished_at),
+        )
+        for v in stage_views(session, topic_id)
+    ]
+    items = [
+        PublicItem(
+            title=title,
+            department=department,
+            status_label=ITEM_STATUS_LABELS[ItemStatus(status)],
+            completed=ItemStatus(status) is ItemStatus.COMPLETED,
+            progress_percent=100 if ItemStatus(status) is ItemStatus.COMPLETED else percent,
+            deadline=format_local(deadline),
+        )
+        for title, department, status, percent, deadline in session.execute(
+            sa.select(
+                col(RectificationItem.title),
+                col(Department.name),
+                col(RectificationItem.status),
+                col(RectificationItem.progress_percent),
+                col(RectificationItem.deadline),
+            )
+            .join(Department, col(Department.id) == RectificationItem.lead_department_id)
+            .where(
+                col(RectificationItem.topic_id) == topic_id,
+                col(RectificationItem.status) != ItemStatus.DRAFT,
+            )
+            .order_by(col(RectificationItem.id))
+        ).all()
+    ]
+    assessment = session.exec(
+        select(Assessment).where(Assessment.topic_id == topic_id, col(Assessment.public).is_(True))
+    ).first()
+    ratings, satisfied, average = session.execute(
+        sa.select(
+            sa.func.count(col(Rating.id)),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((col(Rating.satisfied).is_(True), 1), else_=0)), 0
+            ),
+            sa.func.avg(col(Rating.score)),
+        ).where(col(Rating.topic_id) == topic_id)
+    ).one()
+    return PublicTopic(
+        id=topic_id,
+        title=topic.title,
+        description=topic.description,
+        category=topic.category,
+        source_label=SOURCE_LABELS[topic.source],
+        status_label=TOPIC_STATUS_LABELS[topic.status],
+        approved=_local(topic.approved_at),
+        stage_label=topic.stage.label,
+        stages=stages,
+        stages_done=sum(s.state is StageState.DONE for s in stages),
+        items=items,
+        items_done=sum(i.completed for i in items),
+        result=assessment.summary if assessment else None,
+        closed=_local(assessment.closed_at) if assessment else None,
+        ratings=int(ratings),
+        satisfied=int(satisfied),
+        average_score=round(float(average), 1) if average is not None else None,
+    )

@@ -1,0 +1,127 @@
+"""A real browser against the real app: one server per module (uvicorn in a subprocess, on a
+SQLite case file built with the factories) and one Chromium per module (Debian's package at
+/usr/bin/chromium, driven by Playwright; nothing downloads a browser)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+PASSWORD = "长城-春眠不觉晓-2026"
+
+
+def require_chromium() -> None:
+    """Skip the browser tests where Chromium is missing, except in CI, where they must run."""
+    if not CHROMIUM.exists() and not os.environ.get("CI"):
+        pytest.skip("Chromium is not installed (/usr/bin/chromium: apt-get install chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fontconfig(tmp: Path) -> Path:
+    """The system's fonts plus Noto Sans CJK from the project's own dependency, so pages and
+    screenshots show Chinese on a machine without CJK fonts."""
+    import noto_cjk_sans_otc
+
+    conf = tmp / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f"<dir>{Path(str(noto_cjk_sans_otc.FONT_PATH)).parent}</dir>"
+        f"<cachedir>{tmp / 'fontcache'}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
+    return conf
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    tmp = tmp_path_factory.mktemp("chromium")
+    env = {**os.environ, "FONTCONFIG_FILE": str(_fontconfig(tmp))}
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox"], env=env, timeout=30_000
+        )
+        yield chromium
+        chromium.close()
+
+
+class Server:
+    def __init__(self, url: str, database_url: str) -> None:
+        self.url = url
+        self.database_url = database_url
+
+
+def start_server(database_url: str, log: Path) -> Iterator[Server]:
+    """The app (API and pages) in uvicorn, as `xieshang up` serves it, on a free port."""
+    port = _free_port()
+    env = {**os.environ, "XS_DATABASE_URL": database_url}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.2)
+            yield Server(url, database_url)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, login: str, password: str = PASSWORD) -> None:
+    """Fill the sign-in form the way a person does."""
+    page.get_by_label("登录名").fill(login)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
