@@ -17,7 +17,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from config.db import database_unavailable
 from models.errors import DomainError
 
-
 # OSErrors about a path: the file system answers the same a second later.
 _NEVER_HEALS = (
     FileNotFoundError,

@@ -21,7 +21,7 @@ from config.links import base_url
 from models import dispatch, followup, rectification
 from models import report as reports
 from models import topic as topics
-from models.enums import Stage
+from models.enums import DeclineCode, Stage
 from models.tables import Notification, Report
 from tasks.notify import deliver_notifications
 from tests.factories import LoopBuilder
@@ -76,7 +76,10 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     loop.run_stage(topic, Stage.TRANSFER)
     first, second = loop.items(topic)
     rectification.decline(
-        session, second.id, rectification.DeclineIn(reason="非本单位职责"), by=c.other_officer.id
+        session,
+        second.id,
+        rectification.DeclineIn(code=DeclineCode.NOT_OUR_DUTY, reason="属区住建局职责"),
+        by=c.other_officer.id,
     )
     rectification.reassign(
         session,
