@@ -279,7 +279,9 @@ def _send_for_acknowledgement(
     dept = get(session, Department, item.lead_department_id)
     queue(
         session,
-        event_key=f"item:{item.id}:transfer:{int(now.timestamp())}",
+        # The decision is its own event: the department may have had the item before.
+        event_key=f"item:{item.id}:transfer:{int(now.timestamp())}"
+        + (":arbitrated" if arbitration else ""),
         recipients=[officer.tag, dept.tag],
         one_time_links=action_links.for_recipients(
             session, "item.acknowledge", item.id, [officer.tag]
