@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models import assessment, bulletin, followup, kpis, rectification
+from models import assessment, bulletin, dispatch, followup, kpis, rectification
 from models.enums import DeclineCode, FollowUpStatus, FollowUpStep, ItemStatus, Obligation, Stage
 from models.errors import Forbidden
 from models.tables import AuditEvent, FollowUp, ItemBounce, Notification, RectificationItem
@@ -358,3 +358,15 @@ def test_bounces_are_a_kpi_of_the_department_that_made_them(client, loop, sessio
     assert kpis.KPIS["bounce_rate"].direction is kpis.Direction.AT_MOST
     time_machine.move_to(MONDAY + dt.timedelta(hours=1), tick=False)  # "as of" is before now
     assert client.get("/kpis").json()["bounce_rate"] == 0.3333
+
+
+def test_the_weekly_digest_asks_the_office_to_decide_not_to_reassign(
+    client, loop, session, time_machine
+):
+    item, c = _transferred(loop, session, time_machine)
+    _to_arbitration(client, session, item, c)
+    dispatch.weekly_dispatch(session)
+    (digest,) = _notes(session, "weekly_digest", "role-administrator")
+    line = next(x for x in digest.body.splitlines() if f"/items/{item.id}/" in x)
+    assert f"/items/{item.id}/arbitrate" in line and "请尽快裁定" in line
+    assert "多次退回待协商办裁定事项" in digest.body
