@@ -23,6 +23,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "item.acknowledge": ("POST", "/items/{item_id}/acknowledge"),
     "item.decline": ("POST", "/items/{item_id}/decline"),
     "item.reassign": ("POST", "/items/{item_id}/reassign"),
+    "item.arbitrate": ("POST", "/items/{item_id}/arbitrate"),
     "item.plan": ("POST", "/items/{item_id}/plan"),
     "item.progress": ("POST", "/items/{item_id}/progress"),
     "item.complete": ("POST", "/items/{item_id}/complete"),

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     plan_working_days: int = Field(default=5, ge=1)
     rating_working_days: int = Field(default=5, ge=1)
     due_soon_working_days: int = Field(default=3, ge=1)
+    # 退单拉锯战: after this many returns of one item the office decides who leads it.
+    bounces_before_arbitration: int = Field(
+        default=2, ge=1, description="同一事项被退回几次即提请协商办裁定牵头单位"
+    )
+    arbitration_working_days: int = Field(
+        default=1, ge=1, description="协商办裁定反复退回事项的期限（工作日）"
+    )
     recheck_days: int = Field(default=30, ge=1)
     # Runs that may fail a message before it is flagged for an administrator; later runs keep
     # retrying it (hourly) until it is delivered or an administrator gives up on it.

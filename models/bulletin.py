@@ -4,7 +4,8 @@ overdue list, and the Bulletin row with its announcement to leadership.
 The period is [start, end) of local Asia/Shanghai days (end exclusive); which items count
 and every rate are defined once in models.kpis, over the period's window, so the topic page
 and the bulletin report the same numbers for the same records. Departments are the items'
-lead departments (with the ratings of their items); topics take all of the topic's ratings.
+lead departments (with the ratings of their items), and the returns (退单) each department
+made; topics take all of the topic's ratings.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from models.tables import (
     Bulletin,
     BulletinRecord,
     Department,
+    ItemBounce,
     Person,
     Rating,
     RectificationItem,
@@ -312,25 +314,24 @@ def overdue_condition(period: Period) -> Any:
     return kpis.COUNTS["items_overdue"].condition(period.window)
 
 
-def _rows(
-    items: dict[Any, dict[str, Any]], ratings: dict[Any, dict[str, Any]]
-) -> dict[Any, dict[str, Any]]:
-    """Join item and rating counts per group; a group missing from one side gets zeros."""
+def _rows(*sources: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """Join item, rating and bounce counts per group; a group missing from one gets zeros."""
     rows: dict[Any, dict[str, Any]] = {}
-    for key, counts in items.items():
-        rows[key] = {**kpis.zero(), **counts}
-    for key, counts in ratings.items():
-        rows.setdefault(key, kpis.zero()).update(counts)
+    for counts_by_group in sources:
+        for key, counts in counts_by_group.items():
+            rows.setdefault(key, kpis.zero()).update(counts)
     return rows
 
 
 def department_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
-    """Per lead department: two grouped queries (items, ratings of their items)."""
+    """Per lead department: three grouped queries (items, ratings of their items, and the
+    returns it made, counted for the department that returned them)."""
     it = RectificationItem
     w = period.window
     rows = _rows(
         kpis.item_counts(session, w, it.lead_department_id),
         kpis.rating_counts(session, w, it.lead_department_id, by_item=True),
+        kpis.bounce_counts(session, w, ItemBounce.department_id),  # who returned it
     )
     names = dict(
         session.exec(
@@ -345,11 +346,12 @@ def department_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
 
 
 def topic_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
-    """Per topic: two grouped queries (items, all ratings of the topic)."""
+    """Per topic: three grouped queries (items, all ratings of the topic, its returns)."""
     w = period.window
     rows = _rows(
         kpis.item_counts(session, w, RectificationItem.topic_id),
         kpis.rating_counts(session, w, Rating.topic_id),
+        kpis.bounce_counts(session, w, RectificationItem.topic_id),
     )
     titles = dict(session.exec(select(Topic.id, Topic.title).where(Topic.id.in_(list(rows)))).all())  # type: ignore[union-attr]
     result = [
@@ -362,7 +364,11 @@ def topic_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
 def overall_kpis(session: Session, period: Period) -> dict[str, Any]:
     w = period.window
     return kpis.with_rates(
-        {**kpis.item_counts(session, w)[None], **kpis.rating_counts(session, w)[None]}
+        {
+            **kpis.item_counts(session, w)[None],
+            **kpis.rating_counts(session, w)[None],
+            **kpis.bounce_counts(session, w)[None],
+        }
     )
 
 

@@ -207,6 +207,13 @@ SECTIONS: dict[str, SectionKind] = {
         PLAN,
         f"提交方案 {_on_item('item.plan')}",
     ),
+    "arbitrate": SectionKind(
+        "soon",
+        "多次退回待协商办裁定事项",
+        "请裁定牵头单位和责任人；裁定为最终决定，责任单位不得再退回",
+        "",
+        f"裁定 {_on_item('item.arbitrate')}",
+    ),
     "reassign": SectionKind(
         "soon",
         "已退回待改派事项",
@@ -272,6 +279,7 @@ def attention_query() -> Any:
             item.ack_due_at,
             item.plan_due_at,
             item.decline_reason,
+            item.arbitration_requested_at,
             item.lead_department_id,
             # When the item last had news: progress, else its plan, else 签收, else transfer.
             func.coalesce(
@@ -344,6 +352,8 @@ class _Lines:
 
     def _word(self, key: str, row: Any) -> str:
         kind = SECTIONS[key]
+        if key == "arbitrate":
+            return f"最近一次退回理由：{row.decline_reason or '未说明'}，请尽快裁定"
         if not kind.deadline_label:
             return f"退回理由：{row.decline_reason or '未说明'}，请尽快改派"
         due = {ACK: row.ack_due_at, PLAN: row.plan_due_at}.get(kind.deadline_label, row.deadline)
@@ -436,7 +446,8 @@ def weekly_dispatch(session: Session, *, now: dt.datetime | None = None) -> dict
     for r in rows:
         status = ItemStatus(r.status)
         if status is ItemStatus.DECLINED:
-            office().add("reassign", r)
+            # Returned again and again: the office owes a decision, not a reassignment.
+            office().add("arbitrate" if r.arbitration_requested_at else "reassign", r)
             counts["declined"] += 1
             continue
         officer = to(

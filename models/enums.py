@@ -138,6 +138,32 @@ class ItemStatus(StrEnum):
     COMPLETED = "completed"
 
 
+class DeclineCode(StrEnum):
+    """Why a department returns an item (退单理由): a fixed list, so bounces can be counted and
+    the office can see at a glance whether a return is a dispute about who is responsible."""
+
+    NOT_OUR_DUTY = "not_our_duty"  # 非本单位职责
+    SHARED_DUTY = "shared_duty"  # 职责交叉，需明确牵头单位
+    HIGHER_LEVEL = "higher_level"  # 属上级或垂直管理部门事权
+    UNCLEAR = "unclear"  # 事项表述不清，无法办理
+    HANDLED_ELSEWHERE = "handled_elsewhere"  # 已通过其他渠道办理
+    OTHER = "other"  # 其他
+
+    @property
+    def label(self) -> str:
+        return DECLINE_CODE_LABELS[self]
+
+
+DECLINE_CODE_LABELS = {
+    DeclineCode.NOT_OUR_DUTY: "非本单位职责",
+    DeclineCode.SHARED_DUTY: "职责交叉，需协商办明确牵头单位",
+    DeclineCode.HIGHER_LEVEL: "属上级或垂直管理部门事权",
+    DeclineCode.UNCLEAR: "事项表述不清，无法确定办理内容",
+    DeclineCode.HANDLED_ELSEWHERE: "已通过其他渠道办理（信访、12345 等）",
+    DeclineCode.OTHER: "其他",
+}
+
+
 class PlanStatus(StrEnum):
     SUBMITTED = "submitted"
     APPROVED = "approved"
@@ -163,6 +189,7 @@ class Obligation(StrEnum):
     ITEM_DEADLINE = "item_deadline"
     RECHECK = "recheck"
     RATING = "rating"
+    ARBITRATION = "arbitration"  # 协商办裁定反复退回的事项
 
 
 class FollowUpStep(StrEnum):

@@ -17,6 +17,11 @@ item conditions, for a window:
 * *on-time base*: completed or overdue. An open item past its deadline is not on time, so
   it weighs on the on-time rate before it is completed (DOMAIN.md, ranking rules).
 * transferred / re-checked / rated: the event happened in the window.
+* *bounces* (退回次数): returns (退单, item_bounce rows) made in the window, counted for the
+  department that returned the item — not the item's lead department, which after a
+  reassignment is another one. *transfers* (转交次数) is what a department received: the items
+  it holds that were transferred in the window plus the ones it returned, so the bounce rate
+  of a department that returned everything is 100 %, not a division by nothing.
 
 Suggestions carry no decision time, so every decided suggestion counts in every window.
 
@@ -26,9 +31,10 @@ Where these differ from DOMAIN.md's table, on purpose:
   have been verified solved, and counting it would make a young topic look unsolved;
 * on-time rate's base adds open overdue items (above) to the completed ones;
 * adoption rate is adopted / *decided*: a suggestion still pending (待定) is neither;
-* public reach (民意收集覆盖率、平台活跃用户占比) and a bounce rate are not computed yet:
-  the case file records neither the targeted groups nor the population, and declines are
-  not yet coded (issue 9). They are absent, not shown as zero.
+* public reach (民意收集覆盖率、平台活跃用户占比) is not computed yet: the case file records
+  neither the targeted groups nor the population. It is absent, not shown as zero;
+* bounce rate (退回率, issue 9: bounces are a KPI) is not in DOMAIN.md's table and has no
+  target there: lower is better, none is named.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models.enums import Adoption, ItemStatus
-from models.tables import Rating, RectificationItem, Suggestion
+from models.tables import ItemBounce, Rating, RectificationItem, Suggestion
 
 # --- windows -------------------------------------------------------------------------------
 
@@ -91,6 +97,8 @@ class Source(StrEnum):
     ITEM = "item"
     SUGGESTION = "suggestion"
     RATING = "rating"
+    BOUNCE = "bounce"  # item_bounce rows, by the department that returned the item
+    DERIVED = "derived"  # the sum of other counts (`parts`), once they are all known
 
 
 Condition = Callable[[Window], ColumnElement[bool]]
@@ -102,6 +110,7 @@ class Count:
     label: str
     source: Source
     condition: Condition
+    parts: tuple[str, ...] = ()  # a derived count: the sum of these
 
 
 _it = RectificationItem
@@ -133,6 +142,10 @@ def _rechecked(w: Window) -> ColumnElement[bool]:
 
 def _all(_: Window) -> ColumnElement[bool]:
     return true()
+
+
+def _bounced(w: Window) -> ColumnElement[bool]:
+    return w.contains(ItemBounce.at)
 
 
 COUNTS: dict[str, Count] = {
@@ -201,6 +214,14 @@ COUNTS: dict[str, Count] = {
             Source.SUGGESTION,
             lambda _: Suggestion.adoption == Adoption.ADOPTED,  # type: ignore[arg-type, return-value]
         ),
+        Count("bounces", "退回次数", Source.BOUNCE, _bounced),
+        Count(
+            "transfers",
+            "转交次数（含被退回）",
+            Source.DERIVED,
+            _all,
+            parts=("items_transferred", "bounces"),
+        ),
         Count("ratings", "评价数", Source.RATING, _all),
         Count("ratings_satisfied", "满意评价", Source.RATING, lambda _: Rating.satisfied.is_(True)),  # type: ignore[attr-defined]
     )
@@ -208,6 +229,8 @@ COUNTS: dict[str, Count] = {
 ITEM_KEYS = [k for k, c in COUNTS.items() if c.source is Source.ITEM]
 SUGGESTION_KEYS = [k for k, c in COUNTS.items() if c.source is Source.SUGGESTION]
 RATING_KEYS = [k for k, c in COUNTS.items() if c.source is Source.RATING]
+BOUNCE_KEYS = [k for k, c in COUNTS.items() if c.source is Source.BOUNCE]
+DERIVED = [c for c in COUNTS.values() if c.source is Source.DERIVED]
 MEAN_SCORE = "mean_score"
 
 
@@ -297,6 +320,7 @@ KPIS: dict[str, Kpi] = {
             Direction.AT_MOST,
         ),
         Kpi("response_rate", "响应率", "响应率", "items_acknowledged_on_time", "items_transferred"),
+        Kpi("bounce_rate", "退回率", "退回率", "bounces", "transfers", None, Direction.AT_MOST),
     )
 }
 RATE_KEYS = list(KPIS)
@@ -333,7 +357,11 @@ def shown(key: str, value: Any) -> str:
 
 
 def with_rates(counts: dict[str, Any]) -> dict[str, Any]:
-    """Add every rate whose two counts are present (departments have no suggestions)."""
+    """Add every derived count whose parts are present, then every rate whose two counts are
+    present (departments have no suggestions)."""
+    for derived in DERIVED:
+        if all(p in counts for p in derived.parts):
+            counts[derived.key] = sum(counts[p] for p in derived.parts)
     for kpi in KPIS.values():
         if kpi.numerator in counts and kpi.denominator in counts:
             counts[kpi.key] = kpi.rate(counts)
@@ -354,7 +382,7 @@ def _sum(cond: ColumnElement[bool], key: str) -> Any:
 
 def zero() -> dict[str, Any]:
     """Counts of a group with no rows of some source (e.g. a department nobody rated)."""
-    return {**dict.fromkeys(ITEM_KEYS + RATING_KEYS, 0), MEAN_SCORE: None}
+    return {**dict.fromkeys(ITEM_KEYS + RATING_KEYS + BOUNCE_KEYS, 0), MEAN_SCORE: None}
 
 
 def item_counts(
@@ -406,6 +434,27 @@ def rating_counts(
     return {None: row(session.exec(stmt).one())}
 
 
+def bounce_counts(
+    session: Session, window: Window, group: Any = None, where: Iterable[Any] = ()
+) -> dict[Any, dict[str, int]]:
+    """Returns (退单) made in the window, by `group`: ItemBounce.department_id for the
+    department that returned the item, or a column of the item (its topic)."""
+    stmt = (
+        select(  # type: ignore[call-overload]
+            *([group] if group is not None else []),
+            *(_sum(COUNTS[k].condition(window), k) for k in BOUNCE_KEYS),
+        )
+        .select_from(ItemBounce)
+        .join(_it, _it.id == ItemBounce.item_id)
+        .where(window.contains(ItemBounce.at), *where)
+    )
+    if group is not None:
+        rows = session.execute(stmt.group_by(group)).all()
+        return {r[0]: {k: int(r._mapping[k]) for k in BOUNCE_KEYS} for r in rows}
+    r = session.execute(stmt).one()  # rows, not scalars: there may be one column
+    return {None: {k: int(r._mapping[k] or 0) for k in BOUNCE_KEYS}}
+
+
 def suggestion_counts(
     session: Session, window: Window, where: Iterable[Any] = ()
 ) -> dict[str, int]:
@@ -416,8 +465,11 @@ def suggestion_counts(
 
 
 def compute(session: Session, window: Window, *, topic_id: int | None = None) -> dict[str, Any]:
-    """Every count and rate for one topic (or all topics) over the window: three queries."""
+    """Every count and rate for one topic (or all topics) over the window: four queries."""
     items = item_counts(
+        session, window, where=[_it.topic_id == topic_id] if topic_id is not None else []
+    )
+    bounces = bounce_counts(
         session, window, where=[_it.topic_id == topic_id] if topic_id is not None else []
     )
     ratings = rating_counts(
@@ -426,4 +478,4 @@ def compute(session: Session, window: Window, *, topic_id: int | None = None) ->
     suggestions = suggestion_counts(
         session, window, where=[Suggestion.topic_id == topic_id] if topic_id is not None else []
     )
-    return with_rates({**items[None], **suggestions, **ratings[None]})
+    return with_rates({**items[None], **bounces[None], **suggestions, **ratings[None]})

@@ -194,6 +194,20 @@ SPECS: dict[Obligation, ObligationSpec] = {
             item=True,
         ),
         ObligationSpec(
+            Obligation.ARBITRATION,
+            "裁定牵头单位",
+            ((FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
+            f"请在协商平台裁定牵头单位（{action('item.arbitrate', item_id='{subject_id}')}），"
+            "裁定后责任单位不得再退回",
+            "arbitration_due",
+            owner_role=Role.ADMINISTRATOR,
+            fulfilled=lambda: exists().where(
+                RectificationItem.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                RectificationItem.arbitrated_at.is_not(None),  # type: ignore[union-attr]
+            ),
+            item=True,
+        ),
+        ObligationSpec(
             Obligation.RATING,
             "评价整改成效",
             ((FollowUpStep.DUE_SOON, -1),),

@@ -28,7 +28,9 @@ from models.case import (
 )
 from models.deadlines import Deadline, end_of_day, format_local, local_today, working_days_after
 from models.enums import (
+    DECLINE_CODE_LABELS,
     Adoption,
+    DeclineCode,
     ItemStatus,
     Obligation,
     PlanStatus,
@@ -41,6 +43,8 @@ from models.tables import (
     LEVEL_LABELS,
     Department,
     ItemBase,
+    ItemBounce,
+    ItemBounceRecord,
     ItemRecord,
     Person,
     Plan,
@@ -76,11 +80,25 @@ class ItemPublic(ItemRecord):
         description="催办等级，取自整改期限催办阶梯已发出的最高一级："
         "0 正常、1 即将到期、2 预警、3 督办"
     )
+    bounce_count: int = Field(description="该事项被责任单位退回的次数（退单次数）")
 
     @computed_field(description="催办等级（正常 / 即将到期 / 预警 / 督办）")  # type: ignore[prop-decorator]
     @property
     def level_label(self) -> str:
         return LEVEL_LABELS[self.level]
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="协商办裁定：待协商办裁定 / 协商办已裁定，未提请裁定时为空"
+    )
+    @property
+    def arbitration_label(self) -> str | None:
+        return arbitration_label(self.arbitration_requested_at, self.arbitrated_at)
+
+
+def arbitration_label(requested: dt.datetime | None, decided: dt.datetime | None) -> str | None:
+    if decided is not None:
+        return "协商办已裁定"
+    return "待协商办裁定" if requested is not None else None
 
 
 class ItemsPublic(Page[ItemPublic]):
@@ -88,7 +106,14 @@ class ItemsPublic(Page[ItemPublic]):
 
 
 class DeclineIn(Body):
-    reason: str = Field(min_length=2, max_length=500)
+    """Request body: a return needs a reason from the fixed list and what lies behind it, so
+    bounces can be counted and judged (退单须有编码理由)."""
+
+    code: DeclineCode = Field(
+        description="退回理由："
+        + "；".join(f"{code.value} {label}" for code, label in DECLINE_CODE_LABELS.items())
+    )
+    reason: str = Field(min_length=2, max_length=500, description="具体说明（必填）")
 
 
 class ReassignIn(Body):
@@ -98,6 +123,25 @@ class ReassignIn(Body):
     officer_id: Id
     co_department_ids: list[Id] | None = None
     deadline: dt.date | None = None
+
+
+class ArbitrateIn(ReassignIn):
+    """Request body: the office decides who leads an item returned again and again; final."""
+
+    note: str = Field(min_length=2, max_length=500, description="裁定意见（必填）")
+
+
+class BouncePublic(ItemBounceRecord):
+    id: int
+
+    @computed_field(description="退回理由类别（中文）")  # type: ignore[prop-decorator]
+    @property
+    def code_label(self) -> str:
+        return DECLINE_CODE_LABELS[self.code]
+
+
+class BouncesPublic(Page[BouncePublic]):
+    """An item's returns (退单记录), oldest first."""
 
 
 class ExtendIn(Body):
@@ -209,7 +253,12 @@ def transfer(session: Session, topic_id: int, *, now: dt.datetime | None = None)
 
 
 def _send_for_acknowledgement(
-    session: Session, topic: Topic, item: RectificationItem, *, now: dt.datetime
+    session: Session,
+    topic: Topic,
+    item: RectificationItem,
+    *,
+    now: dt.datetime,
+    arbitration: str | None = None,
 ) -> None:
     ack_due = working_days_after(session, now, get_settings().ack_working_days)
     item.status = ItemStatus.TRANSFERRED
@@ -230,12 +279,15 @@ def _send_for_acknowledgement(
     dept = get(session, Department, item.lead_department_id)
     queue(
         session,
-        event_key=f"item:{item.id}:transfer:{int(now.timestamp())}",
+        # The decision is its own event: the department may have had the item before.
+        event_key=f"item:{item.id}:transfer:{int(now.timestamp())}"
+        + (":arbitrated" if arbitration else ""),
         recipients=[officer.tag, dept.tag],
         one_time_links=action_links.for_recipients(
             session, "item.acknowledge", item.id, [officer.tag]
         ),
         template="transfer",
+        arbitration=arbitration,
         topic_id=topic.id,
         topic=topic,
         item=item,
@@ -287,28 +339,121 @@ def acknowledge(session: Session, item_id: int, *, by: int | None) -> Rectificat
 def decline(
     session: Session, item_id: int, data: DeclineIn, *, by: int | None
 ) -> RectificationItem:
+    """退单: recorded as a bounce with its coded reason; the Nth bounce (settings) sends the
+    item to the office to decide who leads it, and after that decision nobody may return it."""
     item, topic = _item(session, item_id, Stage.TRANSFER, "退回整改事项")
     person = _ensure_officer(session, item, by, "退回")
+    if item.arbitrated_at is not None:
+        raise Conflict("协商办已裁定由本单位牵头办理，裁定为最终决定，不能再退回；请签收办理")
     if item.status != ItemStatus.TRANSFERRED:
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能退回")
+    now = utcnow()
+    reason = f"{data.code.label}：{data.reason}"
     item.status = ItemStatus.DECLINED
-    item.decline_reason = data.reason
+    item.decline_reason = reason
+    session.add(
+        ItemBounce(
+            item_id=item_id,
+            department_id=item.lead_department_id,
+            code=data.code,
+            reason=data.reason,
+            by_id=person.id,  # type: ignore[arg-type]
+            at=now,
+        )
+    )
+    session.flush()
     close_follow_ups(
         session, obligation=Obligation.ACKNOWLEDGEMENT, subject_ids=[item_id], outcome="已退回"
     )
+    bounces = _bounces(session, item_id)
+    limit = get_settings().bounces_before_arbitration
+    department = department_name(session, item.lead_department_id)
+    audit(
+        session,
+        action="item_declined",
+        topic_id=topic.id,
+        actor=person,
+        item_id=item_id,
+        code=data.code.value,
+        reason=data.reason,
+        bounces=len(bounces),
+    )
+    if len(bounces) >= limit:
+        _request_arbitration(session, topic, item, bounces, now=now)
+        return item
     queue(
         session,
-        event_key=f"item:{item_id}:declined:{int(utcnow().timestamp())}",
+        event_key=f"item:{item_id}:declined:{len(bounces)}",
         recipients=[role_tag(Role.ADMINISTRATOR)],
         template="item_declined",
         topic_id=topic.id,
         topic=topic,
         item=item,
-        department=department_name(session, item.lead_department_id),
-        reason=data.reason,
+        department=department,
+        reason=reason,
+        bounces=len(bounces),
+        limit=limit,
     )
-    audit(session, action="item_declined", topic_id=topic.id, actor=person, reason=data.reason)
     return item
+
+
+def _bounces(session: Session, item_id: int) -> list[ItemBounce]:
+    return list(
+        session.exec(
+            select(ItemBounce).where(ItemBounce.item_id == item_id).order_by(ItemBounce.id)  # type: ignore[arg-type]
+        )
+    )
+
+
+def _request_arbitration(
+    session: Session,
+    topic: Topic,
+    item: RectificationItem,
+    bounces: list[ItemBounce],
+    *,
+    now: dt.datetime,
+) -> None:
+    """退单拉锯战 stops here: the office owes a decision within N working days, chased by its
+    own ladder, and is told every return with its reason."""
+    due = working_days_after(session, now, get_settings().arbitration_working_days)
+    item.arbitration_requested_at = now
+    schedule_follow_ups(
+        session,
+        obligation=Obligation.ARBITRATION,
+        subject_id=item.id,  # type: ignore[arg-type]
+        topic_id=topic.id,  # type: ignore[arg-type]
+        owed_by_id=None,
+        deadline=due,
+        now=now,
+    )
+    queue(
+        session,
+        event_key=f"item:{item.id}:arbitration",
+        recipients=[role_tag(Role.ADMINISTRATOR)],
+        template="arbitration_request",
+        topic_id=topic.id,
+        topic=topic,
+        item=item,
+        bounces=[
+            {
+                "at": format_local(b.at),
+                "department": department_name(session, b.department_id),
+                "code": DECLINE_CODE_LABELS[b.code],
+                "reason": b.reason,
+            }
+            for b in bounces
+        ],
+        deadline=format_local(due.at),
+        provisional=due.provisional,
+    )
+    audit(
+        session,
+        action="item_arbitration_requested",
+        topic_id=topic.id,
+        item_id=item.id,
+        bounces=len(bounces),
+        due=due.at,
+    )
 
 
 def reassign(
@@ -319,6 +464,58 @@ def reassign(
     require_role(admin, Role.ADMINISTRATOR, action="重新交办整改事项")
     if item.status not in (ItemStatus.DECLINED, ItemStatus.TRANSFERRED):
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能重新交办")
+    if item.arbitration_requested_at is not None and item.arbitrated_at is None:
+        raise Conflict("事项已多次退回、待协商办裁定，请以裁定确定牵头单位")
+    _hand_over(session, item, topic, data, admin)
+    audit(session, action="item_reassigned", topic_id=topic.id, actor=admin, item_id=item_id)
+    return item
+
+
+def arbitrate(
+    session: Session, item_id: int, data: ArbitrateIn, *, by: int | None
+) -> RectificationItem:
+    """The office's decision on an item returned again and again: who leads it. Final — the
+    department it names can sign or be chased, never return it again."""
+    item, topic = _item(session, item_id, Stage.TRANSFER, "裁定牵头单位")
+    admin = get(session, Person, by)
+    require_role(admin, Role.ADMINISTRATOR, action="裁定牵头单位")
+    if item.arbitrated_at is not None:
+        raise Conflict("该事项已由协商办裁定，裁定为最终决定")
+    if item.arbitration_requested_at is None or item.status != ItemStatus.DECLINED:
+        limit = get_settings().bounces_before_arbitration
+        raise Conflict(f"事项未提请裁定（累计退回 {limit} 次后提请协商办裁定），请直接改派")
+    item.arbitrated_at = utcnow()
+    item.arbitrated_by_id = admin.id
+    item.arbitration_note = data.note
+    close_follow_ups(
+        session, obligation=Obligation.ARBITRATION, subject_ids=[item_id], outcome="已裁定"
+    )
+    _hand_over(session, item, topic, data, admin, arbitration=data.note)
+    audit(
+        session,
+        action="item_arbitrated",
+        topic_id=topic.id,
+        actor=admin,
+        item_id=item_id,
+        lead_department_id=data.lead_department_id,
+        officer_id=data.officer_id,
+        note=data.note,
+    )
+    return item
+
+
+def _hand_over(
+    session: Session,
+    item: RectificationItem,
+    topic: Topic,
+    data: ReassignIn,
+    admin: Person,
+    *,
+    arbitration: str | None = None,
+) -> None:
+    """Give the item to the department the office names: a fresh 签收 clock for it, the item
+    deadline kept unless the office sets a new one (a return never buys time)."""
+    item_id: int = item.id  # type: ignore[assignment]
     reason = item.decline_reason
     co = data.co_department_ids if data.co_department_ids is not None else item.co_department_ids
     co = [c for c in co if c != data.lead_department_id]
@@ -335,9 +532,11 @@ def reassign(
     item.officer_id = data.officer_id
     if data.deadline:
         item.deadline = end_of_day(data.deadline)
-    _send_for_acknowledgement(session, topic, item, now=utcnow())
+    _send_for_acknowledgement(session, topic, item, now=utcnow(), arbitration=arbitration)
     if item.deadline != old_deadline:
         why = f"原牵头单位{old_dept}退回" + (f"（{reason}）" if reason else "")
+        lead = department_name(session, item.lead_department_id)
+        how = f"裁定由{lead}牵头" if arbitration else f"改派至{lead}"
         tell_deadline_changed(
             session,
             obligation=Obligation.ITEM_DEADLINE,
@@ -346,11 +545,8 @@ def reassign(
             owed_by_id=item.officer_id,
             old=old_deadline,
             new=item.deadline,
-            reason=f"{why}，{admin.name}改派至{department_name(session, item.lead_department_id)}"
-            "并重新确定整改期限",
+            reason=f"{why}，{admin.name}{how}并重新确定整改期限",
         )
-    audit(session, action="item_reassigned", topic_id=topic.id, actor=admin, item_id=item_id)
-    return item
 
 
 def start_implementation(session: Session, topic_id: int, *, now: dt.datetime | None = None) -> int:

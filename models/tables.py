@@ -13,6 +13,7 @@ from sqlmodel import JSON, Column, Field, SQLModel
 from models.base import MAX_ID, Id, RowVersioned, UTCDateTime, Versioned, enum_type, utcnow
 from models.enums import (
     Adoption,
+    DeclineCode,
     FollowUpStatus,
     FollowUpStep,
     ItemStatus,
@@ -287,6 +288,10 @@ class ItemRecord(ItemBase, Versioned):
     ack_due_at: dt.datetime | None = _ts()
     acknowledged_at: dt.datetime | None = _ts()
     decline_reason: str | None = Field(default=None, max_length=500)
+    # Repeated returns go to the office (协商办) to decide who leads; its decision is final.
+    arbitration_requested_at: dt.datetime | None = _ts()
+    arbitrated_at: dt.datetime | None = _ts()
+    arbitration_note: str | None = Field(default=None, max_length=500)
     plan_due_at: dt.datetime | None = _ts()
     completed_at: dt.datetime | None = _ts()
     completion_summary: str | None = Field(default=None, sa_type=sa.Text)
@@ -305,6 +310,24 @@ class RectificationItem(ItemRecord, table=True):
     __tablename__ = "rectification_item"
     id: int | None = Field(default=None, primary_key=True)
     acknowledged_by_id: int | None = Field(default=None, foreign_key="person.id")
+    arbitrated_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class ItemBounceRecord(SQLModel):
+    """One return of an item by a department (退单), with its coded reason: the record that
+    counts bounces per item and per department and sends repeated ones to arbitration."""
+
+    item_id: int = Field(foreign_key="rectification_item.id", index=True)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    code: DeclineCode = _enum(DeclineCode, DeclineCode.OTHER)
+    reason: str = Field(max_length=500)
+    by_id: int = Field(foreign_key="person.id")
+    at: dt.datetime = _ts(nullable=False, default_now=True, index=True)
+
+
+class ItemBounce(ItemBounceRecord, table=True):
+    __tablename__ = "item_bounce"
+    id: int | None = Field(default=None, primary_key=True)
 
 
 class PlanBase(SQLModel):
@@ -594,6 +617,13 @@ def item_level(as_of: dt.datetime | None = None) -> Any:
 
 # Read-only, computed in the same SELECT as the item: never stored, never marked.
 RectificationItem.level = column_property(item_level())  # type: ignore[attr-defined]
+# How many times departments returned the item (退单次数), from its bounce rows.
+RectificationItem.bounce_count = column_property(  # type: ignore[attr-defined]
+    sa.select(sa.func.count(ItemBounce.id))  # type: ignore[arg-type]
+    .where(ItemBounce.item_id == RectificationItem.id)  # type: ignore[arg-type]
+    .correlate_except(ItemBounce)
+    .scalar_subquery()
+)
 
 
 class AccountRecord(SQLModel):

@@ -12,6 +12,7 @@ from models import report as reports
 from models.case import Listing, children, get
 from models.tables import (
     ConsultationSession,
+    ItemBounce,
     Opinion,
     Participant,
     Person,
@@ -188,6 +189,34 @@ def reassign(
     item = rectification.reassign(session, item_id, data, by=actor.id)
     commit(session, item)
     return item
+
+
+@router.post("/items/{item_id}/arbitrate", response_model=Item, tags=["items"])
+def arbitrate(
+    item_id: PathId, data: rectification.ArbitrateIn, session: SessionDep, actor: Office
+) -> RectificationItem:
+    """协商办裁定 an item returned again and again: who leads it; the department cannot
+    return it again."""
+    item = rectification.arbitrate(session, item_id, data, by=actor.id)
+    commit(session, item)
+    return item
+
+
+@router.get("/items/{item_id}/bounces", response_model=rectification.BouncesPublic, tags=["items"])
+def list_bounces(
+    item_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+) -> Listing[ItemBounce]:
+    """An item's returns (退单记录) with their coded reasons, oldest first."""
+    _item(session, item_id, reader)
+    return children(
+        session,
+        RectificationItem,
+        item_id,
+        ItemBounce,
+        key="item_id",
+        order_by=ItemBounce.id,
+        **page,
+    )
 
 
 @router.post("/items/{item_id}/extend", response_model=Item, tags=["items"])

@@ -87,6 +87,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/items/{item_id}/acknowledge"): {"officer", "department_head"},
     ("POST", "/items/{item_id}/decline"): {"officer", "department_head"},
     ("POST", "/items/{item_id}/reassign"): ADMIN,
+    ("POST", "/items/{item_id}/arbitrate"): ADMIN,
+    ("GET", "/items/{item_id}/bounces"): ALL,
     ("POST", "/items/{item_id}/extend"): ADMIN,
     ("GET", "/items/{item_id}/plans"): ALL,
     ("POST", "/items/{item_id}/plan"): {"officer", "department_head"},

@@ -165,6 +165,7 @@ def test_every_kpi_is_declared_once():
         "satisfaction_rate",
         "rebound_rate",
         "response_rate",
+        "bounce_rate",
     }
     for kpi in kpis.KPIS.values():
         assert kpi.numerator in kpis.COUNTS and kpi.denominator in kpis.COUNTS

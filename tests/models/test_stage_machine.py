@@ -31,6 +31,7 @@ from models import report as reports
 from models import topic as topics
 from models.enums import (
     STAGE_ORDER,
+    DeclineCode,
     ParticipantRole,
     ResearchMethod,
     SessionForm,
@@ -86,7 +87,12 @@ def acknowledge(s: Session, item_id: int, actor: int) -> None:
 
 
 def decline(s: Session, item_id: int, actor: int) -> None:
-    rectification.decline(s, item_id, rectification.DeclineIn(reason="不属本单位职责"), by=actor)
+    rectification.decline(
+        s,
+        item_id,
+        rectification.DeclineIn(code=DeclineCode.NOT_OUR_DUTY, reason="不属本单位职责"),
+        by=actor,
+    )
 
 
 def reassign(s: Session, item_id: int, actor: int, officer: Any) -> None:

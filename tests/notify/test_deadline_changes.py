@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from models import rectification
-from models.enums import Stage
+from models.enums import DeclineCode, Stage
 from models.tables import Notification
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -55,7 +55,10 @@ def test_a_reassignment_with_a_new_deadline_tells_the_new_officer_and_head(
     c = loop.cast
     declined = loop.items(topic)[1]  # 城南街道, 周婷
     rectification.decline(
-        session, declined.id, rectification.DeclineIn(reason="非本单位职责"), by=c.other_officer.id
+        session,
+        declined.id,
+        rectification.DeclineIn(code=DeclineCode.NOT_OUR_DUTY, reason="属区住建局职责"),
+        by=c.other_officer.id,
     )
     rectification.reassign(
         session,
@@ -72,7 +75,10 @@ def test_a_reassignment_with_a_new_deadline_tells_the_new_officer_and_head(
     assert set(got) == {c.officer.tag, c.head.tag}
     body = got[c.head.tag].body
     assert "期限由 2026年05月23日 23:59 调整为 2026年06月15日 23:59" in body
-    assert "调整原因：原牵头单位城南街道退回（非本单位职责），王敏改派至区住建局" in body
+    assert (
+        "调整原因：原牵头单位城南街道退回（非本单位职责：属区住建局职责），王敏改派至区住建局"
+        in body
+    )
     assert "责任人：李强" in body
 
 

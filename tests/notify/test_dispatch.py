@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from models import dispatch, rectification
-from models.enums import Stage
+from models.enums import DeclineCode, Stage
 from models.tables import Notification, RectificationItem
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -49,7 +49,10 @@ def build_case(loop, session, time_machine) -> dict[str, RectificationItem]:
     b = loop.advance(loop.topic(title="农贸市场周边停车"), to=Stage.TRANSFER, start=True)
     b1, b2 = loop.items(b)
     rectification.decline(
-        session, b2.id, rectification.DeclineIn(reason="非本单位职责"), by=c.other_officer.id
+        session,
+        b2.id,
+        rectification.DeclineIn(code=DeclineCode.NOT_OUR_DUTY, reason="属区住建局职责"),
+        by=c.other_officer.id,
     )
     session.flush()
     return {"a1": a1, "a2": a2, "c1": c1, "c2": c2, "b1": b1, "b2": b2}

@@ -1,7 +1,7 @@
 """Every message template, produced by the real operations of a whole loop (with the ladder
-swept as time passes, a weekly dispatch, an extension, a reassignment and a rebound), delivered
-by e-mail and by JSON webhook to the local receivers, and read there: the lines arrive as
-lines, the link where the person acts is there, the Chinese text is intact.
+swept as time passes, a weekly dispatch, an extension, a reassignment, an arbitration and a
+rebound), delivered by e-mail and by JSON webhook to the local receivers, and read there: the
+lines arrive as lines, the link where the person acts is there, the Chinese text is intact.
 
 Set XS_RECEIVER_LOG=<file> to keep what the receivers got, for reading."""
 
@@ -21,7 +21,7 @@ from config.links import base_url
 from models import dispatch, followup, rectification
 from models import report as reports
 from models import topic as topics
-from models.enums import Stage
+from models.enums import DeclineCode, Stage
 from models.tables import Notification, Report
 from tasks.notify import deliver_notifications
 from tests.factories import LoopBuilder
@@ -76,7 +76,10 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     loop.run_stage(topic, Stage.TRANSFER)
     first, second = loop.items(topic)
     rectification.decline(
-        session, second.id, rectification.DeclineIn(reason="非本单位职责"), by=c.other_officer.id
+        session,
+        second.id,
+        rectification.DeclineIn(code=DeclineCode.NOT_OUR_DUTY, reason="属区住建局职责"),
+        by=c.other_officer.id,
     )
     rectification.reassign(
         session,
@@ -85,6 +88,26 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
             lead_department_id=c.dept_id,
             officer_id=c.officer.id,
             deadline=loop.today + dt.timedelta(days=50),
+        ),
+        by=c.admin.id,
+    )
+    # 区住建局 returns it too: the second return sends it to the office, which is reminded
+    # and escalated before it decides (finally) who leads.
+    rectification.decline(
+        session,
+        second.id,
+        rectification.DeclineIn(code=DeclineCode.SHARED_DUTY, reason="涉及街道管辖的公共区域"),
+        by=c.officer.id,
+    )
+    later(2)
+    rectification.arbitrate(
+        session,
+        second.id,
+        rectification.ArbitrateIn(
+            lead_department_id=c.dept_id,
+            officer_id=c.officer.id,
+            co_department_ids=[c.other_dept_id],
+            note="加装电梯属住建职责，由区住建局牵头、城南街道配合",
         ),
         by=c.admin.id,
     )

@@ -10,7 +10,14 @@ import pytest
 from sqlmodel import select
 
 from models import followup, rectification
-from models.enums import FollowUpStatus, FollowUpStep, ItemStatus, Obligation, Stage
+from models.enums import (
+    DeclineCode,
+    FollowUpStatus,
+    FollowUpStep,
+    ItemStatus,
+    Obligation,
+    Stage,
+)
 from models.tables import FollowUp, Notification, RectificationItem
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -167,7 +174,10 @@ def test_completing_extending_and_reassigning_leave_old_rungs_nothing_to_do(
 
     # Reassigning: the old officer's acknowledgement rungs close, new ones chase the new one.
     rectification.decline(
-        session, second.id, rectification.DeclineIn(reason="非本单位职责"), by=second.officer_id
+        session,
+        second.id,
+        rectification.DeclineIn(code=DeclineCode.NOT_OUR_DUTY, reason="属区住建局职责"),
+        by=second.officer_id,
     )
     rectification.reassign(
         session,
