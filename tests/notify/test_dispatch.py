@@ -168,15 +168,20 @@ def test_the_digest_shows_the_rung_the_ladder_reached_and_reruns_add_nothing(
     assert len(digests(session, "2026-W18")) == len(got)  # one digest per person per week
 
 
-def test_items_in_progress_are_listed_newest_news_first(loop, session, time_machine):
-    """Two items going to plan: the one with the latest progress leads its section, although
-    it was created second."""
+def _canteen_items(loop, session, time_machine):  # type: ignore[no-untyped-def]
+    """The base case, then on 04-14 a new topic whose two items have just been transferred."""
     build_case(loop, session, time_machine)
-    c = loop.cast
     time_machine.move_to(local(2026, 4, 14, 10), tick=False)
     loop.today = dt.date(2026, 4, 14)
     d = loop.advance(loop.topic(title="社区食堂建设"), to=Stage.IMPLEMENTATION, start=True)
-    d1, d2 = loop.items(d)
+    return loop.items(d)
+
+
+def test_items_in_progress_are_listed_newest_news_first(loop, session, time_machine):
+    """Two items going to plan: the one with the latest progress leads its section, although
+    it was created second."""
+    c = loop.cast
+    d1, d2 = _canteen_items(loop, session, time_machine)
     d2.officer_id, d2.lead_department_id = d1.officer_id, d1.lead_department_id  # one officer
     session.add(d2)
     session.flush()
@@ -200,12 +205,8 @@ def test_items_in_progress_are_listed_newest_news_first(loop, session, time_mach
 
 def test_the_digest_lists_items_in_progress_too_newest_news_first(loop, session, time_machine):
     """Everything the officer owes: also the items going to plan, far from their deadline."""
-    build_case(loop, session, time_machine)
     c = loop.cast
-    time_machine.move_to(local(2026, 4, 14, 10), tick=False)
-    loop.today = dt.date(2026, 4, 14)
-    d = loop.advance(loop.topic(title="社区食堂建设"), to=Stage.IMPLEMENTATION, start=True)
-    d1, d2 = loop.items(d)
+    d1, d2 = _canteen_items(loop, session, time_machine)
     loop.plan(d1)
     loop.plan(d2)
     time_machine.move_to(local(2026, 4, 16, 10), tick=False)
