@@ -1,7 +1,7 @@
 """The department's pages in a real browser: an officer goes from what he owes to the item and
 acts there (a refused return, 签收, a plan refused then accepted, progress, completion), another
 department's officer is refused the item, the head sees his department's overdue list, and the
-item page fits a phone. The list itself is one SELECT whatever the department's size."""
+item page fits a phone."""
 
 from __future__ import annotations
 
@@ -13,15 +13,12 @@ from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import event
 from sqlmodel import select
 
 from config.db import engine_for, migrate, session_scope
-from models import accounts, department_items, followup
-from models.deadlines import local_today
+from models import accounts, followup
 from models.enums import Stage
-from models.tables import Plan, RectificationItem
-from tests.conftest import ANONYMOUS
+from models.tables import RectificationItem
 from tests.factories import LoopBuilder
 from tests.pages.conftest import PASSWORD, Server, screenshot, sign_in, start_server
 
@@ -208,94 +205,3 @@ def test_the_item_page_fits_a_phone_screen(browser, server, case):  # type: igno
         assert width <= inner, f"横向滚动：内容宽 {width}px，屏幕 {inner}px"
     finally:
         context.close()
-
-
-def test_the_department_list_is_one_select_whatever_its_size(loop, session):  # type: ignore[no-untyped-def]
-    c = loop.cast
-    loop.advance(loop.topic(), to=Stage.TRANSFER, start=True)
-    session.flush()
-    statements: list[str] = []
-    bind = session.get_bind()
-
-    def count(*args: object) -> None:
-        if "app_meta" not in str(args[2]):  # the calendar's version, read once per transaction
-            statements.append(str(args[2]))
-
-    event.listen(bind, "before_cursor_execute", count)
-    try:
-        mine = department_items.department_items(session, c.head)
-        assert len(statements) == 1
-        assert mine.count == 1 and mine.overdue_count == 0 and mine.lines[0].may_open
-        assert department_items.department_items(session, c.other_officer).count == 1
-        for title in ("社区食堂", "口袋公园", "学校门口接送拥堵"):
-            loop.advance(loop.topic(title=title), to=Stage.TRANSFER, start=True)
-        session.flush()
-        statements.clear()
-        more = department_items.department_items(session, c.officer, page_size=2)
-        assert len(statements) == 1 and more.count == 4 and more.pages == 2
-        statements.clear()
-        overdue = department_items.department_items(
-            session, c.head, overdue_only=True, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=90)
-        )
-        assert len(statements) == 1 and overdue.count == 4 == overdue.overdue_count
-    finally:
-        event.remove(bind, "before_cursor_execute", count)
-
-
-def test_an_item_form_that_is_refused_writes_nothing_and_says_why(client, loop, session):  # type: ignore[no-untyped-def]
-    c = loop.cast
-    topic = loop.advance(loop.topic(), to=Stage.IMPLEMENTATION, start=True)
-    item = next(i for i in loop.items(topic) if i.officer_id == c.officer.id)
-    accounts.set_password(session, c.officer.id, "liqiang", PASSWORD)
-    session.commit()
-    signed = client.post(
-        "/login",
-        data={"login": "liqiang", "password": PASSWORD, "next": "/work"},
-        headers=ANONYMOUS,
-        follow_redirects=False,
-    )
-    assert signed.status_code == 303
-    address = f"/work/items/{item.id}/plan"
-    plan = {
-        "target": "按期完成",
-        "measures": "联合审批，每周调度",
-        "deadline": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
-        "responsible_id": str(c.officer.id),
-        "csrf_token": client.cookies["xs_csrf"],
-    }
-
-    def post(data: dict[str, str], to: str = address) -> Any:
-        return client.post(to, data=data, headers=ANONYMOUS, follow_redirects=False)
-
-    def plans() -> int:
-        return len(session.exec(select(Plan).where(Plan.item_id == item.id)).all())
-
-    assert post({**plan, "csrf_token": "x" * 40}).status_code == 403
-    after_item = (local_today(item.deadline) + dt.timedelta(days=1)).isoformat()
-    late = post({**plan, "deadline": after_item})
-    assert late.status_code == 422 and 'id="e-deadline"' in late.text
-    assert "不能晚于事项整改期限" in late.text and "联合审批，每周调度</textarea>" in late.text
-    stranger = post({**plan, "responsible_id": str(c.other_officer.id)})
-    assert stranger.status_code == 422 and "请从牵头单位的人员中选择责任人" in stranger.text
-    returned = post(
-        {"code": "other", "reason": "不归我们管", "csrf_token": plan["csrf_token"]},
-        f"/work/items/{item.id}/decline",
-    )
-    assert returned.status_code == 409 and "不能退回整改事项" in returned.text
-    assert plans() == 0
-
-    ok = post(plan)
-    assert ok.status_code == 303 and ok.headers["location"] == f"/work/items/{item.id}"
-    assert plans() == 1
-    again = post(plan)  # a second version must say why the plan changes
-    assert again.status_code == 422 and 'id="e-adjust_reason"' in again.text
-    assert plans() == 1
-
-    accounts.set_password(session, c.admin.id, "wangmin", PASSWORD)
-    session.commit()
-    client.cookies.clear()
-    client.post("/login", data={"login": "wangmin", "password": PASSWORD}, headers=ANONYMOUS)
-    refused = client.get(f"/work/items/{item.id}", headers=ANONYMOUS)
-    assert refused.status_code == 403 and "区住建局负责人" in refused.text
-    listing = client.get("/work/items", headers=ANONYMOUS)
-    assert listing.status_code == 403 and "可办理的是" in listing.text
