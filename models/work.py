@@ -35,6 +35,8 @@ from models.tables import (
 PAGE_SIZE = 20
 # Topics anyone may follow on the public progress page.
 PUBLIC_STATUSES = (TopicStatus.IN_PROGRESS, TopicStatus.CLOSED)
+# What a department person owes on an item and does on the item's page (签收, 方案, 整改期限).
+ITEM_PAGE_OBLIGATIONS = (Obligation.ACKNOWLEDGEMENT, Obligation.PLAN, Obligation.ITEM_DEADLINE)
 _PRINTED_ADDRESS = re.compile(r"[（(][^（()）]*" + ADDRESS.pattern + r"[^（()）]*[）)]")
 
 
@@ -50,6 +52,7 @@ class WorkLine:
     topic_public: bool  # its public progress page exists
     subject_id: int
     subject_title: str | None  # the item or research task, where the obligation is about one
+    item_id: int | None  # the item whose page is where the person acts on this obligation
     deadline: dt.datetime
     deadline_text: str
     time_left: str
@@ -182,6 +185,7 @@ def my_work(
                 topic_public=TopicStatus(topic_status) in PUBLIC_STATUSES,
                 subject_id=subject_id,
                 subject_title=item_title or task_title,
+                item_id=subject_id if obligation in ITEM_PAGE_OBLIGATIONS else None,
                 deadline=deadline,
                 deadline_text=format_local(deadline),
                 time_left=counter.time_left(deadline),

@@ -41,7 +41,10 @@ class NavEntry:
 
 
 # The pages' navigation, by role: a new page for some roles is one line here.
-NAV: tuple[NavEntry, ...] = (NavEntry("我的待办", HOME, frozenset(Role)),)
+NAV: tuple[NavEntry, ...] = (
+    NavEntry("我的待办", HOME, frozenset(Role)),
+    NavEntry("本单位事项", "/work/items", frozenset({Role.OFFICER, Role.DEPARTMENT_HEAD})),
+)
 
 
 def nav_for(person: Person | None) -> list[NavEntry]:

@@ -1,0 +1,343 @@
+"""Pages of the department officer (联络员) and head (负责人): 本单位事项 and one item's page,
+where they acknowledge or return it, submit the plan, report progress and complete it.
+
+Every action is a plain form post carrying the session's CSRF token. It calls the domain
+operation of models.rectification in the request's one transaction, as the JSON API does
+(api.routes.actions), with the signed-in person as the actor; then it redirects back with a
+one-time message. Refused or invalid input re-renders the form with the reason beside the
+field and what was typed, and nothing is written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+
+from api import auth
+from api.deps import PathId, SessionDep, commit
+from api.errors import VALIDATION_MESSAGES
+from api.pages.render import PageRoute, flash, page, require
+from api.pages.routes import PageNumber, Reader
+from models import department_items, rectification
+from models.access import Can
+from models.base import utcnow
+from models.deadlines import local_today
+from models.department_items import ItemView
+from models.enums import DECLINE_CODE_LABELS, Role
+from models.errors import DomainError
+from models.tables import Person
+
+ITEMS = "/work/items"
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+# How each form field is named to the person, for the messages beside it.
+LABELS = {
+    "code": "退回理由",
+    "reason": "具体说明",
+    "target": "整改目标",
+    "measures": "整改措施",
+    "deadline": "方案完成时限",
+    "responsible_id": "责任人",
+    "adjust_reason": "调整理由",
+    "note": "进展情况",
+    "percent": "整改进度",
+    "summary": "办结情况",
+}
+Text = Annotated[str, Form()]
+
+
+@router.get(ITEMS)
+def list_items(
+    request: Request,
+    session: SessionDep,
+    person: Reader,
+    page_no: PageNumber = 1,
+    view: Annotated[Literal["all", "overdue"], Query()] = "all",
+) -> Response:
+    """The department's items; the head may narrow them to the overdue ones."""
+    require(person, Can.WORK_ITEM)
+    head = person.role == Role.DEPARTMENT_HEAD
+    found = department_items.department_items(
+        session, person, page=page_no, overdue_only=head and view == "overdue"
+    )
+    session.commit()
+    return page(request, "items.html", person=person, title="本单位事项", items=found, head=head)
+
+
+@router.get(ITEMS + "/{item_id}")
+def item_page(request: Request, session: SessionDep, person: Reader, item_id: PathId) -> Response:
+    """One item and the forms for what the person may do on it now."""
+    view = department_items.item_view(session, person, item_id)
+    session.commit()
+    return _render(request, person, view)
+
+
+def _render(
+    request: Request,
+    person: Person,
+    view: ItemView,
+    *,
+    form: str | None = None,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return page(
+        request,
+        "item.html",
+        person=person,
+        status_code=status_code,
+        title=view.title,
+        item=view,
+        actions={a.value for a in view.actions},
+        decline_codes=DECLINE_CODE_LABELS,
+        form=form,
+        values=values or {},
+        errors=errors or {},
+        today=local_today(utcnow()).isoformat(),
+    )
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    """Pydantic's complaints as a person reads them, by form field."""
+    found: dict[str, str] = {}
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err.get("loc") else "form"
+        kind = err.get("type", "")
+        ctx = err.get("ctx") or {}
+        label = LABELS.get(name, "此项")
+        if kind == "string_too_short":
+            text = f"请填写{label}（不少于 {ctx.get('min_length', 1)} 个字，首尾空白不计）"
+        elif kind == "string_too_long":
+            text = f"{label}不能超过 {ctx.get('max_length')} 个字"
+        elif kind == "enum":
+            text = f"请选择{label}"
+        elif kind.startswith("date"):
+            text = f"请填写{label}（日期）"
+        elif kind == "value_error":
+            text = str(err.get("msg", "")).removeprefix("Value error, ")
+        else:
+            text = VALIDATION_MESSAGES.get(kind, "取值不合法")
+        found.setdefault(name, text)
+    return found
+
+
+FormReader = Callable[[dict[str, str]], BaseModel | None]
+
+
+def _act(
+    request: Request,
+    session: Session,
+    person: Person,
+    item_id: int,
+    *,
+    form: str,
+    values: Mapping[str, str],
+    read: FormReader,
+    run: Callable[[Any], Any],
+    done: str,
+) -> Response:
+    """One action of the item page: check who acts, read the form, call the operation in the
+    request's transaction and commit (its messages go out at once), then back to the item with
+    a one-time message; a refusal rolls everything back and shows the form again."""
+    item = department_items.workable_item(session, person, item_id)  # 404, or 403 naming who may
+    auth._limit_actions(person)  # writes per person and minute, as the API counts them
+    found: dict[str, str] = {}
+    data = None
+    try:
+        data = read(found)
+    except ValidationError as exc:
+        found = {**_field_errors(exc), **found}
+    status = 422
+    if not found:
+        try:
+            row = run(data)
+        except DomainError as exc:
+            session.rollback()
+            found[exc.field if exc.field in LABELS else "form"] = exc.message
+            status = 409 if exc.status_code == 409 else 422
+        else:
+            commit(session, row)
+            response = RedirectResponse(f"{ITEMS}/{item.id}", status_code=303)
+            flash(response, done)
+            return response
+    view = department_items.item_view(session, person, item_id)
+    session.commit()
+    if form not in view.actions:
+        # Refused because the item moved on meanwhile (another tab, a colleague): the form is
+        # gone from the page, its reason is not.
+        found = {"form": found.get("form") or next(iter(found.values()))}
+    return _render(
+        request, person, view, form=form, values=values, errors=found, status_code=status
+    )
+
+
+def _whole_number(value: str, name: str, errors: dict[str, str], *, hint: str) -> int | None:
+    """A number typed into a form: whole, or a message beside the field."""
+    text = value.strip()
+    if not text:
+        errors[name] = f"请填写{LABELS[name]}"
+    elif not (text.isascii() and text.isdigit()):
+        errors[name] = hint
+    else:
+        return int(text)
+    return None
+
+
+def _given(**fields: object) -> dict[str, object]:
+    """The fields to validate: those the form could not even read are left out (their message
+    is already beside them)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+@router.post(ITEMS + "/{item_id}/acknowledge")
+def acknowledge(request: Request, session: SessionDep, person: Reader, item_id: PathId) -> Response:
+    """签收: the department takes the item on."""
+    return _act(
+        request,
+        session,
+        person,
+        item_id,
+        form="acknowledge",
+        values={},
+        read=lambda _: None,
+        run=lambda _: rectification.acknowledge(session, item_id, by=person.id),
+        done="已签收该事项。请按期提交整改方案。",
+    )
+
+
+@router.post(ITEMS + "/{item_id}/decline")
+def decline(
+    request: Request,
+    session: SessionDep,
+    person: Reader,
+    item_id: PathId,
+    code: Text = "",
+    reason: Text = "",
+) -> Response:
+    """退回, with a reason from the fixed list and what lies behind it."""
+    return _act(
+        request,
+        session,
+        person,
+        item_id,
+        form="decline",
+        values={"code": code, "reason": reason},
+        read=lambda _: rectification.DeclineIn.model_validate({"code": code, "reason": reason}),
+        run=lambda data: rectification.decline(session, item_id, data, by=person.id),
+        done="已退回该事项，协商办将改派或裁定牵头单位。",
+    )
+
+
+@router.post(ITEMS + "/{item_id}/plan")
+def submit_plan(
+    request: Request,
+    session: SessionDep,
+    person: Reader,
+    item_id: PathId,
+    target: Text = "",
+    measures: Text = "",
+    deadline: Text = "",
+    responsible_id: Text = "",
+    adjust_reason: Text = "",
+) -> Response:
+    """一问题一方案: target, measures, deadline and the person responsible (one of the lead
+    department's people, as the form offers them); a later version adjusts the plan and says
+    why."""
+
+    def read(errors: dict[str, str]) -> BaseModel:
+        responsible = _whole_number(responsible_id, "responsible_id", errors, hint="请选择责任人")
+        if responsible is not None and responsible not in dict(
+            department_items.department_people(session, item_id)
+        ):
+            errors["responsible_id"] = "请从牵头单位的人员中选择责任人"
+        return rectification.PlanIn.model_validate(
+            _given(
+                target=target,
+                measures=measures,
+                deadline=deadline,
+                responsible_id=responsible,
+                adjust_reason=adjust_reason.strip() or None,
+            )
+        )
+
+    return _act(
+        request,
+        session,
+        person,
+        item_id,
+        form="plan",
+        values={
+            "target": target,
+            "measures": measures,
+            "deadline": deadline,
+            "responsible_id": responsible_id,
+            "adjust_reason": adjust_reason,
+        },
+        read=read,
+        run=lambda data: rectification.submit_plan(session, item_id, data, by=person.id),
+        done="整改方案已提交，协商办和政协方面将审核。",
+    )
+
+
+@router.post(ITEMS + "/{item_id}/progress")
+def report_progress(
+    request: Request,
+    session: SessionDep,
+    person: Reader,
+    item_id: PathId,
+    note: Text = "",
+    percent: Text = "",
+) -> Response:
+    """How far the item has got."""
+
+    def read(errors: dict[str, str]) -> BaseModel:
+        done = _whole_number(percent, "percent", errors, hint="请填写 0 到 100 之间的整数")
+        return rectification.ProgressIn.model_validate(_given(note=note, percent=done))
+
+    return _act(
+        request,
+        session,
+        person,
+        item_id,
+        form="progress",
+        values={"note": note, "percent": percent},
+        read=read,
+        run=lambda data: rectification.report_progress(session, item_id, data, by=person.id),
+        done="整改进展已报送。",
+    )
+
+
+@router.post(ITEMS + "/{item_id}/complete")
+def complete(
+    request: Request,
+    session: SessionDep,
+    person: Reader,
+    item_id: PathId,
+    summary: Text = "",
+    solved: Text = "",
+    long_term_mechanism: Text = "",
+) -> Response:
+    """办结: what was done, whether the problem is solved and whether a standing rule came of
+    it (the 问题解决率 and 长效化率 count these)."""
+    return _act(
+        request,
+        session,
+        person,
+        item_id,
+        form="complete",
+        values={"summary": summary, "solved": solved, "long_term_mechanism": long_term_mechanism},
+        read=lambda _: rectification.CompletionIn.model_validate(
+            {
+                "summary": summary,
+                "solved": bool(solved),
+                "long_term_mechanism": bool(long_term_mechanism),
+            }
+        ),
+        run=lambda data: rectification.complete(session, item_id, data, by=person.id),
+        done="事项已办结，协商办将按期开展回头看。",
+    )
