@@ -56,6 +56,20 @@ def one_time_url(token: str) -> str:
     return base_url() + ONE_TIME.format(token=token)
 
 
+# Pages a person opens by address rather than from a message: where to sign in, and a topic's
+# public progress (no account needed). `xieshang up` and the demo print them.
+SIGN_IN_PAGE = "/login"
+PUBLIC_TOPIC_PAGE = "/p/topics/{topic_id}"
+
+
+def sign_in_url() -> str:
+    return base_url() + SIGN_IN_PAGE
+
+
+def public_topic_url(topic_id: int) -> str:
+    return base_url() + PUBLIC_TOPIC_PAGE.format(topic_id=topic_id)
+
+
 def base_url() -> str:
     """Where people reach the platform (XS_PUBLIC_URL, else the API address)."""
     s = get_settings()

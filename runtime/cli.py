@@ -9,6 +9,7 @@ import time
 
 import typer
 
+from config.links import public_topic_url, sign_in_url
 from config.settings import get_settings
 from runtime.cli_accounts import apikey_app, user_app
 from runtime.cli_audit import app as audit_app
@@ -51,6 +52,7 @@ def up() -> None:
     stack = Stack(settings)
     typer.echo("正在启动 Prefect 服务与协商平台……")
     stack.start()
+    typer.echo(f"协商平台：  {sign_in_url()}（登录后进入我的待办）")
     typer.echo(f"API 文档：  {stack.api_url}/docs")
     typer.echo(f"Prefect UI：{stack.ui_url}")
     typer.echo(f"日志目录：  {stack.log_dir}    按 Ctrl-C 停止")
@@ -127,6 +129,12 @@ def demo(as_json: bool = typer.Option(False, "--json", help="最后一行输出 
         typer.echo(
             f"  {cred['name']:<14} {cred['role']:<16} {cred['login']}  /  {cred['password']}"
         )
+    typer.echo(f"登录页面：{sign_in_url()}（用以上任一登录名登录）")
+    if stack is not None:
+        typer.echo("  （示例启动的服务已随示例停止；运行 xieshang up 后即可打开以上页面）")
+    typer.echo(
+        f"议题 {result['topic_id']} 的公开进展页（无需登录）：{public_topic_url(result['topic_id'])}"
+    )
     if as_json:
         sys.stdout.flush()
         typer.echo(json.dumps(result, ensure_ascii=False))

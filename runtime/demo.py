@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from config.links import PUBLIC_TOPIC_PAGE
 from models.enums import Stage
 
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -306,4 +307,11 @@ def run_loop(
     c.post(f"/topics/{tid}/assessment/close", {"summary": "议题办结，结果向社会公开。"})
 
     kpis = c.get(f"/topics/{tid}/kpis")
-    return {"topic_id": tid, "stages": stages_out, "kpis": kpis, "credentials": credentials}
+    return {
+        "topic_id": tid,
+        "title": topic["title"],
+        "public_page": PUBLIC_TOPIC_PAGE.format(topic_id=tid),
+        "stages": stages_out,
+        "kpis": kpis,
+        "credentials": credentials,
+    }

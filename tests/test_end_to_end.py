@@ -112,6 +112,15 @@ def test_case_file_holds_items_report_and_kpis(stack, loop_result, office):
     assert [s["state"] for s in stages] == ["done"] * 8
 
 
+def test_the_demo_topic_opens_on_its_public_page(stack, loop_result):
+    """What the demo prints for a newcomer to open: the finished topic, without signing in."""
+    assert loop_result["public_page"] == f"/p/topics/{loop_result['topic_id']}"
+    page = httpx.get(stack + loop_result["public_page"], timeout=30)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert loop_result["title"] in page.text and "已办结" in page.text
+    assert httpx.get(f"{stack}/login", timeout=30).status_code == 200
+
+
 def test_starting_a_stage_again_returns_the_same_run(stack, loop_result, office):
     tid = loop_result["topic_id"]
     first = loop_result["stages"][0]["flow_run_id"]

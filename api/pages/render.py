@@ -44,6 +44,7 @@ class NavEntry:
 NAV: tuple[NavEntry, ...] = (
     NavEntry("我的待办", HOME, frozenset(Role)),
     NavEntry("本单位事项", "/work/items", frozenset({Role.OFFICER, Role.DEPARTMENT_HEAD})),
+    NavEntry("待审定", "/approvals", POLICY[Can.DECIDE]),
 )
 
 
@@ -171,7 +172,7 @@ class PageRoute(APIRoute):
             try:
                 return await handler(request)
             except DomainError as exc:
-                return error_page(request, exc, request.state.__dict__.get("person"))
+                return error_page(request, exc, getattr(request.state, "person", None))
             except RequestValidationError:
                 # A page address with a malformed id or parameter names nothing that exists.
                 return error_page(request, NotFound("未找到该页面，请检查地址是否完整"))

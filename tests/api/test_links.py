@@ -38,6 +38,17 @@ def test_every_declared_action_is_a_route_of_the_app():
         assert _resolves(method, concrete, routes), f"{name}: {method} {path}"
 
 
+def test_the_page_addresses_the_command_line_prints_are_pages_of_the_app(client):  # type: ignore[no-untyped-def]
+    from config.links import PUBLIC_TOPIC_PAGE, SIGN_IN_PAGE
+    from tests.conftest import ANONYMOUS
+
+    sign_in = client.get(SIGN_IN_PAGE, headers=ANONYMOUS)
+    assert sign_in.status_code == 200 and "<h1>登录</h1>" in sign_in.text
+    # An unknown topic: the public page's own answer, not the app's bare 404.
+    public = client.get(PUBLIC_TOPIC_PAGE.format(topic_id=999999), headers=ANONYMOUS)
+    assert public.status_code == 404 and "不存在或尚未公开" in public.text
+
+
 def test_no_template_or_domain_text_spells_out_an_address():
     texts = [*(ROOT / "models" / "templates").glob("*.txt"), *(ROOT / "models").glob("*.py")]
     texts += [*(ROOT / "tasks").rglob("*.py"), *(ROOT / "tasks" / "templates").glob("*")]
