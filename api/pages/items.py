@@ -323,7 +323,7 @@ def complete(
     long_term_mechanism: Text = "",
 ) -> Response:
     """办结: what was done, whether the problem is solved and whether a standing rule came of
-    it (the 问题解决率 and 长效化率 count these)."""
+    it (the problem-solved and long-term mechanism rates count these)."""
     return _act(
         request,
         session,
