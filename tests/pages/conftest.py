@@ -125,3 +125,21 @@ def sign_in(page: Any, login: str, password: str = PASSWORD) -> None:
     page.get_by_label("登录名").fill(login)
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
+
+
+@pytest.fixture(scope="module")
+def server(case: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app on the module's case file (each module's `case` fixture builds it)."""
+    log = Path(tmp_path_factory.mktemp("server")) / "uvicorn.log"
+    yield from start_server(case["url"], log)
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    """A fresh desktop-sized, zh-CN browser tab on the module's server: no cookies carried."""
+    context = browser.new_context(
+        base_url=server.url, locale="zh-CN", viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()

@@ -6,8 +6,6 @@ operations (a report's unticked suggestion is not adopted) and the inbox's queri
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,7 +20,7 @@ from models.enums import Adoption, Obligation, ReportStatus, Stage, TopicStatus
 from models.tables import FollowUp, Report, Suggestion, Topic
 from tests.conftest import ANONYMOUS
 from tests.factories import LoopBuilder
-from tests.pages.conftest import PASSWORD, Server, screenshot, sign_in, start_server
+from tests.pages.conftest import PASSWORD, screenshot, sign_in
 
 LOGINS = {"approver": "chenjianguo", "officer": "liqiang"}
 TOPIC = "菜市场周边停车难"
@@ -69,22 +67,6 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         }
     engine_for(url).dispose()
     return found
-
-
-@pytest.fixture(scope="module")
-def server(case: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    log = Path(tmp_path_factory.mktemp("server")) / "uvicorn.log"
-    yield from start_server(case["url"], log)
-
-
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(
-        base_url=server.url, locale="zh-CN", viewport={"width": 1280, "height": 900}
-    )
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def test_an_approver_returns_a_report_and_approves_a_topic_from_the_inbox(page, case):  # type: ignore[no-untyped-def]

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from models import accounts, followup
 from models.enums import Stage
 from models.tables import RectificationItem
 from tests.factories import LoopBuilder
-from tests.pages.conftest import PASSWORD, Server, screenshot, sign_in, start_server
+from tests.pages.conftest import PASSWORD, screenshot, sign_in
 
 LOGINS = {"officer": "liqiang", "head": "zhaolei", "other_officer": "zhouting"}
 WAITING, IMPLEMENTING, LATE = "老旧小区加装电梯", "背街小巷路灯维修", "农贸市场排水改造"
@@ -67,22 +65,6 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         }
     engine_for(url).dispose()
     return found
-
-
-@pytest.fixture(scope="module")
-def server(case: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    log = Path(tmp_path_factory.mktemp("server")) / "uvicorn.log"
-    yield from start_server(case["url"], log)
-
-
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(
-        base_url=server.url, locale="zh-CN", viewport={"width": 1280, "height": 800}
-    )
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def _signed_in(page: Any, who: str, address: str = "/work") -> None:

@@ -5,8 +5,6 @@ progress without anybody's name or phone number."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -19,7 +17,7 @@ from models.deadlines import format_local
 from models.enums import Stage
 from models.tables import Person, RectificationItem
 from tests.factories import LoopBuilder
-from tests.pages.conftest import PASSWORD, Server, screenshot, sign_in, start_server
+from tests.pages.conftest import PASSWORD, screenshot, sign_in
 
 PHONE = "13912345678"
 LOGINS = {"officer": "liqiang", "member": "sunli", "admin": "wangmin"}
@@ -63,22 +61,6 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         }
     engine_for(url).dispose()
     return found
-
-
-@pytest.fixture(scope="module")
-def server(case: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    log = Path(tmp_path_factory.mktemp("server")) / "uvicorn.log"
-    yield from start_server(case["url"], log)
-
-
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(
-        base_url=server.url, locale="zh-CN", viewport={"width": 1280, "height": 800}
-    )
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def test_an_officer_signs_in_and_lands_on_the_acknowledgement_he_owes(page, case):  # type: ignore[no-untyped-def]
