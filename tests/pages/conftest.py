@@ -143,3 +143,19 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
     context.set_default_timeout(10_000)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def phone_page(browser: Any, server: Server) -> Iterator[Any]:
+    """A tab the size of a common phone (390×844, touch, 2× pixels) on the module's server."""
+    context = browser.new_context(
+        base_url=server.url,
+        locale="zh-CN",
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()

@@ -170,20 +170,9 @@ def test_the_head_sees_his_departments_overdue_list(page, case):  # type: ignore
     assert page.locator(".time-left").inner_text().startswith("已超期")
 
 
-def test_the_item_page_fits_a_phone_screen(browser, server, case):  # type: ignore[no-untyped-def]
-    context = browser.new_context(
-        base_url=server.url,
-        locale="zh-CN",
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    try:
-        page = context.new_page()
-        _signed_in(page, "officer", f"/work/items/{case['late']}")
-        assert page.locator("form.form").count() >= 1
-        width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
-        assert width <= inner, f"横向滚动：内容宽 {width}px，屏幕 {inner}px"
-    finally:
-        context.close()
+def test_the_item_page_fits_a_phone_screen(phone_page, case):  # type: ignore[no-untyped-def]
+    page = phone_page
+    _signed_in(page, "officer", f"/work/items/{case['late']}")
+    assert page.locator("form.form").count() >= 1
+    width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, f"横向滚动：内容宽 {width}px，屏幕 {inner}px"

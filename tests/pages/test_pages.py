@@ -116,26 +116,15 @@ def test_a_wrong_password_is_refused_beside_the_form_which_keeps_the_login(page)
     assert page.locator("#e-password").inner_text() == "请填写密码"
 
 
-def test_my_work_fits_a_phone_screen(browser, server):  # type: ignore[no-untyped-def]
-    context = browser.new_context(
-        base_url=server.url,
-        locale="zh-CN",
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    try:
-        page = context.new_page()
-        page.goto("/work")
-        sign_in(page, LOGINS["officer"])
-        page.wait_for_url(re.compile(r"/work$"))
-        assert page.locator(".work").count() >= 1
-        width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
-        assert width <= inner, f"横向滚动：内容宽 {width}px，屏幕 {inner}px"
-        screenshot(page, "my-work-phone")
-    finally:
-        context.close()
+def test_my_work_fits_a_phone_screen(phone_page):  # type: ignore[no-untyped-def]
+    page = phone_page
+    page.goto("/work")
+    sign_in(page, LOGINS["officer"])
+    page.wait_for_url(re.compile(r"/work$"))
+    assert page.locator(".work").count() >= 1
+    width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, f"横向滚动：内容宽 {width}px，屏幕 {inner}px"
+    screenshot(page, "my-work-phone")
 
 
 def test_the_public_progress_page_names_nobody(page, case):  # type: ignore[no-untyped-def]
