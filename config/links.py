@@ -14,6 +14,7 @@ from config.settings import get_settings
 ACTIONS: dict[str, tuple[str, str]] = {
     "topic.approve": ("POST", "/topics/{topic_id}/approve"),
     "topic.reject": ("POST", "/topics/{topic_id}/reject"),
+    "topic.screen": ("POST", "/topics/{topic_id}/screening"),
     "topic.rate": ("POST", "/topics/{topic_id}/ratings"),
     "participant.rsvp": ("POST", "/participants/{participant_id}/rsvp"),
     "research.findings": ("POST", "/research-tasks/{task_id}/findings"),

@@ -26,6 +26,7 @@ from models.enums import (
     ResearchMethod,
     Role,
     Rsvp,
+    ScreeningOutcome,
     SessionForm,
     SessionStatus,
     Stage,
@@ -135,6 +136,57 @@ class Topic(TopicRecord, table=True):
     approved_by_id: int | None = Field(default=None, foreign_key="person.id")
 
 
+class ScreeningDecision(SQLModel, table=True):
+    """初筛: what the system suggested for a proposal (rules hinted by its text and the
+    proposer's own answers, near-duplicates with their scores) and what the office decided —
+    by whom, why, and whether it overrode the suggestion. One per topic."""
+
+    __tablename__ = "screening_decision"
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", unique=True)
+    # [{"rule": "litigation", "why": "描述中出现“起诉”"}, …]
+    hints: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # [{"topic_id": 3, "title": "…", "score": 0.91}, …], best first
+    candidates: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    outcome: ScreeningOutcome | None = Field(
+        default=None, sa_type=enum_type(ScreeningOutcome), nullable=True
+    )
+    rule: str | None = Field(default=None, max_length=32)
+    merged_into_id: int | None = Field(default=None, foreign_key="topic.id")
+    overridden: bool = False
+    justification: str | None = Field(default=None, max_length=1000)
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")  # None: the system
+    decided_at: dt.datetime | None = _ts()
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class TopicGram(SQLModel, table=True):
+    """The character n-grams of a topic's title and description: the index that finds
+    near-duplicate candidates in one query instead of comparing against every open topic."""
+
+    __tablename__ = "topic_gram"
+    __table_args__ = (sa.Index("ix_topic_gram_gram_topic", "gram", "topic_id"),)
+    topic_id: int = Field(foreign_key="topic.id", primary_key=True)
+    gram: str = Field(max_length=8, primary_key=True)
+
+
+class TopicSupporter(SQLModel, table=True):
+    """Someone who proposed the same thing: kept when a duplicate is merged into a topic, so
+    every proposer follows the one topic and hears its outcome."""
+
+    __tablename__ = "topic_supporter"
+    __table_args__ = (sa.UniqueConstraint("topic_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    from_topic_id: int = Field(foreign_key="topic.id")
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
 class StageRun(SQLModel, table=True):
     """Which Prefect flow run carried a stage of a topic (one per topic and stage)."""
 
@@ -160,6 +212,8 @@ class ParticipantRecord(ParticipantBase, Versioned):
     invited_at: dt.datetime | None = _ts()
     rsvp_due_at: dt.datetime | None = _ts()
     rsvp_at: dt.datetime | None = _ts()
+    # The participant who declined and whom this one replaces (替补).
+    replaces_id: int | None = Field(default=None, foreign_key="participant.id")
 
 
 class Participant(ParticipantRecord, table=True):

@@ -15,7 +15,16 @@ from api.auth import (
     Rater,
 )
 from api.deps import AsOf, Limit, Offset, PageDep, PathId, SessionDep, UnitOfWorkDep, commit
-from models import access, assessment, consultation, prestudy, rectification, stages, subject
+from models import (
+    access,
+    assessment,
+    consultation,
+    prestudy,
+    rectification,
+    screening,
+    stages,
+    subject,
+)
 from models import audit as audit_trail
 from models import report as reports
 from models import topic as topics
@@ -79,6 +88,26 @@ def reject_topic(
     topic_id: PathId, data: topics.Rejection, session: SessionDep, actor: Approver
 ) -> Topic:
     topic = topics.reject(session, topic_id, data, by=actor.id)
+    commit(session, topic)
+    return topic
+
+
+@router.get("/{topic_id}/screening", response_model=screening.ScreeningPublic)
+def read_screening(
+    topic_id: PathId, session: SessionDep, actor: Office
+) -> screening.ScreeningPublic:
+    """The system's screening suggestions (rules hinted, look-alike topics with scores) and
+    the office's decision on them."""
+    return screening.view(session, topic_id)
+
+
+@router.post("/{topic_id}/screening", response_model=topics.TopicPublic)
+def decide_screening(
+    topic_id: PathId, data: screening.ScreeningIn, session: SessionDep, actor: Office
+) -> Topic:
+    """Admit, exclude on a rule or merge into an earlier topic; against the suggestion only
+    with a written justification."""
+    topic = topics.decide_screening(session, topic_id, data, by=actor.id)
     commit(session, topic)
     return topic
 

@@ -178,11 +178,14 @@ ALLOWED: dict[TopicStatus, Callable[[Stage, StageState], bool]] = {
     TopicStatus.DRAFT: lambda st_, ss: (
         st_ is Stage.TOPIC and ss in (StageState.NOT_STARTED, StageState.RUNNING)
     ),
+    TopicStatus.AWAITING_SCREENING: lambda st_, ss: (
+        st_ is Stage.TOPIC and ss in (StageState.RUNNING, StageState.WAITING)
+    ),
     TopicStatus.AWAITING_APPROVAL: lambda st_, ss: (
         st_ is Stage.TOPIC and ss in (StageState.RUNNING, StageState.WAITING)
     ),
-    TopicStatus.SCREENED_OUT: lambda st_, ss: st_ is Stage.TOPIC,
-    TopicStatus.MERGED: lambda st_, ss: st_ is Stage.TOPIC,
+    TopicStatus.SCREENED_OUT: lambda st_, ss: st_ is Stage.TOPIC and ss is StageState.DONE,
+    TopicStatus.MERGED: lambda st_, ss: st_ is Stage.TOPIC and ss is StageState.DONE,
     TopicStatus.REJECTED: lambda st_, ss: st_ is Stage.TOPIC and ss is StageState.WAITING,
     TopicStatus.IN_PROGRESS: lambda st_, ss: st_ is not Stage.TOPIC or ss is StageState.DONE,
     TopicStatus.CLOSED: lambda st_, ss: st_ is Stage.ASSESSMENT and ss is StageState.DONE,
