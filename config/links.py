@@ -18,6 +18,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "topic.rate": ("POST", "/topics/{topic_id}/ratings"),
     "participant.rsvp": ("POST", "/participants/{participant_id}/rsvp"),
     "research.findings": ("POST", "/research-tasks/{task_id}/findings"),
+    "research.summary": ("PUT", "/topics/{topic_id}/research-summary"),
+    "research.review": ("POST", "/topics/{topic_id}/research-summary/review"),
     "report.approve": ("POST", "/reports/{report_id}/approve"),
     "report.return": ("POST", "/reports/{report_id}/return"),
     "report.update": ("PUT", "/reports/{report_id}"),

@@ -36,6 +36,7 @@ from models.tables import (
     Participant,
     RectificationItem,
     Report,
+    ResearchSummary,
     ResearchTask,
     StageRun,
     Suggestion,
@@ -172,14 +173,27 @@ def _replies_owed(session: Session, topic: Topic) -> str | None:
 
 
 def _findings_owed(session: Session, topic: Topic) -> str | None:
+    """不调研不协商: every required task's findings, then the summary, accepted."""
     open_tasks = _count(
         session,
         select(func.count()).where(
             ResearchTask.topic_id == topic.id,
+            ResearchTask.required.is_(True),  # type: ignore[attr-defined]
             ResearchTask.submitted_at.is_(None),  # type: ignore[union-attr]
         ),
     )
-    return "调研成果未全部提交" if open_tasks else None
+    if open_tasks:
+        return "调研成果未全部提交"
+    summary = session.exec(
+        select(ResearchSummary).where(ResearchSummary.topic_id == topic.id)
+    ).first()
+    if summary is None:
+        return "调研报告尚未提交"
+    if summary.returned_at is not None:
+        return f"调研报告已退回修改：{summary.review_note}"
+    if summary.accepted_at is None:
+        return "调研报告待协商办审核"
+    return None
 
 
 def _consensus_owed(session: Session, topic: Topic) -> str | None:
@@ -290,7 +304,7 @@ SPECS: dict[Stage, StageSpec] = {
             waits_for=_findings_owed,
             work="models.prestudy:assign",
             work_name="assign-research",
-            summary="向每位调研责任人布置调研任务及期限（不调研不协商）",
+            summary="向每位调研责任人布置调研任务及期限；必做任务成果齐全、调研报告经协商办审核通过后方可协商（不调研不协商）",
         ),
         StageSpec(
             Stage.SESSION,

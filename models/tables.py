@@ -226,6 +226,9 @@ class ResearchTaskBase(SQLModel):
     title: str = Field(min_length=2, max_length=200)
     method: ResearchMethod = Field(sa_type=enum_type(ResearchMethod), nullable=False)
     owner_id: int = _ref("person.id")
+    # A required task must have its findings in before the summary (不调研不协商); an optional
+    # one (a supplementary questionnaire, say) informs it but does not hold the stage.
+    required: StrictBool = True
 
 
 class ResearchTaskRecord(ResearchTaskBase, Versioned):
@@ -237,6 +240,25 @@ class ResearchTaskRecord(ResearchTaskBase, Versioned):
 
 class ResearchTask(ResearchTaskRecord, table=True):
     __tablename__ = "research_task"
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class ResearchSummaryRecord(Versioned):
+    """调研报告: what the research found, as one account the session starts from; the office
+    accepts it or returns it with a note, and only an accepted one opens the session."""
+
+    topic_id: int = Field(foreign_key="topic.id", unique=True)
+    content: str = Field(sa_type=sa.Text)
+    submitted_by_id: int = Field(foreign_key="person.id")
+    submitted_at: dt.datetime = _ts(nullable=False, default_now=True)
+    accepted_at: dt.datetime | None = _ts()
+    reviewed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    returned_at: dt.datetime | None = _ts()
+    review_note: str | None = Field(default=None, max_length=1000)
+
+
+class ResearchSummary(ResearchSummaryRecord, table=True):
+    __tablename__ = "research_summary"
     id: int | None = Field(default=None, primary_key=True)
 
 
@@ -253,6 +275,8 @@ class SessionRecord(SessionBase, Versioned):
     status: SessionStatus = _enum(SessionStatus, SessionStatus.SCHEDULED)
     consensus_reached: bool = False
     consensus_summary: str | None = Field(default=None, sa_type=sa.Text)
+    # 会议纪要: who spoke, what was said, what was agreed — kept with the round.
+    minutes: str | None = Field(default=None, sa_type=sa.Text)
     concluded_at: dt.datetime | None = _ts()
 
 

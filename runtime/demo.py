@@ -236,6 +236,23 @@ def run_loop(
             "findings": "走访 120 户，78% 支持加装；一楼住户担心采光与噪声，希望获得补偿。",
         },
     )
+    # 不调研不协商: the member writes the research summary; the office returns it once for
+    # what is missing, then accepts the revision.
+    summary = "调研报告：走访 120 户，78% 支持加装电梯；一楼住户担心采光与噪声，希望获得补偿。"
+    as_(member).call("PUT", f"/topics/{tid}/research-summary", {"content": summary})
+    c.post(
+        f"/topics/{tid}/research-summary/review",
+        {"accepted": False, "note": "请补充费用测算和低层住户补偿的意见"},
+    )
+    as_(member).call(
+        "PUT",
+        f"/topics/{tid}/research-summary",
+        {
+            "content": summary
+            + "费用测算：每部约 60 万元，财政补贴 20 万元；低层住户建议按楼层分摊。"
+        },
+    )
+    c.post(f"/topics/{tid}/research-summary/review", {"accepted": True})
 
     meeting = c.post(
         f"/topics/{tid}/sessions",
@@ -278,6 +295,11 @@ def run_loop(
         {
             "consensus_reached": True,
             "summary": "各方同意按楼层分摊费用并落实财政补贴，统一设计方案。",
+            "minutes": (
+                "会议纪要：现场协商于社区议事厅举行，住建局、街道、居民代表、政协委员和规划专家"
+                "参加。居民代表反映老人上下楼困难，一楼住户担心采光与噪声；住建局介绍补贴政策；"
+                "专家建议统一设计方案。各方同意按楼层分摊费用并落实财政补贴。"
+            ),
             "suggestions": [
                 {"content": "落实加装电梯财政补贴并简化并联审批", "opinion_ids": [ids[0], ids[2]]},
                 {

@@ -1,6 +1,7 @@
 """screening decisions (初筛) with their hints and look-alike candidates, the topics' bigram
 index for near-duplicates, the supporters a merged duplicate brings, and who replaces a
-participant who declined
+participant who declined; research tasks required or not, and the research summary the
+office accepts before a session (不调研不协商); the minutes of a consultation meeting
 
 Revision ID: 0013
 Revises: 0010
@@ -69,6 +70,30 @@ def upgrade() -> None:
         batch.create_foreign_key(
             "fk_participant_replaces_id", "participant", ["replaces_id"], ["id"]
         )
+    with op.batch_alter_table("research_task") as batch:
+        batch.add_column(
+            sa.Column("required", sa.Boolean(), nullable=False, server_default=sa.true())
+        )
+    op.create_table(
+        "research_summary",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("submitted_by_id", sa.Integer(), nullable=False),
+        sa.Column("submitted_at", UTCDateTime(), nullable=False),
+        sa.Column("accepted_at", UTCDateTime(), nullable=True),
+        sa.Column("reviewed_by_id", sa.Integer(), nullable=True),
+        sa.Column("returned_at", UTCDateTime(), nullable=True),
+        sa.Column("review_note", sa.String(length=1000), nullable=True),
+        sa.ForeignKeyConstraint(["topic_id"], ["topic.id"]),
+        sa.ForeignKeyConstraint(["submitted_by_id"], ["person.id"]),
+        sa.ForeignKeyConstraint(["reviewed_by_id"], ["person.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("topic_id"),
+    )
+    with op.batch_alter_table("consultation_session") as batch:
+        batch.add_column(sa.Column("minutes", sa.Text(), nullable=True))
     # Topics proposed before the index existed join it, so later proposals find them.
     conn = op.get_bind()
     grams = sa.table("topic_gram", sa.column("topic_id"), sa.column("gram"))
@@ -81,6 +106,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("consultation_session") as batch:
+        batch.drop_column("minutes")
+    op.drop_table("research_summary")
+    with op.batch_alter_table("research_task") as batch:
+        batch.drop_column("required")
     with op.batch_alter_table("participant") as batch:
         batch.drop_constraint("fk_participant_replaces_id", type_="foreignkey")
         batch.drop_column("replaces_id")

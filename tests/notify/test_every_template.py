@@ -18,11 +18,11 @@ from sqlmodel import Session, select
 
 from config.db import engine_for
 from config.links import base_url
-from models import dispatch, followup, rectification, screening
+from models import dispatch, followup, prestudy, rectification, screening
 from models import report as reports
 from models import topic as topics
 from models.enums import DeclineCode, ScreeningRule, Stage
-from models.tables import Notification, Report
+from models.tables import Notification, Report, ResearchTask
 from tasks.notify import deliver_notifications
 from tests.factories import LoopBuilder
 from tests.receivers import HttpReceiver, SmtpReceiver, use_apprise_config, write_apprise_yaml
@@ -61,7 +61,26 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
         loop.prepare(topic, stage)
         loop.run_stage(topic, stage)
         later(14)
-        loop.finish(topic, stage)
+        if stage is Stage.PRESTUDY:  # the summary returned once, then accepted
+            for task in session.exec(select(ResearchTask).where(ResearchTask.topic_id == topic.id)):
+                prestudy.submit_findings(
+                    session, task.id, prestudy.FindingsIn(findings="走访 120 户"), by=c.member.id
+                )
+            prestudy.submit_summary(
+                session,
+                topic.id,
+                prestudy.SummaryIn(content="调研报告：走访 120 户，多数住户支持加装电梯。"),
+                by=c.member.id,
+            )
+            prestudy.review_summary(
+                session,
+                topic.id,
+                prestudy.SummaryReview(accepted=False, note="请补充低层住户的意见"),
+                by=c.admin.id,
+            )
+            loop.accept_summary(topic)
+        else:
+            loop.finish(topic, stage)
         if stage is Stage.TOPIC:
             topics.decide_screening(
                 session,
