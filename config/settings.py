@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # No single side (organizer, departments, residents …) above this share of the accepted
     # participants: the session must not be one side talking to itself.
     max_side_share: float = Field(default=0.5, gt=0, le=1)
+    # An emergency topic (突发/应急) starts at once and must enter the regular loop (its
+    # participants invited) within this many working days.
+    emergency_conversion_working_days: int = Field(default=5, ge=1)
     ack_working_days: int = Field(default=3, ge=1)
     plan_working_days: int = Field(default=5, ge=1)
     rating_working_days: int = Field(default=5, ge=1)
