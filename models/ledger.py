@@ -687,7 +687,8 @@ def decide_batch(
     return decisions
 
 
-def batches(rows: Iterable[RawRow], size: int = BATCH) -> Iterator[list[RawRow]]:
+def batches(rows: Iterable[RawRow], size: int | None = None) -> Iterator[list[RawRow]]:
+    size = size or BATCH
     chunk: list[RawRow] = []
     for row in rows:
         chunk.append(row)

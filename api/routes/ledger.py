@@ -53,7 +53,7 @@ def upload(
     person: Actor,
     file: Annotated[UploadFile, File(description="台账文件（.xlsx 或 .csv，表头见导入模板）")],
     department_id: Annotated[int, Form(ge=1, le=MAX_ID, description="导入的责任单位")],
-    dry_run: Annotated[bool, Form(description="试导入：只检查、不修改；须为 true")] = True,
+    dry_run: Annotated[bool, Query(description="试导入：只检查、不修改；须为 true")] = True,
 ) -> ledger.DryRunPublic:
     """Dry run: every row's decision (新建 / 更新 / 无变化 / 拒绝, with row, column and reason);
     nothing but the import record is written. Apply it with POST /imports/{id}/apply."""

@@ -268,3 +268,20 @@ def test_deciding_a_batch_takes_the_same_queries_for_ten_rows_as_for_five_hundre
 
     few = statements(10)
     assert 0 < few == statements(500)
+
+
+def test_progress_is_counted_batch_by_batch_while_applying(session, loop, monkeypatch):
+    c = case(loop)
+    monkeypatch.setattr(ledger, "BATCH", 2)
+    content = sheet(*(new_row(c, f"P-{i}") for i in range(5)))
+    row, _ = ledger.upload(
+        session,
+        department_id=loop.cast.dept_id,
+        filename="p.csv",
+        content=content,
+        by=loop.cast.officer,
+    )
+    ledger.begin(session, row.id)
+    seen = [(r.rows_done, r.rows_total) for r in ledger.apply_file(session, row.id)]
+    assert seen == [(2, 5), (4, 5), (5, 5)]
+    assert ledger.finish(session, row.id).created == 5
