@@ -28,7 +28,19 @@ def attachment(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
 
 
-ActorBrief = Annotated[Person, Depends(current_person_brief)]
+def _importer(person: Actor) -> Person:
+    ledger.check_import_role(person)
+    return person
+
+
+def _importer_brief(person: Annotated[Person, Depends(current_person_brief)]) -> Person:
+    ledger.check_import_role(person)
+    return person
+
+
+# The office, or a department's officer or head (for his own department: models.ledger).
+Importer = Annotated[Person, Depends(_importer)]
+ImporterBrief = Annotated[Person, Depends(_importer_brief)]
 
 
 @router.get(
@@ -50,7 +62,7 @@ def template(_: Actor) -> Response:
 @router.post("", response_model=ledger.DryRunPublic, status_code=201)
 def upload(
     session: SessionDep,
-    person: Actor,
+    person: Importer,
     file: Annotated[UploadFile, File(description="台账文件（.xlsx 或 .csv，表头见导入模板）")],
     department_id: Annotated[int, Form(ge=1, le=MAX_ID, description="导入的责任单位")],
     dry_run: Annotated[bool, Query(description="试导入：只检查、不修改；须为 true")] = True,
@@ -81,7 +93,7 @@ def upload(
 @router.get("", response_model=ledger.LedgerImportsPublic)
 def list_imports(
     session: SessionDep,
-    person: Actor,
+    person: Importer,
     department_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -103,7 +115,7 @@ def list_imports(
 
 
 @router.get("/{import_id:int}", response_model=ledger.LedgerImportPublic)
-def read_import(import_id: PathId, session: SessionDep, person: Actor) -> LedgerImport:
+def read_import(import_id: PathId, session: SessionDep, person: Importer) -> LedgerImport:
     """Status and progress (rows done / total) while it runs; its counts and refused rows."""
     row = ledger.read_import(session, import_id)
     ledger.check_importer(session, person, row.department_id)
@@ -131,7 +143,7 @@ def _record_run(session: Session, import_id: int, flow_run_id: str) -> LedgerImp
 
 
 @router.post("/{import_id:int}/apply", response_model=ledger.LedgerImportPublic, status_code=202)
-async def apply(import_id: PathId, uow: UnitOfWorkDep, person: ActorBrief) -> LedgerImport:
+async def apply(import_id: PathId, uow: UnitOfWorkDep, person: ImporterBrief) -> LedgerImport:
     """Apply a checked import as a Prefect flow run; watch GET /imports/{id} for its progress.
     The rows are decided again as the case file is then, so the counts may differ from the
     dry run's if items changed meanwhile; nothing is ever deleted."""
