@@ -164,7 +164,7 @@ def _headers(values: Sequence[Any]) -> dict[int, Column]:
     if missing:
         columns = "、".join(f"“{m}”" for m in missing)
         raise Invalid(
-            f"第 1 行（表头）缺少{columns}列；请使用导入模板（GET /imports/template.xlsx）",
+            f"第 1 行（表头）缺少{columns}列；请使用导入模板（台账导入模板.xlsx）",
             field="file",
         )
     return found

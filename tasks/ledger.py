@@ -47,6 +47,6 @@ def finish_ledger_import(import_id: int) -> dict[str, Any]:
 
 @task(name="ledger-import-failed", **retrying())
 def fail_ledger_import(import_id: int, reason: str) -> None:
-    """Say on the import row why it failed, so GET /imports/{id} tells the person."""
+    """Say on the import row why it failed, so the import record tells the person."""
     with session_scope() as session:
         ledger.fail(session, import_id, reason)
