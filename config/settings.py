@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="请求体大小上限（字节）；更大的请求答 413"
     )
+    max_import_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="上传台账（POST /imports）的大小上限（字节）"
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
