@@ -4,8 +4,9 @@ In a real browser against the real stack (a Prefect server and the process that 
 the pages and every deployment): an administrator opens the board, opens a topic, adds
 participants by forms, starts a stage and sees it move, with its Prefect run linked; a stage
 whose gate is not met is refused with its reason on the page; an officer is told who may open
-the board. Over HTTP: the forms call the API's operations (nothing is half-written on a
-refusal) and the topic page still answers when Prefect does not."""
+the board. Over HTTP: every action of the loop is a form calling the API's operation (nothing
+is half-written on a refusal, what was typed is kept) and the topic page still answers when
+Prefect does not."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from sqlmodel import Session, select
 
 from config.db import engine_for, migrate, session_scope
 from config.settings import Settings, get_settings
-from models import accounts
+from models import accounts, assessment
 from models.case import ROLE_NAMES
-from models.enums import ItemStatus, Role, Rsvp, Stage, StageState
+from models.enums import ItemStatus, Role, Rsvp, Stage, StageState, TopicStatus
 from models.tables import Participant, RectificationItem, Topic
 from tests.conftest import ANONYMOUS, _free_port
 from tests.factories import LoopBuilder
@@ -271,3 +272,120 @@ def test_the_forms_call_the_operations_and_the_page_answers_without_prefect(  # 
     assert "协商主体中没有党委政府或职能部门代表" in refused.text
     session.expire_all()
     assert session.get(Topic, topic.id).stage == Stage.TOPIC  # type: ignore[union-attr]
+
+
+def test_every_action_of_the_loop_is_a_form_of_the_topic_page(  # type: ignore[no-untyped-def]
+    client, loop, session: Session, prefect_down: None
+):
+    """Research, a session with its opinions and conclusion, the report, the items and the
+    assessment, each posted as the page's form; the stages run as their flows would."""
+    c = loop.cast
+    topic = loop.advance(loop.topic(title=TOPIC), to=Stage.SUBJECT, start=True)
+    loop.finish(topic, Stage.SUBJECT)
+    session.commit()
+    csrf = _signed_in(client, session, c.admin, "wangmin")
+    address = f"/admin/topics/{topic.id}"
+
+    def post(path: str, **data: Any):  # type: ignore[no-untyped-def]
+        return client.post(
+            f"{address}{path}",
+            data={"csrf_token": csrf, **data},
+            headers=ANONYMOUS,
+            follow_redirects=False,
+        )
+
+    due = (dt.date.today() + dt.timedelta(days=10)).isoformat()
+    task = {"title": "入户走访", "method": "field_visit", "owner_id": str(c.member.id)}
+    missing = post("/research-tasks", **task)
+    assert missing.status_code == 422 and "请填写成果提交日期" in missing.text
+    assert 'value="入户走访"' in missing.text
+    assert post("/research-tasks", **task, due_date=due).status_code == 303
+    loop.run_stage(topic, Stage.PRESTUDY)
+    loop.finish(topic, Stage.PRESTUDY)
+    session.commit()
+
+    starts = (dt.datetime.now() + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    nowhere = post("/sessions", form="on_site", starts_at=starts)
+    assert nowhere.status_code == 422 and "线下协商须填写地点" in nowhere.text
+    assert (
+        post("/sessions", form="on_site", starts_at=starts, place="社区议事厅").status_code == 303
+    )
+    loop.run_stage(topic, Stage.SESSION)
+    session.commit()
+    session.expire_all()
+    from models.tables import ConsultationSession, Opinion, Report, Suggestion
+
+    meeting = session.exec(
+        select(ConsultationSession).where(ConsultationSession.topic_id == topic.id)
+    ).one()
+    resident = session.exec(
+        select(Participant).where(
+            Participant.topic_id == topic.id, Participant.person_id == c.resident.id
+        )
+    ).one()
+    said = post(
+        f"/sessions/{meeting.id}/opinions",
+        participant_id=str(resident.id),
+        content="希望加装电梯给予补贴",
+        consensus="1",
+    )
+    assert said.status_code == 303
+    opinion = session.exec(select(Opinion).where(Opinion.session_id == meeting.id)).one()
+    empty = post(f"/sessions/{meeting.id}/conclude", consensus_reached="1", summary="同意补贴")
+    assert empty.status_code == 422 and "形成共识时须列出至少一条意见建议" in empty.text
+    concluded = client.post(
+        f"{address}/sessions/{meeting.id}/conclude",
+        data={
+            "csrf_token": csrf,
+            "consensus_reached": "1",
+            "summary": "同意补贴",
+            "suggestions": "落实加装电梯补贴\n简化审批流程\n",
+            "opinion_ids": [str(opinion.id)],
+        },
+        headers=ANONYMOUS,
+        follow_redirects=False,
+    )
+    assert concluded.status_code == 303
+    suggestions = session.exec(select(Suggestion).where(Suggestion.topic_id == topic.id)).all()
+    assert [s.content for s in suggestions] == ["落实加装电梯补贴", "简化审批流程"]
+    assert all(s.opinion_ids == [opinion.id] for s in suggestions)
+
+    loop.run_stage(topic, Stage.REPORT)
+    session.commit()
+    edited = post(
+        "/report", title="关于加装电梯的协商成果报告", content="经协商，建议落实补贴并简化审批。"
+    )
+    assert edited.status_code == 303
+    session.expire_all()
+    report = session.exec(select(Report).where(Report.topic_id == topic.id)).one()
+    assert report.title == "关于加装电梯的协商成果报告"
+    loop.finish(topic, Stage.REPORT)
+    session.commit()
+
+    deadline = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+    for s in suggestions:
+        made = post(
+            "/items",
+            suggestion_id=str(s.id),
+            title=s.content,
+            lead_department_id=str(c.dept_id),
+            officer_id=str(c.officer.id),
+            deadline=deadline,
+        )
+        assert made.status_code == 303, made.text
+    for stage in (Stage.TRANSFER, Stage.IMPLEMENTATION):
+        loop.run_stage(topic, stage)
+        loop.finish(topic, stage)
+    loop.run_stage(topic, Stage.ASSESSMENT)
+    session.commit()
+    unrated = post("/assessment", summary="两项整改均已完成，群众满意", public="1")
+    assert unrated.status_code == 409 and "尚无任何满意度评价，不能办结评估" in unrated.text
+    assessment.rate(session, topic.id, assessment.RatingIn(score=5), by=c.resident.id)
+    session.commit()
+    closed = post("/assessment", summary="两项整改均已完成，群众满意", public="1")
+    assert closed.status_code == 303
+    session.expire_all()
+    assert session.get(Topic, topic.id).status == TopicStatus.CLOSED  # type: ignore[union-attr]
+    shown = client.get(address, headers=ANONYMOUS)
+    assert shown.status_code == 200 and "两项整改均已完成，群众满意" in shown.text
+    assert shown.text.count("state-done") == 8
