@@ -151,6 +151,8 @@ def test_an_administrator_runs_a_topic_from_the_board(page, case, server):  # ty
     page.goto("/admin?stage=subject")
     line = page.locator(".board-topic").filter(has_text=TOPIC)
     assert "回复协商邀请（2 项）" in line.locator(".waiting").inner_text()
+    page.goto("/admin")
+    screenshot(page, "admin-board")
 
 
 def server_ui(server: Server) -> str:
