@@ -22,7 +22,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "research.review": ("POST", "/topics/{topic_id}/research-summary/review"),
     "report.approve": ("POST", "/reports/{report_id}/approve"),
     "report.return": ("POST", "/reports/{report_id}/return"),
-    "report.update": ("PUT", "/reports/{report_id}"),
+    # The office edits a report on its topic's page (this address takes it there).
+    "report.update": ("GET", "/admin/reports/{report_id}"),
     "item.acknowledge": ("POST", "/items/{item_id}/acknowledge"),
     "item.decline": ("POST", "/items/{item_id}/decline"),
     "item.reassign": ("POST", "/items/{item_id}/reassign"),
@@ -33,8 +34,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "item.extend": ("POST", "/items/{item_id}/extend"),
     "item.recheck": ("POST", "/items/{item_id}/recheck"),
     "plan.review": ("POST", "/plans/{plan_id}/review"),
-    "topic.participants": ("POST", "/topics/{topic_id}/participants"),
-    "topic.items": ("POST", "/topics/{topic_id}/items"),
+    "topic.participants": ("GET", "/admin/topics/{topic_id}"),
+    "topic.items": ("GET", "/admin/topics/{topic_id}"),
     # Where a person reads a record when a message asks for no action on it.
     "topic.view": ("GET", "/topics/{topic_id}"),
     "item.view": ("GET", "/items/{item_id}"),
