@@ -92,6 +92,7 @@ ADOPTION_LABELS = {
 }
 TOPIC_STATUS_LABELS = {
     TopicStatus.DRAFT: "待筛选",
+    TopicStatus.AWAITING_SCREENING: "待确认初筛",
     TopicStatus.AWAITING_APPROVAL: "待审定",
     TopicStatus.IN_PROGRESS: "推进中",
     **CLOSED_STATUSES,

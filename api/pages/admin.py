@@ -28,8 +28,17 @@ from api.launcher import UnitOfWork
 from api.pages.render import PageRoute, flash, page, require
 from api.pages.routes import PageNumber, Reader
 from config.settings import get_settings
-from models import assessment, board, consultation, prestudy, rectification, subject
+from models import (
+    assessment,
+    board,
+    consultation,
+    prestudy,
+    rectification,
+    screening,
+    subject,
+)
 from models import report as reports
+from models import topic as topics
 from models.access import Can
 from models.base import utcnow
 from models.case import get
@@ -80,6 +89,11 @@ LABELS = {
     "lead_department_id": "牵头单位",
     "officer_id": "责任人",
     "deadline": "整改期限",
+    "decision": "初筛决定",
+    "rule": "不予协商的依据",
+    "merge_into_id": "并入的议题",
+    "justification": "理由",
+    "minutes": "会议纪要",
 }
 
 
@@ -105,9 +119,16 @@ def board_page(
     return page(request, "admin_board.html", person=person, title="议题总览", board=found)
 
 
-def _read(uow: UnitOfWork, topic_id: int) -> board.TopicBoard:
+def _read(
+    uow: UnitOfWork, topic_id: int
+) -> tuple[board.TopicBoard, screening.ScreeningPublic | None]:
     with uow() as session:
-        return board.topic_board(session, topic_id)
+        found = board.topic_board(session, topic_id)
+        try:
+            screened = screening.view(session, topic_id)
+        except DomainError:  # not screened yet
+            screened = None
+        return found, screened
 
 
 async def _runs(uow: UnitOfWork, topic_id: int) -> tuple[list[launcher.FlowRunPublic], str | None]:
@@ -133,7 +154,7 @@ async def _render(
     errors: Mapping[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    view = await anyio.to_thread.run_sync(_read, uow, topic_id)
+    view, screened = await anyio.to_thread.run_sync(_read, uow, topic_id)
     runs, runs_error = await _runs(uow, topic_id)
     by_id = {run.id: run for run in runs}
     return page(
@@ -143,6 +164,13 @@ async def _render(
         status_code=status_code,
         title=view.title,
         topic=view,
+        screening=screened,
+        rule_choices=list(screening.rule_choices()),
+        rule_labels=dict(screening.rule_choices()),
+        merge_choices=[
+            (str(c["topic_id"]), f"{c['title']}（{c['topic_id']}，相似度 {c['score']:.0%}）")
+            for c in (screened.candidates if screened else [])
+        ],
         runs=by_id,
         all_runs=runs,
         runs_error=runs_error,
@@ -321,6 +349,49 @@ async def start_stage(
     return response
 
 
+@router.post(TOPIC_PAGE + "/screening")
+async def decide_screening(
+    request: Request,
+    person: Reader,
+    uow: UnitOfWorkDep,
+    topic_id: PathId,
+    decision: Text = "",
+    rule: Text = "",
+    merge_into_id: Text = "",
+    justification: Text = "",
+) -> Response:
+    """初筛: admit, exclude on a rule or merge into an earlier topic (against the system's
+    suggestion only with a justification)."""
+    done = {
+        "admit": "已予以受理，议题已报请审定。",
+        "exclude": "已决定不予协商，提出人将收到说明。",
+        "merge": "已并入更早提出的议题，提出人已列为该议题的提议人。",
+    }
+    return await _act(
+        request,
+        uow,
+        person,
+        topic_id,
+        form="screening",
+        values={
+            "decision": decision,
+            "rule": rule,
+            "merge_into_id": merge_into_id,
+            "justification": justification,
+        },
+        read=lambda: screening.ScreeningIn.model_validate(
+            {
+                "decision": decision or None,
+                "rule": rule or None,
+                "merge_into_id": _id(merge_into_id) if merge_into_id.strip() else None,
+                "justification": justification,
+            }
+        ),
+        run=lambda s, data: topics.decide_screening(s, topic_id, data, by=person.id),
+        done=done.get(decision, "已记录初筛决定。"),
+    )
+
+
 @router.post(TOPIC_PAGE + "/participants")
 async def add_participant(
     request: Request,
@@ -468,10 +539,12 @@ async def conclude_session(
     summary: Text = "",
     suggestions: Text = "",
     consensus_reached: Text = "",
+    minutes: Text = "",
     opinion_ids: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """Close the round: consensus or not, its summary, and the suggestions it produced (one a
-    line), each pointing back to the opinions ticked."""
+    """Close the round: consensus or not, its summary, its minutes (a meeting's are
+    required), and the suggestions it produced (one a line), each pointing back to the
+    opinions ticked."""
     sources = [_id(i) for i in opinion_ids or []]
     lines = [line.strip() for line in suggestions.splitlines() if line.strip()]
 
@@ -489,12 +562,14 @@ async def conclude_session(
             "summary": summary,
             "suggestions": suggestions,
             "consensus_reached": consensus_reached,
+            "minutes": minutes,
             "opinion_ids": {str(i) for i in sources},
         },
         read=lambda: consultation.Conclusion.model_validate(
             {
                 "consensus_reached": bool(consensus_reached),
                 "summary": summary,
+                "minutes": minutes or None,
                 "suggestions": [{"content": c, "opinion_ids": sources} for c in lines],
             }
         ),

@@ -335,12 +335,21 @@ def test_every_action_of_the_loop_is_a_form_of_the_topic_page(  # type: ignore[n
     opinion = session.exec(select(Opinion).where(Opinion.session_id == meeting.id)).one()
     empty = post(f"/sessions/{meeting.id}/conclude", consensus_reached="1", summary="同意补贴")
     assert empty.status_code == 422 and "形成共识时须列出至少一条意见建议" in empty.text
+    unminuted = post(
+        f"/sessions/{meeting.id}/conclude",
+        consensus_reached="1",
+        summary="同意补贴",
+        suggestions="落实加装电梯补贴",
+        opinion_ids=[str(opinion.id)],
+    )
+    assert unminuted.status_code == 422 and "现场协商结束时须填写会议纪要" in unminuted.text
     concluded = client.post(
         f"{address}/sessions/{meeting.id}/conclude",
         data={
             "csrf_token": csrf,
             "consensus_reached": "1",
             "summary": "同意补贴",
+            "minutes": "会议纪要：居民代表、住建局参加，同意落实补贴并简化审批。",
             "suggestions": "落实加装电梯补贴\n简化审批流程\n",
             "opinion_ids": [str(opinion.id)],
         },
@@ -391,3 +400,36 @@ def test_every_action_of_the_loop_is_a_form_of_the_topic_page(  # type: ignore[n
     shown = client.get(address, headers=ANONYMOUS)
     assert shown.status_code == 200 and "两项整改均已完成，群众满意" in shown.text
     assert shown.text.count("state-done") == 8
+
+
+def test_the_office_confirms_the_screening_on_the_topic_page(  # type: ignore[no-untyped-def]
+    client, loop, session: Session, prefect_down: None
+):
+    """初筛 by form: the hints shown with why, an admission against them refused without a
+    justification (what was typed kept), the exclusion on the hinted rule taken."""
+    topic = loop.topic(title="邻里宅基地纠纷", description="一方已向区法院起诉")
+    loop.run_stage(topic, Stage.TOPIC)
+    session.commit()
+    csrf = _signed_in(client, session, loop.cast.admin, "wangmin")
+    address = f"/admin/topics/{topic.id}"
+    shown = client.get(address, headers=ANONYMOUS)
+    assert shown.status_code == 200 and "确认初筛" in shown.text
+    assert "可能属于“涉法涉诉不协商”" in shown.text and "“起诉”" in shown.text
+
+    def post(**data: str):  # type: ignore[no-untyped-def]
+        return client.post(
+            f"{address}/screening",
+            data={"csrf_token": csrf, **data},
+            headers=ANONYMOUS,
+            follow_redirects=False,
+        )
+
+    unjustified = post(decision="admit", justification="")
+    assert unjustified.status_code == 422 and "写明理由" in unjustified.text
+    assert 'value="admit" selected' in unjustified.text
+    excluded = post(decision="exclude", rule="litigation")
+    assert excluded.status_code == 303, excluded.text
+    session.expire_all()
+    assert session.get(Topic, topic.id).status == TopicStatus.SCREENED_OUT  # type: ignore[union-attr]
+    after = client.get(address, headers=ANONYMOUS)
+    assert "协商办已决定：不予协商（涉法涉诉不协商）" in after.text
