@@ -132,6 +132,8 @@ def load_wrk(url: str, headers: dict[str, str], clients: int, seconds: float) ->
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _seconds(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _seconds(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    if rps == 0:  # not one answer within the window: the latency is at least the window
+        p50 = p99 = seconds
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     return {
@@ -413,6 +415,7 @@ def main() -> None:
         },
         "items": SIZES[args.size],
         "rows": made.counts,
+        "seed_seconds": round(made.seconds, 1),
         "client": load.__name__.removeprefix("load_"),
         "clients": args.clients,
         "runs": args.runs,
