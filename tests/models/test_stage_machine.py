@@ -26,12 +26,22 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from config.db import engine_for
-from models import assessment, consultation, kpis, prestudy, rectification, stages, subject
+from models import (
+    assessment,
+    consultation,
+    evidence,
+    kpis,
+    prestudy,
+    rectification,
+    stages,
+    subject,
+)
 from models import report as reports
 from models import topic as topics
 from models.enums import (
     STAGE_ORDER,
     DeclineCode,
+    ItemStatus,
     ParticipantRole,
     ResearchMethod,
     SessionForm,
@@ -51,7 +61,7 @@ from models.tables import (
     Suggestion,
     Topic,
 )
-from tests.factories import Cast, LoopBuilder
+from tests.factories import Cast, LoopBuilder, tiny_png
 
 TODAY = dt.date.today()
 
@@ -120,6 +130,11 @@ def report_progress(s: Session, item_id: int, actor: int, percent: int) -> None:
 
 
 def complete(s: Session, item_id: int, actor: int, solved: bool) -> None:
+    item = s.get(RectificationItem, item_id)
+    if item is not None and item.status == ItemStatus.IN_PROGRESS:  # 办结 needs its evidence
+        evidence.store(
+            s, item_id, filename="照片.png", data=tiny_png(item_id), progress_id=None, by=actor
+        )
     data = rectification.CompletionIn(summary="已完成", solved=solved)
     rectification.complete(s, item_id, data, by=actor)
 
