@@ -4,6 +4,7 @@ is read into memory, so one oversized request cannot exhaust the process."""
 from __future__ import annotations
 
 import json
+import re
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,21 @@ def _refusal(limit: int) -> bytes:
     return json.dumps({"detail": text}, ensure_ascii=False).encode()
 
 
+# An evidence upload (POST /items/{id}/evidence) may carry a file up to its own limit, plus the
+# multipart envelope; models/evidence.py refuses a larger file with the limits named.
+_UPLOAD = re.compile(r"^/items/\d+/evidence$")
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+def body_limit(path: str) -> int:
+    s = get_settings()
+    if _UPLOAD.match(path):
+        return max(s.max_body_bytes, s.evidence_max_bytes + MULTIPART_ALLOWANCE)
+    if path == "/imports":  # an uploaded 台账 of 10,000 rows is larger than any JSON body
+        return max(s.max_body_bytes, s.max_import_bytes)
+    return s.max_body_bytes
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -24,11 +40,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        settings = get_settings()
-        # An uploaded 台账 of 10,000 rows is larger than any JSON body the API takes.
-        limit = (
-            settings.max_import_bytes if scope["path"] == "/imports" else settings.max_body_bytes
-        )
+        limit = body_limit(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_refusal(send, limit)

@@ -6,13 +6,15 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Secrets copied from examples and tutorials: never accepted outside development.
+# The evidence file types the content sniffer (models/evidence.py) recognises.
+EVIDENCE_KINDS = ("jpg", "png", "pdf", "docx", "xlsx")
 WEAK_SECRETS = {"changeme", "changethis", "secret", "secret_key", "your-secret-key", "xieshang"}
 
 
@@ -105,6 +107,17 @@ class Settings(BaseSettings):
     arbitration_working_days: int = Field(
         default=1, ge=1, description="协商办裁定反复退回事项的期限（工作日）"
     )
+    extension_working_days: int = Field(
+        default=2, ge=1, description="协商办审批延期申请的期限（工作日）"
+    )
+    # Evidence files (佐证材料): stored under the data directory, never in the database.
+    evidence_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="单个佐证材料文件的大小上限（字节）"
+    )
+    evidence_types: Annotated[list[str], NoDecode] = Field(
+        default=["jpg", "png", "pdf", "docx", "xlsx"],
+        description="允许上传的佐证材料类型（按文件内容识别），逗号分隔：jpg,png,pdf,docx,xlsx",
+    )
     recheck_days: int = Field(default=30, ge=1)
     # Runs that may fail a message before it is flagged for an administrator; later runs keep
     # retrying it (hourly) until it is delivered or an administrator gives up on it.
@@ -129,6 +142,23 @@ class Settings(BaseSettings):
     @property
     def development(self) -> bool:
         return self.environment == "development"
+
+    @field_validator("evidence_types", mode="before")
+    @classmethod
+    def _type_list(cls, value: Any) -> Any:
+        """XS_EVIDENCE_TYPES=jpg,pdf: a comma-separated list; only types the sniffer knows."""
+        if isinstance(value, str):
+            value = [v for v in (part.strip().lower() for part in value.split(",")) if v]
+        unknown = sorted(set(value) - set(EVIDENCE_KINDS))
+        if unknown:
+            raise ValueError(
+                f"不支持的佐证材料类型：{'、'.join(unknown)}（可选 {','.join(EVIDENCE_KINDS)}）"
+            )
+        return value
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
 
     @field_validator("data_dir")
     @classmethod

@@ -53,6 +53,8 @@ class Can(StrEnum):
     READ_CALENDAR = "read_calendar"
     READ_BULLETINS = "read_bulletins"  # 月通报、季评估（各单位工作人员）
     HANDLE_NOTIFICATIONS = "handle_notifications"  # 未送达通知：查看、重发、放弃
+    DECIDE_EXTENSION = "decide_extension"  # 审批延期申请
+    READ_EVIDENCE = "read_evidence"  # 下载佐证材料（本单位事项、协商办、审定人）
 
 
 POLICY: dict[Can, frozenset[Role]] = {
@@ -70,6 +72,8 @@ POLICY: dict[Can, frozenset[Role]] = {
     Can.READ_CALENDAR: EVERYONE,
     Can.READ_BULLETINS: STAFF,
     Can.HANDLE_NOTIFICATIONS: frozenset({ADMIN}),
+    Can.DECIDE_EXTENSION: frozenset({ADMIN, APPROVER}),
+    Can.READ_EVIDENCE: frozenset({ADMIN, APPROVER}) | DEPARTMENT_ROLES,
 }
 ACTION_LABELS: dict[Can, str] = {
     Can.PROPOSE: "提出议题",
@@ -86,6 +90,8 @@ ACTION_LABELS: dict[Can, str] = {
     Can.READ_CALENDAR: "查看工作日历",
     Can.READ_BULLETINS: "查看通报",
     Can.HANDLE_NOTIFICATIONS: "处理未送达通知",
+    Can.DECIDE_EXTENSION: "审批延期申请",
+    Can.READ_EVIDENCE: "下载佐证材料",
 }
 
 

@@ -73,6 +73,8 @@ BULLETIN_KEYS = [
     "items_overdue",
     "completion_rate",
     "on_time_rate",
+    "on_time_rate_original",
+    "extensions_approved",
     "problem_solved_rate",
     "long_term_mechanism_rate",
     "response_rate",

@@ -52,6 +52,8 @@ ENTITY_LABELS: dict[str, str] = {
     "Report": "协商成果报告",
     "RectificationItem": "整改事项",
     "Plan": "整改方案",
+    "ItemExtension": "延期申请",
+    "EvidenceFile": "佐证材料",
 }
 
 

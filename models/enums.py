@@ -175,6 +175,21 @@ DECLINE_CODE_LABELS = {
 }
 
 
+class ExtensionDecision(StrEnum):
+    """Where a request for more time (延期申请) stands in the extension ledger."""
+
+    PENDING = "pending"  # 待审批
+    APPROVED = "approved"  # 已批准
+    REFUSED = "refused"  # 不予批准
+
+
+EXTENSION_DECISION_LABELS = {
+    ExtensionDecision.PENDING: "待审批",
+    ExtensionDecision.APPROVED: "已批准",
+    ExtensionDecision.REFUSED: "不予批准",
+}
+
+
 class PlanStatus(StrEnum):
     SUBMITTED = "submitted"
     APPROVED = "approved"
@@ -203,6 +218,7 @@ class Obligation(StrEnum):
     ARBITRATION = "arbitration"  # 协商办裁定反复退回的事项
     SCREENING = "screening"  # 协商办确认初筛提示（排除或合并）
     EMERGENCY_CONVERSION = "emergency_conversion"  # 应急议题限期转入常规协商流程
+    EXTENSION = "extension"  # 协商办审批责任单位的延期申请
 
 
 class FollowUpStep(StrEnum):

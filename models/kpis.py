@@ -16,6 +16,11 @@ item conditions, for a window:
 * *overdue* (逾期未办结): deadline before the end and not completed before the end.
 * *on-time base*: completed or overdue. An open item past its deadline is not on time, so
   it weighs on the on-time rate before it is completed (DOMAIN.md, ranking rules).
+* *on time against the original deadline* (按原定期限): the same two counts with the deadline the
+  item was transferred with (`original_deadline`, never moved by an extension) instead of the
+  current one, so an extension cannot turn a late item into an on-time one unnoticed.
+* *extensions approved* (获批延期): ledger lines (item_extension) approved in the window that
+  moved a counted item's deadline later, the office's direct changes included.
 * transferred / re-checked / rated: the event happened in the window.
 * *bounces* (退回次数): returns (退单, item_bounce rows) made in the window, counted for the
   department that returned the item — not the item's lead department, which after a
@@ -51,8 +56,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models.enums import Adoption, ItemStatus
-from models.tables import ItemBounce, Rating, RectificationItem, Suggestion
+from models.enums import Adoption, ExtensionDecision, ItemStatus
+from models.tables import ItemBounce, ItemExtension, Rating, RectificationItem, Suggestion
 
 # --- windows -------------------------------------------------------------------------------
 
@@ -111,6 +116,8 @@ class Count:
     source: Source
     condition: Condition
     parts: tuple[str, ...] = ()  # a derived count: the sum of these
+    # What a matching item adds to the count (None: 1), e.g. how many extensions it was granted.
+    value: Callable[[Window], Any] | None = None
 
 
 _it = RectificationItem
@@ -129,6 +136,35 @@ def _overdue(w: Window) -> ColumnElement[bool]:
         w.before_end(_it.transferred_at),
         w.before_end(_it.deadline),
         or_(_it.completed_at.is_(None), _it.completed_at >= w.end),  # type: ignore[arg-type, operator, union-attr]
+    )
+
+
+def _original_deadline() -> Any:
+    """The deadline the item was transferred with (rows from before the column: the current)."""
+    return func.coalesce(_it.original_deadline, _it.deadline)
+
+
+def _overdue_original(w: Window) -> ColumnElement[bool]:
+    return and_(
+        w.before_end(_it.transferred_at),
+        w.before_end(_original_deadline()),
+        or_(_it.completed_at.is_(None), _it.completed_at >= w.end),  # type: ignore[arg-type, operator, union-attr]
+    )
+
+
+def _extensions_approved(w: Window) -> Any:
+    """How many ledger lines approved in the window moved this item's deadline later."""
+    ext = ItemExtension
+    return (
+        select(func.count(ext.id))  # type: ignore[arg-type]
+        .where(
+            ext.item_id == _it.id,  # type: ignore[arg-type]
+            ext.decision == ExtensionDecision.APPROVED,  # type: ignore[arg-type]
+            ext.requested_deadline > ext.old_deadline,  # type: ignore[arg-type, operator]
+            w.contains(ext.decided_at),
+        )
+        .correlate(_it)
+        .scalar_subquery()
     )
 
 
@@ -166,6 +202,12 @@ COUNTS: dict[str, Count] = {
             lambda w: and_(_completed(w), _it.completed_at <= _it.deadline),  # type: ignore[arg-type, operator]
         ),
         Count(
+            "items_on_time_original",
+            "按原定期限办结",
+            Source.ITEM,
+            lambda w: and_(_completed(w), _it.completed_at <= _original_deadline()),  # type: ignore[arg-type, operator]
+        ),
+        Count(
             "items_solved",
             "已解决",
             Source.ITEM,
@@ -183,6 +225,19 @@ COUNTS: dict[str, Count] = {
             "已办结及逾期未办结",
             Source.ITEM,
             lambda w: or_(_completed(w), _overdue(w)),
+        ),
+        Count(
+            "items_on_time_base_original",
+            "已办结及超过原定期限未办结",
+            Source.ITEM,
+            lambda w: or_(_completed(w), _overdue_original(w)),
+        ),
+        Count(
+            "extensions_approved",
+            "获批延期次数",
+            Source.ITEM,
+            _counted,
+            value=_extensions_approved,
         ),
         Count("items_transferred", "已转交", Source.ITEM, _transferred),
         Count(
@@ -292,6 +347,13 @@ KPIS: dict[str, Kpi] = {
     for k in (
         Kpi("completion_rate", "整改完成率", "完成率", "items_completed", "items_due", 0.8),
         Kpi("on_time_rate", "按时完成率", "按时率", "items_on_time", "items_on_time_base"),
+        Kpi(
+            "on_time_rate_original",
+            "按原定期限完成率",
+            "原期限按时率",
+            "items_on_time_original",
+            "items_on_time_base_original",
+        ),
         Kpi("problem_solved_rate", "问题解决率", "解决率", "items_solved", "items_due", 0.9),
         Kpi(
             "adoption_rate",
@@ -376,8 +438,13 @@ def fraction(key: str, counts: Mapping[str, Any]) -> Fraction:
 # --- aggregate queries ---------------------------------------------------------------------
 
 
-def _sum(cond: ColumnElement[bool], key: str) -> Any:
-    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0).label(key)
+def _sum(cond: ColumnElement[bool], key: str, value: Any = 1) -> Any:
+    return func.coalesce(func.sum(case((cond, value), else_=0)), 0).label(key)
+
+
+def _value(key: str, window: Window) -> Any:
+    value = COUNTS[key].value
+    return 1 if value is None else value(window)
 
 
 def zero() -> dict[str, Any]:
@@ -391,7 +458,7 @@ def item_counts(
     """One aggregate query over the window's items, by `group` (None: one total row)."""
     conds = {k: COUNTS[k].condition(window) for k in ITEM_KEYS}
     anything = or_(conds["items"], conds["items_transferred"], conds["items_rechecked"])
-    cols = [_sum(conds[k], k) for k in ITEM_KEYS]
+    cols = [_sum(conds[k], k, _value(k, window)) for k in ITEM_KEYS]
     stmt = select(*([group] if group is not None else []), *cols).where(
         _it.status != ItemStatus.DECLINED, anything, *where
     )

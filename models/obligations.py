@@ -16,6 +16,7 @@ from sqlalchemy import and_, exists, or_
 
 from config.links import action
 from models.enums import (
+    ExtensionDecision,
     FollowUpStep,
     ItemStatus,
     Obligation,
@@ -28,6 +29,7 @@ from models.enums import (
 )
 from models.tables import (
     FollowUp,
+    ItemExtension,
     Participant,
     Plan,
     Rating,
@@ -237,6 +239,20 @@ SPECS: dict[Obligation, ObligationSpec] = {
                 RectificationItem.arbitrated_at.is_not(None),  # type: ignore[union-attr]
             ),
             item=True,
+        ),
+        ObligationSpec(
+            Obligation.EXTENSION,
+            "审批延期申请",
+            ((FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
+            f"请在协商平台审批（{action('extension.approve', extension_id='{subject_id}')} 或 "
+            f"{action('extension.refuse', extension_id='{subject_id}')}），"
+            "期限届满前未批准的，仍按原整改期限考核",
+            "approval_reminder",
+            owner_role=Role.ADMINISTRATOR,
+            fulfilled=lambda: exists().where(
+                ItemExtension.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                ItemExtension.decision != ExtensionDecision.PENDING,  # type: ignore[arg-type]
+            ),
         ),
         ObligationSpec(
             Obligation.RATING,

@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import Field, StrictBool, computed_field
 from sqlmodel import Session, select
 
+from config.links import action
 from config.settings import get_settings
 from models import action_links
 from models.base import Body, Id, Page, utcnow
@@ -31,6 +32,7 @@ from models.enums import (
     DECLINE_CODE_LABELS,
     Adoption,
     DeclineCode,
+    ExtensionDecision,
     ItemStatus,
     Obligation,
     PlanStatus,
@@ -42,9 +44,11 @@ from models.stages import ensure_in_stage, ensure_open, ensure_preparing, settle
 from models.tables import (
     LEVEL_LABELS,
     Department,
+    EvidenceFile,
     ItemBase,
     ItemBounce,
     ItemBounceRecord,
+    ItemExtension,
     ItemRecord,
     Person,
     Plan,
@@ -181,10 +185,18 @@ class ProgressListPublic(Page[ProgressPublic]):
 
 
 class CompletionIn(Body):
+    """Request body: 办结. Needs at least one evidence file uploaded to the item first
+    (the item.evidence action); a standing rule (长效机制) is named by its document."""
+
     summary: str = Field(min_length=2, max_length=5000)
     evidence_ref: str | None = Field(default=None, max_length=500)
     solved: StrictBool = True
     long_term_mechanism: StrictBool = False
+    long_term_mechanism_ref: str | None = Field(
+        default=None,
+        max_length=200,
+        description="长效机制的文件名称或文号（如“某政办发〔2026〕12号”），形成长效机制时必填",
+    )
 
 
 class RecheckIn(Body):
@@ -263,6 +275,8 @@ def _send_for_acknowledgement(
     ack_due = working_days_after(session, now, get_settings().ack_working_days)
     item.status = ItemStatus.TRANSFERRED
     item.transferred_at = now
+    if item.original_deadline is None:  # the first transfer fixes it; nothing changes it later
+        item.original_deadline = item.deadline
     item.ack_due_at = ack_due.at
     item.decline_reason = None
     officer = get(session, Person, item.officer_id)
@@ -537,6 +551,21 @@ def _hand_over(
         why = f"原牵头单位{old_dept}退回" + (f"（{reason}）" if reason else "")
         lead = department_name(session, item.lead_department_id)
         how = f"裁定由{lead}牵头" if arbitration else f"改派至{lead}"
+        now = utcnow()
+        session.add(  # the office's own change of the deadline: a ledger line like any other
+            ItemExtension(
+                item_id=item_id,
+                old_deadline=old_deadline,
+                requested_deadline=item.deadline,
+                reason=f"{why}，{how}并重新确定整改期限",
+                requested_by_id=admin.id,  # type: ignore[arg-type]
+                requested_at=now,
+                decision=ExtensionDecision.APPROVED,
+                decided_by_id=admin.id,
+                decided_at=now,
+                direct=True,
+            )
+        )
         tell_deadline_changed(
             session,
             obligation=Obligation.ITEM_DEADLINE,
@@ -709,12 +738,28 @@ def complete(
     person = _ensure_officer(session, item, by, "办结")
     if item.status != ItemStatus.IN_PROGRESS:
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，须有整改方案后方可办结")
+    if data.long_term_mechanism and not data.long_term_mechanism_ref:
+        raise Invalid(
+            "形成长效机制的，须填写该制度的文件名称或文号", field="long_term_mechanism_ref"
+        )
+    if data.long_term_mechanism_ref and not data.long_term_mechanism:
+        raise Invalid("未勾选形成长效机制时不填长效机制文号", field="long_term_mechanism_ref")
+    evidence = list(session.exec(select(EvidenceFile).where(EvidenceFile.item_id == item_id)))
+    if not evidence:
+        raise Conflict(
+            "办结须至少上传一份佐证材料（照片、PDF、Word 或 Excel），"
+            f"请先上传（{action('item.evidence', item_id=item_id)}）再申请办结"
+        )
     now = utcnow()
     item.status = ItemStatus.COMPLETED
     item.completed_at = now
     item.completion_summary = data.summary
     item.solved = data.solved
     item.long_term_mechanism = data.long_term_mechanism
+    item.long_term_mechanism_ref = data.long_term_mechanism_ref
+    for file in evidence:  # what no progress report carries proves the completion
+        if file.progress_id is None:
+            file.completion = True
     recheck = end_of_day(local_today(now) + dt.timedelta(days=get_settings().recheck_days))
     item.recheck_due_at = recheck
     if data.evidence_ref:
@@ -738,25 +783,44 @@ def complete(
         deadline=recheck,
         now=now,
     )
-    audit(session, action="item_completed", topic_id=topic.id, actor=person, item_id=item_id)
+    audit(
+        session,
+        action="item_completed",
+        topic_id=topic.id,
+        actor=person,
+        item_id=item_id,
+        evidence=[f.sha256 for f in evidence],
+        long_term_mechanism_ref=data.long_term_mechanism_ref,
+    )
     settle(session, topic)
     return item
 
 
-def extend(session: Session, item_id: int, data: ExtendIn, *, by: int | None) -> RectificationItem:
-    """动态调整: a new deadline; the old ladder closes, a new one follows the new date."""
-    item = get(session, RectificationItem, item_id, for_update=True)
-    topic = get(session, Topic, item.topic_id, for_update=True)
-    ensure_open(topic, "调整整改期限")
-    admin = get(session, Person, by)
-    require_role(admin, Role.ADMINISTRATOR, Role.APPROVER, action="调整整改期限")
-    if item.status == ItemStatus.COMPLETED:
-        raise Conflict("事项已办结，不能调整期限")
-    if data.deadline <= local_today(utcnow()):
+def new_deadline_for(item: RectificationItem, day: dt.date) -> dt.datetime:
+    """The end of `day` as an item deadline: later than today and than the current one (422)."""
+    if day <= local_today(utcnow()):
         raise Invalid("新期限须晚于今天", field="deadline")
-    new_deadline = end_of_day(data.deadline)
+    new_deadline = end_of_day(day)
     if new_deadline <= item.deadline:
-        raise Invalid("新期限须晚于原期限", field="deadline")
+        raise Invalid(
+            f"新期限须晚于当前整改期限（{format_local(item.deadline)}）", field="deadline"
+        )
+    return new_deadline
+
+
+def move_deadline(
+    session: Session,
+    item: RectificationItem,
+    topic: Topic,
+    new_deadline: dt.datetime,
+    *,
+    actor: Person,
+    reason: str,
+    extension_id: int | None,
+) -> None:
+    """动态调整, the one place an approved extension moves an item deadline: the old ladder
+    closes, a new one follows the new date, and whoever owes it hears why."""
+    item_id: int = item.id  # type: ignore[assignment]
     old = item.deadline
     item.deadline = new_deadline
     if item.plan_due_at is not None:  # its ladder is running: replace it
@@ -783,16 +847,60 @@ def extend(session: Session, item_id: int, data: ExtendIn, *, by: int | None) ->
         owed_by_id=item.officer_id,
         old=old,
         new=new_deadline,
-        reason=f"{admin.name}（{ROLE_NAMES[admin.role]}）批准延期：{data.reason}",
+        reason=f"{actor.name}（{ROLE_NAMES[actor.role]}）批准延期：{reason}",
     )
     audit(
         session,
         action="item_extended",
         topic_id=topic.id,
-        actor=admin,
+        actor=actor,
+        item_id=item_id,
+        extension_id=extension_id,
         old=old,
         new=new_deadline,
+        reason=reason,
+    )
+
+
+def pending_extension(session: Session, item_id: int) -> ItemExtension | None:
+    return session.exec(
+        select(ItemExtension).where(
+            ItemExtension.item_id == item_id,
+            ItemExtension.decision == ExtensionDecision.PENDING,
+        )
+    ).first()
+
+
+def extend(session: Session, item_id: int, data: ExtendIn, *, by: int | None) -> RectificationItem:
+    """The office sets a new deadline itself: recorded in the extension ledger as a request
+    and its approval in one action (`direct`), so no deadline moves without a ledger line."""
+    item = get(session, RectificationItem, item_id, for_update=True)
+    topic = get(session, Topic, item.topic_id, for_update=True)
+    ensure_open(topic, "调整整改期限")
+    admin = get(session, Person, by)
+    require_role(admin, Role.ADMINISTRATOR, Role.APPROVER, action="调整整改期限")
+    if item.status == ItemStatus.COMPLETED:
+        raise Conflict("事项已办结，不能调整期限")
+    if pending_extension(session, item_id) is not None:
+        raise Conflict("该事项有待审批的延期申请，请先批准或不予批准该申请")
+    new_deadline = new_deadline_for(item, data.deadline)
+    now = utcnow()
+    line = ItemExtension(
+        item_id=item_id,
+        old_deadline=item.deadline,
+        requested_deadline=new_deadline,
         reason=data.reason,
+        requested_by_id=admin.id,  # type: ignore[arg-type]
+        requested_at=now,
+        decision=ExtensionDecision.APPROVED,
+        decided_by_id=admin.id,
+        decided_at=now,
+        direct=True,
+    )
+    session.add(line)
+    session.flush()
+    move_deadline(
+        session, item, topic, new_deadline, actor=admin, reason=data.reason, extension_id=line.id
     )
     return item
 

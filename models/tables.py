@@ -15,6 +15,7 @@ from models.base import MAX_ID, Id, RowVersioned, UTCDateTime, Versioned, enum_t
 from models.enums import (
     Adoption,
     DeclineCode,
+    ExtensionDecision,
     FollowUpStatus,
     FollowUpStep,
     ItemStatus,
@@ -358,6 +359,9 @@ class ItemBase(SQLModel):
 class ItemRecord(ItemBase, Versioned):
     topic_id: int = Field(foreign_key="topic.id", index=True)
     deadline: dt.datetime = _ts(nullable=False, index=True)
+    # The deadline the item was transferred with, never changed afterwards: the on-time rate is
+    # reported against it beside the current one (extensions are in item_extension).
+    original_deadline: dt.datetime | None = _ts()
     deadline_provisional: bool = Field(
         default=False,
         description="签收、方案期限或整改期限的提醒时点按法定节假日规则暂估（官方放假安排尚未导入）",
@@ -376,6 +380,9 @@ class ItemRecord(ItemBase, Versioned):
     completion_summary: str | None = Field(default=None, sa_type=sa.Text)
     solved: bool | None = None
     long_term_mechanism: bool | None = None
+    long_term_mechanism_ref: str | None = Field(
+        default=None, max_length=200, description="长效机制的文件名称或文号（形成长效机制时必填）"
+    )
     recheck_due_at: dt.datetime | None = _ts()
     rechecked_at: dt.datetime | None = _ts()
     rebound: bool | None = None
@@ -463,6 +470,29 @@ class ItemBounce(ItemBounceRecord, table=True):
     id: int | None = Field(default=None, primary_key=True)
 
 
+class ItemExtensionRecord(SQLModel):
+    """One line of the extension ledger (延期台账): a department's request for more time and the
+    office's decision on it. The office's own change of a deadline is a line too (`direct`,
+    requested and approved in one action), so no item deadline moves without a line here."""
+
+    item_id: int = Field(foreign_key="rectification_item.id", index=True)
+    old_deadline: dt.datetime = _ts(nullable=False)
+    requested_deadline: dt.datetime = _ts(nullable=False)
+    reason: str = Field(max_length=500)
+    requested_by_id: int = Field(foreign_key="person.id")
+    requested_at: dt.datetime = _ts(nullable=False, default_now=True)
+    decision: ExtensionDecision = _enum(ExtensionDecision, ExtensionDecision.PENDING, index=True)
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: dt.datetime | None = _ts(index=True)
+    comment: str | None = Field(default=None, max_length=500)
+    direct: bool = Field(default=False, description="协商办直接调整期限（申请与批准为同一操作）")
+
+
+class ItemExtension(ItemExtensionRecord, RowVersioned, table=True):
+    __tablename__ = "item_extension"
+    id: int | None = Field(default=None, primary_key=True)
+
+
 class PlanBase(SQLModel):
     """一问题一方案; a new version replaces the current one when the plan is adjusted."""
 
@@ -502,6 +532,27 @@ class ProgressRecord(ProgressBase):
 
 class ProgressUpdate(ProgressRecord, table=True):
     __tablename__ = "progress_update"
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class EvidenceFileRecord(SQLModel):
+    """A file that proves progress or completion (佐证材料), kept outside the database under
+    the data directory by its SHA-256 (models/evidence.py); the row is what the case file holds."""
+
+    item_id: int = Field(foreign_key="rectification_item.id", index=True)
+    progress_id: int | None = Field(default=None, foreign_key="progress_update.id", index=True)
+    completion: bool = Field(default=False, description="办结时提交的佐证材料")
+    filename: str = Field(max_length=200)
+    kind: str = Field(max_length=16)  # the sniffed type: jpg, png, pdf, docx, xlsx
+    content_type: str = Field(max_length=100)
+    size: int
+    sha256: str = Field(max_length=64, index=True)
+    uploaded_by_id: int = Field(foreign_key="person.id")
+    uploaded_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class EvidenceFile(EvidenceFileRecord, table=True):
+    __tablename__ = "evidence_file"
     id: int | None = Field(default=None, primary_key=True)
 
 

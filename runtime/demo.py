@@ -22,6 +22,15 @@ class DemoError(RuntimeError):
     pass
 
 
+# The demo's evidence file: a one-page PDF, as a department would scan its notice.
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
 class Client:
     """The API as one signed-in person sees it (or the public, without credentials)."""
 
@@ -50,6 +59,13 @@ class Client:
 
     def get(self, path: str) -> Any:
         return self.call("GET", path)
+
+    def upload(self, path: str, filename: str, content: bytes, content_type: str) -> Any:
+        """A multipart file upload (an evidence file)."""
+        response = self.http.post(path, files={"file": (filename, content, content_type)})
+        if response.status_code not in (200, 201):
+            raise DemoError(f"POST {path} → {response.status_code}: {response.text}")
+        return response.json()
 
     def rows(self, path: str) -> list[Any]:
         """The records of a list answer (`{"data": [...], "count": N}`)."""
@@ -361,6 +377,18 @@ def run_loop(
         officer_client.post(
             f"/items/{item['id']}/progress", {"note": "办法已起草并征求意见", "percent": 60}
         )
+        if item is items[0]:  # 申请延期 before the deadline, approved by the office
+            ext = officer_client.post(
+                f"/items/{item['id']}/extensions",
+                {
+                    "deadline": (today + dt.timedelta(days=60)).isoformat(),
+                    "reason": "补贴标准须经区政府常务会议审议",
+                },
+            )
+            c.post(f"/extensions/{ext['id']}/approve", {"comment": "同意延期，按新期限督办"})
+        officer_client.upload(
+            f"/items/{item['id']}/evidence", "印发通知.pdf", DEMO_PDF, "application/pdf"
+        )
         officer_client.post(
             f"/items/{item['id']}/complete",
             {
@@ -368,6 +396,7 @@ def run_loop(
                 "evidence_ref": "城南〔2026〕12号",
                 "solved": True,
                 "long_term_mechanism": True,
+                "long_term_mechanism_ref": "城南〔2026〕12号",
             },
         )
 

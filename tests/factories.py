@@ -4,6 +4,8 @@ tables), so a test can start from any point of the loop."""
 from __future__ import annotations
 
 import datetime as dt
+import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,11 +13,35 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models import assessment, consultation, prestudy, rectification, stages, subject
+from models import evidence as evidence_files
 from models import people as ppl
 from models import report as reports
 from models import topic as topics
 from models.enums import ParticipantRole, ResearchMethod, Role, SessionForm, Stage, TopicSource
-from models.tables import Participant, Person, RectificationItem, Report, Suggestion, Topic
+from models.tables import (
+    EvidenceFile,
+    Participant,
+    Person,
+    RectificationItem,
+    Report,
+    Suggestion,
+    Topic,
+)
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def tiny_png(seed: int = 0) -> bytes:
+    """A real 1×1 PNG (a different pixel per seed, so different files have different hashes)."""
+    pixel = bytes([0, seed % 256, (seed // 256) % 256, 128])
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + _png_chunk(b"IDAT", zlib.compress(pixel))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 @dataclass
@@ -183,9 +209,32 @@ class LoopBuilder:
     def _finish_implementation(self, topic: Topic) -> None:
         for item in self.items(topic):
             self.plan(item)
-            rectification.complete(
-                self.s, item.id, rectification.CompletionIn(summary="已完成"), by=item.officer_id
-            )
+            self.complete(item)
+
+    def evidence(
+        self, item: RectificationItem, data: bytes | None = None, *, filename: str = "现场照片.png"
+    ) -> EvidenceFile:
+        """Upload a small real file to the item, as its department does before completion."""
+        return evidence_files.store(
+            self.s,
+            item.id,  # type: ignore[arg-type]
+            filename=filename,
+            data=data if data is not None else tiny_png(item.id or 0),
+            progress_id=None,
+            by=item.officer_id,
+        )
+
+    def complete(
+        self, item: RectificationItem, data: rectification.CompletionIn | None = None
+    ) -> RectificationItem:
+        """办结 the way a department does it: an evidence file first, then the completion."""
+        self.evidence(item)
+        return rectification.complete(
+            self.s,
+            item.id,  # type: ignore[arg-type]
+            data or rectification.CompletionIn(summary="已完成"),
+            by=item.officer_id,
+        )
 
     def _finish_assessment(self, topic: Topic) -> None:
         c = self.cast

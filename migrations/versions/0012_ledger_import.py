@@ -1,7 +1,7 @@
 """台账 import: a department's external id on items, and the uploaded ledgers with their progress
 
 Revision ID: 0012
-Revises: 0010 (rebase onto 0011 when that lands)
+Revises: 0011
 Create Date: 2026-12-03 09:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from models.base import UTCDateTime
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

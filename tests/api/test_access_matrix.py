@@ -97,6 +97,13 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/items/{item_id}/arbitrate"): ADMIN,
     ("GET", "/items/{item_id}/bounces"): ALL,
     ("POST", "/items/{item_id}/extend"): ADMIN,
+    ("POST", "/items/{item_id}/extensions"): {"officer", "department_head"},
+    ("GET", "/items/{item_id}/extensions"): ALL,
+    ("POST", "/extensions/{extension_id}/approve"): {"administrator", "approver"},
+    ("POST", "/extensions/{extension_id}/refuse"): {"administrator", "approver"},
+    ("POST", "/items/{item_id}/evidence"): {"officer", "department_head"},
+    ("GET", "/items/{item_id}/evidence"): ALL,
+    ("GET", "/evidence/{evidence_id}"): {"administrator", "approver", "officer", "department_head"},
     ("GET", "/items/{item_id}/plans"): ALL,
     ("POST", "/items/{item_id}/plan"): {"officer", "department_head"},
     ("POST", "/plans/{plan_id}/review"): {"administrator", "member", "approver"},
@@ -174,6 +181,8 @@ def case(loop, session):  # type: ignore[no-untyped-def]
         "link_id": 1,
         "name": "items",
         "import_id": 1,
+        "extension_id": 1,
+        "evidence_id": 1,
     }
     session.commit()
     roles = {

@@ -159,6 +159,7 @@ def test_every_kpi_is_declared_once():
     assert set(kpis.RATE_KEYS) == {
         "completion_rate",
         "on_time_rate",
+        "on_time_rate_original",
         "problem_solved_rate",
         "adoption_rate",
         "long_term_mechanism_rate",

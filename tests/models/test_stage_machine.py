@@ -29,6 +29,7 @@ from config.db import engine_for
 from models import (
     assessment,
     consultation,
+    evidence,
     kpis,
     prestudy,
     rectification,
@@ -41,6 +42,7 @@ from models import topic as topics
 from models.enums import (
     STAGE_ORDER,
     DeclineCode,
+    ItemStatus,
     ParticipantRole,
     ResearchMethod,
     ScreeningRule,
@@ -61,7 +63,7 @@ from models.tables import (
     Suggestion,
     Topic,
 )
-from tests.factories import Cast, LoopBuilder
+from tests.factories import Cast, LoopBuilder, tiny_png
 
 TODAY = dt.date.today()
 
@@ -130,6 +132,11 @@ def report_progress(s: Session, item_id: int, actor: int, percent: int) -> None:
 
 
 def complete(s: Session, item_id: int, actor: int, solved: bool) -> None:
+    item = s.get(RectificationItem, item_id)
+    if item is not None and item.status == ItemStatus.IN_PROGRESS:  # 办结 needs its evidence
+        evidence.store(
+            s, item_id, filename="照片.png", data=tiny_png(item_id), progress_id=None, by=actor
+        )
     data = rectification.CompletionIn(summary="已完成", solved=solved)
     rectification.complete(s, item_id, data, by=actor)
 

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from config.db import engine_for
 from config.links import base_url
-from models import dispatch, followup, prestudy, rectification, screening
+from models import dispatch, extensions, followup, prestudy, rectification, screening
 from models import report as reports
 from models import topic as topics
 from models.enums import DeclineCode, ScreeningRule, Stage, TopicSource
@@ -174,6 +174,19 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
         rectification.PlanReview(approved=False, note="措施不具体"),
         by=c.member.id,
     )
+    # The first item's department asks for more time; the office refuses (the deadline stays).
+    asked = extensions.request(
+        session,
+        first.id,
+        extensions.ExtensionRequestIn(
+            deadline=first.deadline.astimezone(SH).date() + dt.timedelta(days=20),
+            reason="设备到货延迟",
+        ),
+        by=c.officer.id,
+    )
+    extensions.refuse(
+        session, asked.id, extensions.ExtensionRefusalIn(comment="可调配现有设备"), by=c.admin.id
+    )
     later(40)  # the first item past its deadline: due soon, due, 预警, 督办
     rectification.extend(
         session,
@@ -185,9 +198,7 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     dispatch.weekly_dispatch(session, now=dispatch_day.replace(hour=9))
     now = dispatch_day
     for item in (first, second):
-        rectification.complete(
-            session, item.id, rectification.CompletionIn(summary="加装完成 12 部"), by=c.officer.id
-        )
+        loop.complete(item, rectification.CompletionIn(summary="加装完成 12 部"))
     later(35)  # 回头看 due
     rectification.recheck(
         session, first.id, rectification.RecheckIn(rebound=True, note="电梯停运"), by=c.admin.id

@@ -212,9 +212,7 @@ def test_completing_extending_and_reassigning_leave_old_rungs_nothing_to_do(
     )
     # Completing: every open rung of the second item closes.
     loop.plan(second)
-    rectification.complete(
-        session, second.id, rectification.CompletionIn(summary="已完成"), by=c.officer.id
-    )
+    loop.complete(second)
     session.flush()
     session.expire_all()
     for r in before.values():

@@ -56,6 +56,8 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             ).one()
             return item.id  # type: ignore[return-value]
 
+        # 办结 needs an evidence file (POST /items/{id}/evidence; the page has no upload yet).
+        loop.evidence(s.get(RectificationItem, officers_item(implementing.id)))
         found = {
             "url": url,
             "waiting": officers_item(waiting.id),
