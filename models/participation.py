@@ -5,12 +5,11 @@ models.subject, models.prestudy, models.consultation and models.assessment."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select
 
-from models.access import POLICY, Can, see_topic
+from models.access import POLICY, Can, own_or_office, see_topic
 from models.case import get
 from models.consultation import FORM_LABELS
 from models.deadlines import format_local
@@ -118,25 +117,30 @@ class TopicView:
     tasks: list[Task]
     may_rate: bool
     rating: Rating | None
+    on_behalf_of: str | None  # the invitee or task owner the office acts for, if not oneself
+    may_act: bool  # the viewer may answer and submit for this participant (he or the office)
 
 
-def _participant(session: Session, person: Person, topic: Topic) -> Participant | None:
-    """The person's participation in the topic. A topic he may not see (he neither takes part,
-    proposed, researches for it nor works on its items, and is not of the office, an approver
-    or a supervisor) is 404, as the API answers it."""
-    see_topic(session, person, topic.id or 0)
+def _participant(session: Session, person_id: int, topic: Topic) -> Participant | None:
     return session.exec(
         select(Participant).where(
-            Participant.topic_id == topic.id, Participant.person_id == person.id
+            Participant.topic_id == topic.id, Participant.person_id == person_id
         )
     ).first()
 
 
 def topic_view(
-    session: Session, person: Person, topic_id: int, *, now: dt.datetime | None = None
+    session: Session, viewer: Person, topic_id: int, *, whom: int | None = None
 ) -> TopicView:
+    """The topic for its participant `whom` (default: the viewer himself; for another person,
+    the office may reply and submit on his behalf, as the API lets it, and others who may see
+    the topic only read). A topic the viewer may not see (he neither takes part, proposed, researches for it
+    nor works on its items, and is not of the office, an approver or a supervisor) is 404,
+    as the API answers it."""
     topic = get(session, Topic, topic_id)
-    participant = _participant(session, person, topic)
+    see_topic(session, viewer, topic_id)
+    person = viewer if whom in (None, viewer.id) else get(session, Person, whom)
+    participant = _participant(session, person.id or 0, topic)
     stage = Stage(topic.stage)
     in_session = stage == Stage.SESSION and topic.status == TopicStatus.IN_PROGRESS
     accepted = participant is not None and participant.rsvp == Rsvp.ACCEPTED
@@ -206,22 +210,48 @@ def topic_view(
         may_rate=stage == Stage.ASSESSMENT
         and topic.status == TopicStatus.IN_PROGRESS
         and Role(person.role) in POLICY[Can.RATE]
+        and person is viewer
         and rating is None,
         rating=rating,
+        on_behalf_of=None if person is viewer else person.name,
+        may_act=_own_or_office(viewer, person.id),
     )
 
 
-def my_participant(session: Session, person: Person, participant_id: int) -> Participant:
-    """The person's own invitation, else 404 (another's invitation is not his to see)."""
+def my_participant(
+    session: Session, person: Person, participant_id: int, *, acting: bool = False
+) -> Participant:
+    """An invitation: the invitee's own, which the office may answer on his behalf; others
+    who may see the topic (an approver or supervisor chasing it) only read it (acting: 403),
+    and anyone else is told it does not exist (404)."""
     participant = session.get(Participant, participant_id)
-    if participant is None or participant.person_id != person.id:
-        raise NotFound(f"邀请 {participant_id} 不存在或不是发给您的")
+    if participant is None:
+        raise NotFound(f"邀请 {participant_id} 不存在")
+    _check(session, person, participant.person_id, participant.topic_id, acting, "回复此邀请")
     return participant
 
 
-def my_task(session: Session, person: Person, task_id: int) -> ResearchTask:
-    """The person's own research task, else 404."""
+def my_task(
+    session: Session, person: Person, task_id: int, *, acting: bool = False
+) -> ResearchTask:
+    """A research task, with the same rule as an invitation."""
     task = session.get(ResearchTask, task_id)
-    if task is None or task.owner_id != person.id:
-        raise NotFound(f"调研任务 {task_id} 不存在或不由您负责")
+    if task is None:
+        raise NotFound(f"调研任务 {task_id} 不存在")
+    _check(session, person, task.owner_id, task.topic_id, acting, "提交此调研任务的成果")
     return task
+
+
+def _check(
+    session: Session, person: Person, owner_id: int | None, topic_id: int, acting: bool, doing: str
+) -> None:
+    if _own_or_office(person, owner_id):
+        return
+    see_topic(session, person, topic_id)  # 404 for a topic he may not see
+    if acting:
+        own_or_office(person, owner_id, doing)  # 403 naming who may
+
+
+def _own_or_office(person: Person, owner_id: int | None) -> bool:
+    """As models.access.own_or_office: the owner, or the office on his behalf."""
+    return person.id == owner_id or Role(person.role) is Role.ADMINISTRATOR

@@ -59,18 +59,19 @@ def _render(
     person: Person,
     topic_id: int,
     *,
+    whom: int | None = None,
     focus: str = "",
     form: str = "",
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    view = participation.topic_view(session, person, topic_id)
+    view = participation.topic_view(session, person, topic_id, whom=whom)
     session.commit()
     # The forms on the page now; a refused one that is gone (the topic moved on meanwhile)
     # shows its reason at the top.
-    on_page = {"rsvp"} if view.rsvp == Rsvp.PENDING else set()
-    on_page |= {f"task-{t.task_id}" for t in view.tasks if t.open}
+    on_page = {"rsvp"} if view.rsvp == Rsvp.PENDING and view.may_act else set()
+    on_page |= {f"task-{t.task_id}" for t in view.tasks if t.open and view.may_act}
     on_page |= {f"round-{r.session_id}" for r in view.rounds if r.open}
     on_page |= {"rate"} if view.may_rate else set()
     errors = dict(errors or {})
@@ -111,7 +112,7 @@ def invitation_page(
 ) -> Response:
     """Where an invitation points: the topic's page with the reply form."""
     invited = participation.my_participant(session, person, participant_id)
-    return _render(request, session, person, invited.topic_id, focus="rsvp")
+    return _render(request, session, person, invited.topic_id, whom=invited.person_id, focus="rsvp")
 
 
 @router.get("/my/research/{task_id}")
@@ -120,7 +121,9 @@ def research_page(
 ) -> Response:
     """Where a research assignment points: the topic's page with the findings form."""
     task = participation.my_task(session, person, task_id)
-    return _render(request, session, person, task.topic_id, focus=f"task-{task_id}")
+    return _render(
+        request, session, person, task.topic_id, whom=task.owner_id, focus=f"task-{task_id}"
+    )
 
 
 def _act(
@@ -129,6 +132,7 @@ def _act(
     person: Person,
     topic_id: int,
     *,
+    whom: int | None = None,
     form: str,
     values: Mapping[str, str],
     read: Callable[[dict[str, str]], Any],
@@ -159,6 +163,7 @@ def _act(
         session,
         person,
         topic_id,
+        whom=whom,
         focus=form,
         form=form,
         values=values,
@@ -177,7 +182,7 @@ def reply(
     note: Text = "",
 ) -> Response:
     """Accept or decline the invitation, with a note."""
-    invited = participation.my_participant(session, person, participant_id)
+    invited = participation.my_participant(session, person, participant_id, acting=True)
 
     def read(errors: dict[str, str]) -> subject.RsvpIn | None:
         if accept not in ("yes", "no"):
@@ -193,6 +198,7 @@ def reply(
         session,
         person,
         invited.topic_id,
+        whom=invited.person_id,
         form="rsvp",
         values={"accept": accept, "note": note},
         read=read,
@@ -206,7 +212,7 @@ def submit_findings(
     request: Request, session: SessionDep, person: Reader, task_id: PathId, findings: Text = ""
 ) -> Response:
     """The findings of one's own research task (商前调研成果)."""
-    task = participation.my_task(session, person, task_id)
+    task = participation.my_task(session, person, task_id, acting=True)
     form = f"task-{task_id}"
 
     def read(errors: dict[str, str]) -> prestudy.FindingsIn | None:
@@ -222,6 +228,7 @@ def submit_findings(
         session,
         person,
         task.topic_id,
+        whom=task.owner_id,
         form=form,
         values={form: findings},
         read=read,
