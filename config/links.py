@@ -21,6 +21,7 @@ MY_TOPICS = "/my/topics"
 ACTIONS: dict[str, tuple[str, str]] = {
     "topic.approve": ("GET", "/approvals/topics/{topic_id}"),
     "topic.reject": ("GET", "/approvals/topics/{topic_id}"),
+    "topic.screen": ("POST", "/topics/{topic_id}/screening"),
     "topic.rate": ("GET", MY_TOPICS + "/{topic_id}/rate"),
     "participant.rsvp": ("GET", "/my/invitations/{participant_id}"),
     "research.findings": ("GET", "/my/research/{task_id}"),

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # Deadlines the domain counts in working days.
     approval_working_days: int = Field(default=3, ge=1)
     rsvp_working_days: int = Field(default=3, ge=1)
+    # No single side (organizer, departments, residents …) above this share of the accepted
+    # participants: the session must not be one side talking to itself.
+    max_side_share: float = Field(default=0.5, gt=0, le=1)
     ack_working_days: int = Field(default=3, ge=1)
     plan_working_days: int = Field(default=5, ge=1)
     rating_working_days: int = Field(default=5, ge=1)

@@ -115,6 +115,9 @@ class Conclusion(Body):
     consensus_reached: StrictBool
     summary: str = Field(min_length=2, max_length=5000)
     suggestions: list[SuggestionIn] = Field(default_factory=list, max_length=200)
+    # Required for a meeting (专题协商会、民主恳谈会、现场协商); an online window or a written
+    # consultation keeps its opinions as its record.
+    minutes: str | None = Field(default=None, max_length=100_000)
 
     @field_validator("suggestions")
     @classmethod
@@ -199,8 +202,22 @@ def _open_round(session: Session, session_id: int) -> tuple[ConsultationSession,
     return meeting, topic
 
 
+MEETINGS = (SessionForm.THEMATIC, SessionForm.DELIBERATION, SessionForm.ON_SITE)
+
+
+def ensure_window_open(meeting: ConsultationSession, now: dt.datetime) -> None:
+    """网络协商: opinions only while the online window is open."""
+    if meeting.form != SessionForm.ONLINE:
+        return
+    if now < meeting.starts_at:
+        raise Conflict(f"网络协商窗口将于 {format_local(meeting.starts_at)} 开放，届时方可提交意见")
+    if meeting.ends_at is not None and now > meeting.ends_at:
+        raise Conflict(f"网络协商窗口已于 {format_local(meeting.ends_at)} 关闭，不能再提交意见")
+
+
 def record_opinions(session: Session, session_id: int, data: OpinionsAdd) -> list[Opinion]:
     meeting, topic = _open_round(session, session_id)
+    ensure_window_open(meeting, utcnow())
     accepted = set(
         session.exec(
             select(Participant.id).where(
@@ -225,6 +242,11 @@ def record_opinions(session: Session, session_id: int, data: OpinionsAdd) -> lis
 
 def conclude(session: Session, session_id: int, data: Conclusion) -> ConsultationSession:
     meeting, topic = _open_round(session, session_id)
+    minutes = (data.minutes or "").strip()
+    if meeting.form in MEETINGS and len(minutes) < 10:
+        raise Invalid(
+            f"{FORM_LABELS[meeting.form]}结束时须填写会议纪要（不少于 10 个字）", field="minutes"
+        )
     known = set(session.exec(select(Opinion.id).where(Opinion.session_id == meeting.id)))
     if data.consensus_reached and not known:
         raise Conflict("本轮协商尚未记录任何意见，不能认定形成共识")
@@ -243,6 +265,7 @@ def conclude(session: Session, session_id: int, data: Conclusion) -> Consultatio
     meeting.status = SessionStatus.CONCLUDED
     meeting.consensus_reached = data.consensus_reached
     meeting.consensus_summary = data.summary
+    meeting.minutes = minutes or None
     meeting.concluded_at = utcnow()
     audit(
         session,

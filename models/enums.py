@@ -46,6 +46,7 @@ class StageState(StrEnum):
 
 class TopicStatus(StrEnum):
     DRAFT = "draft"
+    AWAITING_SCREENING = "awaiting_screening"  # 初筛有提示，待协商办确认
     AWAITING_APPROVAL = "awaiting_approval"
     IN_PROGRESS = "in_progress"  # approved, moving through the loop
     SCREENED_OUT = "screened_out"
@@ -89,6 +90,16 @@ class ParticipantRole(StrEnum):
     EXPERT = "expert"
     MEMBER = "member"  # 政协委员
     SUPERVISOR = "supervisor"  # 媒体、群众、纪检监督
+
+
+PARTICIPANT_ROLE_LABELS = {
+    ParticipantRole.ORGANIZER: "党委政府（组织方）",
+    ParticipantRole.DEPARTMENT: "职能部门",
+    ParticipantRole.RESIDENT: "群众和利益相关方",
+    ParticipantRole.EXPERT: "专家",
+    ParticipantRole.MEMBER: "政协委员",
+    ParticipantRole.SUPERVISOR: "监督方",
+}
 
 
 class Rsvp(StrEnum):
@@ -190,6 +201,7 @@ class Obligation(StrEnum):
     RECHECK = "recheck"
     RATING = "rating"
     ARBITRATION = "arbitration"  # 协商办裁定反复退回的事项
+    SCREENING = "screening"  # 协商办确认初筛提示（排除或合并）
 
 
 class FollowUpStep(StrEnum):
@@ -215,3 +227,18 @@ class NotificationStatus(StrEnum):
     NO_CHANNEL = "no_channel"  # no Apprise service carries the recipient's tag
     UNKNOWN = "unknown"  # the process died mid-send: not resent automatically (at most once)
     ABANDONED = "abandoned"  # an administrator gave up on it
+
+
+class ScreeningRule(StrEnum):
+    """The field's four reasons not to consult a topic (四不协商)."""
+
+    LITIGATION = "litigation"  # 涉法涉诉
+    PETITION = "petition"  # 纳入信访
+    NOT_GENERAL = "not_general"  # 不具普遍性
+    POLICY_EXPLICIT = "policy_explicit"  # 已有明确规定
+
+
+class ScreeningOutcome(StrEnum):
+    ADMITTED = "admitted"
+    EXCLUDED = "excluded"
+    MERGED = "merged"

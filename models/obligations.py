@@ -79,6 +79,19 @@ SPECS: dict[Obligation, ObligationSpec] = {
             ),
         ),
         ObligationSpec(
+            Obligation.SCREENING,
+            "确认议题初筛",
+            ((FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
+            f"请在协商平台确认初筛（{action('topic.screen', topic_id='{topic_id}')}）："
+            "予以受理、不予协商或并入更早的近似议题",
+            "screening_due",
+            owner_role=Role.ADMINISTRATOR,
+            fulfilled=lambda: exists().where(
+                Topic.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                Topic.status != TopicStatus.AWAITING_SCREENING,  # type: ignore[arg-type]
+            ),
+        ),
+        ObligationSpec(
             Obligation.RSVP,
             "回复协商邀请",
             ((FollowUpStep.DUE_SOON, -1), (FollowUpStep.ESCALATE_ADMIN, 1)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +13,11 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from config.settings import get_settings
 from models.base import Page, utcnow
 from models.case import audit, get, touch
 from models.enums import (
+    PARTICIPANT_ROLE_LABELS,
     STAGE_ORDER,
     Adoption,
     ItemStatus,
@@ -33,6 +36,7 @@ from models.tables import (
     Participant,
     RectificationItem,
     Report,
+    ResearchSummary,
     ResearchTask,
     StageRun,
     Suggestion,
@@ -79,11 +83,19 @@ STATE_LABELS = {
 
 
 def representative(roles: Sequence[str]) -> str | None:
-    """None if the mix of participants is representative, else the reason it is not."""
+    """None if the mix of participants is representative, else the reason it is not: residents
+    or stakeholders present, someone to take the outcome on, and no side above its share."""
     if ParticipantRole.RESIDENT not in roles:
         return "协商主体中没有群众代表或利益相关方，协商不具代表性"
     if ParticipantRole.ORGANIZER not in roles and ParticipantRole.DEPARTMENT not in roles:
         return "协商主体中没有党委政府或职能部门代表，协商意见无人承接"
+    limit = get_settings().max_side_share
+    side, n = Counter(roles).most_common(1)[0]
+    if n / len(roles) > limit:
+        return (
+            f"{PARTICIPANT_ROLE_LABELS[ParticipantRole(side)]}占协商主体的 {n}/{len(roles)}，"
+            f"超过 {limit:.0%} 的上限，请增加其他方面的代表"
+        )
     return None
 
 
@@ -144,6 +156,10 @@ def _no_gate(_session: Session, _topic: Topic) -> str | None:
 
 
 def _approval_owed(_session: Session, topic: Topic) -> str | None:
+    if topic.status == TopicStatus.AWAITING_SCREENING:
+        return "等待协商办确认初筛（系统提示可能不予协商或与已有议题近似）"
+    if topic.status in CLOSED_STATUSES:
+        return None
     return None if topic.status == TopicStatus.IN_PROGRESS else "等待审定"
 
 
@@ -157,14 +173,27 @@ def _replies_owed(session: Session, topic: Topic) -> str | None:
 
 
 def _findings_owed(session: Session, topic: Topic) -> str | None:
+    """不调研不协商: every required task's findings, then the summary, accepted."""
     open_tasks = _count(
         session,
         select(func.count()).where(
             ResearchTask.topic_id == topic.id,
+            ResearchTask.required.is_(True),  # type: ignore[attr-defined]
             ResearchTask.submitted_at.is_(None),  # type: ignore[union-attr]
         ),
     )
-    return "调研成果未全部提交" if open_tasks else None
+    if open_tasks:
+        return "调研成果未全部提交"
+    summary = session.exec(
+        select(ResearchSummary).where(ResearchSummary.topic_id == topic.id)
+    ).first()
+    if summary is None:
+        return "调研报告尚未提交"
+    if summary.returned_at is not None:
+        return f"调研报告已退回修改：{summary.review_note}"
+    if summary.accepted_at is None:
+        return "调研报告待协商办审核"
+    return None
 
 
 def _consensus_owed(session: Session, topic: Topic) -> str | None:
@@ -257,7 +286,7 @@ SPECS: dict[Stage, StageSpec] = {
             waits_for=_approval_owed,
             work="models.topic:screen",
             work_name="screen-topic",
-            summary="筛选议题（涉法涉诉、信访、不具代表性、已有明确规定不协商；近似议题合并），报审定人审定",
+            summary="初筛议题（涉法涉诉、信访、不具代表性、已有明确规定不协商；近似议题提示），有提示的由协商办确认，报审定人审定",
         ),
         StageSpec(
             Stage.SUBJECT,
@@ -275,7 +304,7 @@ SPECS: dict[Stage, StageSpec] = {
             waits_for=_findings_owed,
             work="models.prestudy:assign",
             work_name="assign-research",
-            summary="向每位调研责任人布置调研任务及期限（不调研不协商）",
+            summary="向每位调研责任人布置调研任务及期限；必做任务成果齐全、调研报告经协商办审核通过后方可协商（不调研不协商）",
         ),
         StageSpec(
             Stage.SESSION,

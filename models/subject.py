@@ -72,6 +72,52 @@ def add_participants(session: Session, topic_id: int, data: ParticipantsAdd) -> 
     return added
 
 
+class ReplaceIn(Body):
+    """Request body: who takes the place of a participant who declined."""
+
+    person_id: int = Field(ge=1)
+
+
+def replace(session: Session, participant_id: int, data: ReplaceIn) -> Participant:
+    """替补: someone of the same side takes a decliner's place and is invited at once if the
+    invitations are out; the decliner stays on record."""
+    declined = get(session, Participant, participant_id, for_update=True)
+    topic = get(session, Topic, declined.topic_id, for_update=True)
+    ensure_preparing(topic, Stage.SUBJECT, "替补协商主体")
+    if declined.rsvp != Rsvp.DECLINED:
+        raise Conflict("只有谢绝邀请的协商主体才能替补")
+    if session.exec(
+        select(Participant.id).where(Participant.replaces_id == participant_id)
+    ).first():
+        raise Conflict("该协商主体已有替补人员")
+    person = get(session, Person, data.person_id)
+    taken = session.exec(
+        select(Participant.id).where(
+            Participant.topic_id == topic.id, Participant.person_id == data.person_id
+        )
+    ).first()
+    if taken:
+        raise Conflict(f"{person.name} 已在协商主体名单中")
+    replacement = Participant(
+        topic_id=topic.id,  # type: ignore[arg-type]
+        person_id=data.person_id,
+        role=declined.role,
+        replaces_id=participant_id,
+    )
+    session.add(replacement)
+    session.flush()
+    audit(
+        session,
+        action="participant_replaced",
+        topic_id=topic.id,
+        replaced=participant_id,
+        person_id=data.person_id,
+    )
+    if under_way(topic, Stage.SUBJECT):
+        invite(session, topic.id)  # type: ignore[arg-type]
+    return replacement
+
+
 def invite(session: Session, topic_id: int, *, now: dt.datetime | None = None) -> int:
     """Invite every participant not yet invited; each owes a reply by the RSVP deadline."""
     now = now or utcnow()

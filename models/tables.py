@@ -26,6 +26,7 @@ from models.enums import (
     ResearchMethod,
     Role,
     Rsvp,
+    ScreeningOutcome,
     SessionForm,
     SessionStatus,
     Stage,
@@ -135,6 +136,57 @@ class Topic(TopicRecord, table=True):
     approved_by_id: int | None = Field(default=None, foreign_key="person.id")
 
 
+class ScreeningDecision(SQLModel, table=True):
+    """初筛: what the system suggested for a proposal (rules hinted by its text and the
+    proposer's own answers, near-duplicates with their scores) and what the office decided —
+    by whom, why, and whether it overrode the suggestion. One per topic."""
+
+    __tablename__ = "screening_decision"
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", unique=True)
+    # [{"rule": "litigation", "why": "描述中出现“起诉”"}, …]
+    hints: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # [{"topic_id": 3, "title": "…", "score": 0.91}, …], best first
+    candidates: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    outcome: ScreeningOutcome | None = Field(
+        default=None, sa_type=enum_type(ScreeningOutcome), nullable=True
+    )
+    rule: str | None = Field(default=None, max_length=32)
+    merged_into_id: int | None = Field(default=None, foreign_key="topic.id")
+    overridden: bool = False
+    justification: str | None = Field(default=None, max_length=1000)
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")  # None: the system
+    decided_at: dt.datetime | None = _ts()
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
+class TopicGram(SQLModel, table=True):
+    """The character n-grams of a topic's title and description: the index that finds
+    near-duplicate candidates in one query instead of comparing against every open topic."""
+
+    __tablename__ = "topic_gram"
+    __table_args__ = (sa.Index("ix_topic_gram_gram_topic", "gram", "topic_id"),)
+    topic_id: int = Field(foreign_key="topic.id", primary_key=True)
+    gram: str = Field(max_length=8, primary_key=True)
+
+
+class TopicSupporter(SQLModel, table=True):
+    """Someone who proposed the same thing: kept when a duplicate is merged into a topic, so
+    every proposer follows the one topic and hears its outcome."""
+
+    __tablename__ = "topic_supporter"
+    __table_args__ = (sa.UniqueConstraint("topic_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    from_topic_id: int = Field(foreign_key="topic.id")
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+
+
 class StageRun(SQLModel, table=True):
     """Which Prefect flow run carried a stage of a topic (one per topic and stage)."""
 
@@ -160,6 +212,8 @@ class ParticipantRecord(ParticipantBase, Versioned):
     invited_at: dt.datetime | None = _ts()
     rsvp_due_at: dt.datetime | None = _ts()
     rsvp_at: dt.datetime | None = _ts()
+    # The participant who declined and whom this one replaces (替补).
+    replaces_id: int | None = Field(default=None, foreign_key="participant.id")
 
 
 class Participant(ParticipantRecord, table=True):
@@ -172,6 +226,9 @@ class ResearchTaskBase(SQLModel):
     title: str = Field(min_length=2, max_length=200)
     method: ResearchMethod = Field(sa_type=enum_type(ResearchMethod), nullable=False)
     owner_id: int = _ref("person.id")
+    # A required task must have its findings in before the summary (不调研不协商); an optional
+    # one (a supplementary questionnaire, say) informs it but does not hold the stage.
+    required: StrictBool = True
 
 
 class ResearchTaskRecord(ResearchTaskBase, Versioned):
@@ -183,6 +240,25 @@ class ResearchTaskRecord(ResearchTaskBase, Versioned):
 
 class ResearchTask(ResearchTaskRecord, table=True):
     __tablename__ = "research_task"
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class ResearchSummaryRecord(Versioned):
+    """调研报告: what the research found, as one account the session starts from; the office
+    accepts it or returns it with a note, and only an accepted one opens the session."""
+
+    topic_id: int = Field(foreign_key="topic.id", unique=True)
+    content: str = Field(sa_type=sa.Text)
+    submitted_by_id: int = Field(foreign_key="person.id")
+    submitted_at: dt.datetime = _ts(nullable=False, default_now=True)
+    accepted_at: dt.datetime | None = _ts()
+    reviewed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    returned_at: dt.datetime | None = _ts()
+    review_note: str | None = Field(default=None, max_length=1000)
+
+
+class ResearchSummary(ResearchSummaryRecord, table=True):
+    __tablename__ = "research_summary"
     id: int | None = Field(default=None, primary_key=True)
 
 
@@ -199,6 +275,8 @@ class SessionRecord(SessionBase, Versioned):
     status: SessionStatus = _enum(SessionStatus, SessionStatus.SCHEDULED)
     consensus_reached: bool = False
     consensus_summary: str | None = Field(default=None, sa_type=sa.Text)
+    # 会议纪要: who spoke, what was said, what was agreed — kept with the round.
+    minutes: str | None = Field(default=None, sa_type=sa.Text)
     concluded_at: dt.datetime | None = _ts()
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from difflib import SequenceMatcher
 from typing import Any
 
 from pydantic import Field, computed_field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
+from models import screening
 from models.base import Body, Page, utcnow
 from models.case import (
     Listing,
@@ -35,8 +35,6 @@ from models.enums import (
 from models.errors import Conflict, Invalid
 from models.stages import ensure_in_stage, settle
 from models.tables import Person, Topic, TopicBase, TopicRecord
-
-DUPLICATE_SIMILARITY = 0.85
 
 
 class TopicCreate(TopicBase, Body):
@@ -83,19 +81,6 @@ def priority_quadrant(urgent: bool, important: bool) -> int:
     return 3 if urgent else 4
 
 
-def screening_reason(topic: Topic) -> str | None:
-    """The field's four 'no consultation' rules; None when the topic may proceed."""
-    if topic.in_litigation:
-        return "涉法涉诉事项不纳入协商（涉法涉诉不协商）"
-    if topic.in_petition:
-        return "已纳入信访程序的事项不纳入协商（纳入信访不协商）"
-    if not topic.of_general_concern:
-        return "事项不具普遍性和代表性（不具代表性不协商）"
-    if topic.policy_explicit:
-        return "党委政府已有明确规定的事项无需协商"
-    return None
-
-
 def create_topic(session: Session, data: TopicCreate, *, by: int | None = None) -> Topic:
     """A proposal, by a signed-in person (`by`) or by the public (None)."""
     if by is not None:
@@ -106,72 +91,68 @@ def create_topic(session: Session, data: TopicCreate, *, by: int | None = None) 
         topic.urgent = True
     session.add(topic)
     session.flush()
+    screening.index_topic(session, topic)
     audit(session, action="topic_proposed", topic_id=topic.id, title=topic.title)
     return topic
 
 
-def find_near_duplicate(session: Session, topic: Topic) -> Topic | None:
-    """An open topic whose title says the same thing, to merge into instead of consulting twice."""
-    candidates = session.exec(
-        select(Topic).where(
-            Topic.id != topic.id,
-            Topic.status.in_([TopicStatus.AWAITING_APPROVAL, TopicStatus.IN_PROGRESS]),  # type: ignore[attr-defined]
-        )
-    ).all()
-    best, best_ratio = None, 0.0
-    for other in candidates:
-        ratio = SequenceMatcher(None, topic.title, other.title).ratio()
-        if ratio > best_ratio:
-            best, best_ratio = other, ratio
-    return best if best_ratio >= DUPLICATE_SIMILARITY else None
-
-
 def screen(session: Session, topic_id: int, *, now: dt.datetime | None = None) -> Topic:
-    """Automatic work of the topic stage: screen, merge duplicates, send for approval."""
+    """Automatic work of the topic stage: the system's screening suggestions are recorded; a
+    proposal nothing hints against and nothing resembles goes for approval, any other waits
+    for the office's decision (models.screening.decide)."""
     now = now or utcnow()
     topic = get(session, Topic, topic_id, for_update=True)
     if topic.status != TopicStatus.DRAFT:
         return topic  # already screened by an earlier attempt
-    reason = screening_reason(topic)
-    duplicate = None if reason else find_near_duplicate(session, topic)
-    if reason:
-        topic.status = TopicStatus.SCREENED_OUT
-        topic.status_reason = reason
-        topic.closed_at = now
-    elif duplicate:
-        topic.status = TopicStatus.MERGED
-        topic.merged_into_id = duplicate.id
-        topic.status_reason = f"与议题“{duplicate.title}”（{duplicate.id}）重复，已合并"
-        topic.closed_at = now
+    row = screening.suggest(session, topic)
+    days = 1 if topic.emergency else get_settings().approval_working_days
+    if row.hints or row.candidates:
+        screening.ask_the_office(session, topic, row, working_days=days, now=now)
     else:
-        topic.status = TopicStatus.AWAITING_APPROVAL
-        request_approval(
-            session,
-            obligation=Obligation.TOPIC_APPROVAL,
-            subject_id=topic.id,  # type: ignore[arg-type]
-            topic_id=topic.id,  # type: ignore[arg-type]
-            working_days=1 if topic.emergency else get_settings().approval_working_days,
-            event_key=f"topic:{topic.id}:approval_request",
-            template="approval_request",
-            now=now,
-            topic=topic,
-            source=SOURCE_LABELS[topic.source],
-            quadrant=priority_quadrant(topic.urgent, topic.important),
-        )
+        screening.admit_without_hints(row, now)
+        _send_for_approval(session, topic, now=now)
     touch(topic)
-    audit(session, action="topic_screened", topic_id=topic.id, status=topic.status.value)
-    if topic.proposer_id is not None and topic.status != TopicStatus.AWAITING_APPROVAL:
-        proposer = get(session, Person, topic.proposer_id)
-        queue(
-            session,
-            event_key=f"topic:{topic.id}:screened",
-            recipients=[proposer.tag],
-            salutations=addressed(session, proposer),
-            template="topic_screened",
-            topic_id=topic.id,
-            topic=topic,
-        )
+    audit(
+        session,
+        action="topic_screened",
+        topic_id=topic.id,
+        status=topic.status.value,
+        hints=[h["rule"] for h in row.hints],
+        candidates=[c["topic_id"] for c in row.candidates],
+    )
     return topic
+
+
+def decide_screening(
+    session: Session, topic_id: int, data: screening.ScreeningIn, *, by: int | None
+) -> Topic:
+    """The office confirms or overrides the screening suggestions (models.screening)."""
+    topic = screening.decide(
+        session,
+        topic_id,
+        data,
+        by=by,
+        admit=lambda t: _send_for_approval(session, t, now=utcnow()),
+    )
+    settle(session, topic)
+    return topic
+
+
+def _send_for_approval(session: Session, topic: Topic, *, now: dt.datetime) -> None:
+    topic.status = TopicStatus.AWAITING_APPROVAL
+    request_approval(
+        session,
+        obligation=Obligation.TOPIC_APPROVAL,
+        subject_id=topic.id,  # type: ignore[arg-type]
+        topic_id=topic.id,  # type: ignore[arg-type]
+        working_days=1 if topic.emergency else get_settings().approval_working_days,
+        event_key=f"topic:{topic.id}:approval_request",
+        template="approval_request",
+        now=now,
+        topic=topic,
+        source=SOURCE_LABELS[topic.source],
+        quadrant=priority_quadrant(topic.urgent, topic.important),
+    )
 
 
 def _ensure_undecided(topic: Topic) -> None:

@@ -85,6 +85,54 @@ def bootstrap_administrator(suffix: str, database_url: str | None = None) -> tup
     return login, password
 
 
+def screen_two_more(
+    c: Client,
+    proposer: Client,
+    member: Client,
+    tid: int,
+    suffix: str,
+    stage: Callable[..., None],
+    say: Callable[[str], None],
+) -> dict[str, int]:
+    """初筛 as the office does it: a proposal hinted as 涉法涉诉 is excluded on that rule, a
+    look-alike of the demo's topic is merged into it (the earlier one) and its proposer
+    becomes a supporter."""
+    litigated = proposer.post(
+        "/topics",
+        {
+            "title": f"邻里宅基地纠纷（示例 {suffix}）",
+            "description": "两户因宅基地边界发生纠纷，一方已向区法院起诉。",
+            "source": "public",
+        },
+    )
+    stage("topic", litigated["id"])
+    hints = c.get(f"/topics/{litigated['id']}/screening")["hints"]
+    c.post(
+        f"/topics/{litigated['id']}/screening",
+        {"decision": "exclude", "rule": "litigation"},
+    )
+    say(f"  初筛：议题 {litigated['id']} 不予协商（{hints[0]['label']}：{hints[0]['why']}）")
+    alike = member.post(
+        "/topics",
+        {
+            "title": f"老旧小区加装电梯协商（示例 {suffix}）的建议",
+            "description": "委员调研发现多层住宅加装电梯需求集中。",
+            "source": "member",
+        },
+    )
+    stage("topic", alike["id"])
+    candidate = c.get(f"/topics/{alike['id']}/screening")["candidates"][0]
+    c.post(
+        f"/topics/{alike['id']}/screening",
+        {"decision": "merge", "merge_into_id": candidate["topic_id"]},
+    )
+    say(
+        f"  初筛：议题 {alike['id']} 与议题 {candidate['topic_id']} 相似度"
+        f" {candidate['score']:.0%}，经确认并入该议题"
+    )
+    return {"excluded": litigated["id"], "merged": alike["id"], "merged_into": tid}
+
+
 def run_loop(
     base_url: str, say: Callable[[str], None] = print, *, database_url: str | None = None
 ) -> dict:
@@ -142,16 +190,18 @@ def run_loop(
     say(f"议题 {tid}：{topic['title']}")
     stages_out: list[dict] = []
 
-    def stage(name: str) -> None:
-        started = c.post(f"/topics/{tid}/stages/{name}")
+    def stage(name: str, topic_id: int | None = None) -> None:
+        started = c.post(f"/topics/{topic_id or tid}/stages/{name}")
         run = wait_for_run(c, started["flow_run_id"])
-        stages_out.append({"stage": name, "flow_run_id": run["id"], "state": run["state_type"]})
-        say(f"  {name:<15} {run['id']}  {run['state_type']}")
+        if topic_id is None:  # the demo topic's own stages; the others are screening examples
+            stages_out.append({"stage": name, "flow_run_id": run["id"], "state": run["state_type"]})
+            say(f"  {name:<15} {run['id']}  {run['state_type']}")
         if run["state_type"] != "COMPLETED":
             raise DemoError(f"环节 {name} 的流程运行未成功：{run['state_name']}")
 
     stage("topic")
     as_(approver).post(f"/topics/{tid}/approve", {"comment": "同意列入年度协商计划"})
+    screened = screen_two_more(c, as_(resident2), as_(member), tid, suffix, stage, say)
 
     parts = c.post(
         f"/topics/{tid}/participants",
@@ -186,6 +236,23 @@ def run_loop(
             "findings": "走访 120 户，78% 支持加装；一楼住户担心采光与噪声，希望获得补偿。",
         },
     )
+    # 不调研不协商: the member writes the research summary; the office returns it once for
+    # what is missing, then accepts the revision.
+    summary = "调研报告：走访 120 户，78% 支持加装电梯；一楼住户担心采光与噪声，希望获得补偿。"
+    as_(member).call("PUT", f"/topics/{tid}/research-summary", {"content": summary})
+    c.post(
+        f"/topics/{tid}/research-summary/review",
+        {"accepted": False, "note": "请补充费用测算和低层住户补偿的意见"},
+    )
+    as_(member).call(
+        "PUT",
+        f"/topics/{tid}/research-summary",
+        {
+            "content": summary
+            + "费用测算：每部约 60 万元，财政补贴 20 万元；低层住户建议按楼层分摊。"
+        },
+    )
+    c.post(f"/topics/{tid}/research-summary/review", {"accepted": True})
 
     meeting = c.post(
         f"/topics/{tid}/sessions",
@@ -228,6 +295,11 @@ def run_loop(
         {
             "consensus_reached": True,
             "summary": "各方同意按楼层分摊费用并落实财政补贴，统一设计方案。",
+            "minutes": (
+                "会议纪要：现场协商于社区议事厅举行，住建局、街道、居民代表、政协委员和规划专家"
+                "参加。居民代表反映老人上下楼困难，一楼住户担心采光与噪声；住建局介绍补贴政策；"
+                "专家建议统一设计方案。各方同意按楼层分摊费用并落实财政补贴。"
+            ),
             "suggestions": [
                 {"content": "落实加装电梯财政补贴并简化并联审批", "opinion_ids": [ids[0], ids[2]]},
                 {
@@ -312,6 +384,7 @@ def run_loop(
         "title": topic["title"],
         "public_page": PUBLIC_TOPIC_PAGE.format(topic_id=tid),
         "stages": stages_out,
+        "screened": screened,
         "kpis": kpis,
         "credentials": credentials,
     }

@@ -118,6 +118,21 @@ class LoopBuilder:
                 prestudy.FindingsIn(findings="走访 120 户，多数支持"),
                 by=self.cast.member.id,
             )
+        self.accept_summary(topic)
+
+    def accept_summary(self, topic: Topic) -> None:
+        """The research summary, written by the office and accepted (不调研不协商)."""
+        prestudy.submit_summary(
+            self.s,
+            topic.id,
+            prestudy.SummaryIn(
+                content="调研报告：走访 120 户，多数住户支持加装电梯，低层住户关心补偿。"
+            ),
+            by=self.cast.admin.id,
+        )
+        prestudy.review_summary(
+            self.s, topic.id, prestudy.SummaryReview(accepted=True), by=self.cast.admin.id
+        )
 
     def _finish_session(self, topic: Topic) -> None:
         s = self.s
@@ -149,6 +164,7 @@ class LoopBuilder:
             consultation.Conclusion(
                 consensus_reached=True,
                 summary="同意补贴",
+                minutes="会议纪要：居民代表、住建局、政协委员参加，一致同意补贴并简化审批。",
                 suggestions=[
                     consultation.SuggestionIn(content="落实补贴", opinion_ids=[ops[0].id]),
                     consultation.SuggestionIn(content="简化审批", opinion_ids=[ops[0].id]),

@@ -112,6 +112,19 @@ def test_case_file_holds_items_report_and_kpis(stack, loop_result, office):
     assert [s["state"] for s in stages] == ["done"] * 8
 
 
+def test_the_demo_screens_out_one_proposal_and_merges_a_look_alike(stack, loop_result, office):
+    """初筛 in the demo: excluded on the hinted rule by the office; the look-alike merged into
+    the demo's (earlier) topic, whose supporters now include its proposer."""
+    shown = loop_result["screened"]
+    excluded = office.http.get(f"/topics/{shown['excluded']}/screening", timeout=30).json()
+    assert excluded["status"] == "screened_out" and excluded["rule"] == "litigation"
+    assert excluded["decided_by_id"] is not None and not excluded["overridden"]
+    merged = office.http.get(f"/topics/{shown['merged']}", timeout=30).json()
+    assert merged["status"] == "merged" and merged["merged_into_id"] == loop_result["topic_id"]
+    into = office.http.get(f"/topics/{loop_result['topic_id']}/screening", timeout=30).json()
+    assert len(into["supporters"]) == 1
+
+
 def test_the_demo_topic_opens_on_its_public_page(stack, loop_result):
     """What the demo prints for a newcomer to open: the finished topic, without signing in."""
     assert loop_result["public_page"] == f"/p/topics/{loop_result['topic_id']}"

@@ -27,6 +27,21 @@ router = APIRouter()
 
 
 @router.post(
+    "/participants/{participant_id}/replace",
+    response_model=subject.ParticipantPublic,
+    status_code=201,
+    tags=["subject"],
+)
+def replace_participant(
+    participant_id: PathId, data: subject.ReplaceIn, session: SessionDep, actor: Office
+) -> Participant:
+    """替补: someone of the same side takes a decliner's place and is invited."""
+    participant = subject.replace(session, participant_id, data)
+    commit(session, participant)
+    return participant
+
+
+@router.post(
     "/participants/{participant_id}/rsvp",
     response_model=subject.ParticipantPublic,
     tags=["subject"],

@@ -15,12 +15,22 @@ from api.auth import (
     Rater,
 )
 from api.deps import AsOf, Limit, Offset, PageDep, PathId, SessionDep, UnitOfWorkDep, commit
-from models import access, assessment, consultation, prestudy, rectification, stages, subject
+from models import (
+    access,
+    assessment,
+    consultation,
+    prestudy,
+    rectification,
+    screening,
+    stages,
+    subject,
+)
 from models import audit as audit_trail
 from models import report as reports
 from models import topic as topics
 from models.case import Listing, get, of_topic, one_of_topic
 from models.enums import Stage, TopicStatus
+from models.errors import NotFound
 from models.tables import (
     Assessment,
     AuditEvent,
@@ -29,6 +39,7 @@ from models.tables import (
     Rating,
     RectificationItem,
     Report,
+    ResearchSummary,
     ResearchTask,
     Suggestion,
     Topic,
@@ -81,6 +92,57 @@ def reject_topic(
     topic = topics.reject(session, topic_id, data, by=actor.id)
     commit(session, topic)
     return topic
+
+
+@router.get("/{topic_id}/screening", response_model=screening.ScreeningPublic)
+def read_screening(
+    topic_id: PathId, session: SessionDep, actor: Office
+) -> screening.ScreeningPublic:
+    """The system's screening suggestions (rules hinted, look-alike topics with scores) and
+    the office's decision on them."""
+    return screening.view(session, topic_id)
+
+
+@router.post("/{topic_id}/screening", response_model=topics.TopicPublic)
+def decide_screening(
+    topic_id: PathId, data: screening.ScreeningIn, session: SessionDep, actor: Office
+) -> Topic:
+    """Admit, exclude on a rule or merge into an earlier topic; against the suggestion only
+    with a written justification."""
+    topic = topics.decide_screening(session, topic_id, data, by=actor.id)
+    commit(session, topic)
+    return topic
+
+
+@router.get("/{topic_id}/research-summary", response_model=prestudy.SummaryPublic)
+def read_research_summary(
+    topic_id: PathId, session: SessionDep, reader: CaseReader
+) -> ResearchSummary:
+    access.see_topic(session, reader, topic_id)
+    summary = prestudy.summary_of(session, topic_id)
+    if summary is None:
+        raise NotFound("该议题尚未提交调研报告")
+    return summary
+
+
+@router.put("/{topic_id}/research-summary", response_model=prestudy.SummaryPublic)
+def submit_research_summary(
+    topic_id: PathId, data: prestudy.SummaryIn, session: SessionDep, actor: CaseReader
+) -> ResearchSummary:
+    """The summary of the findings, by the office or one who did the research."""
+    summary = prestudy.submit_summary(session, topic_id, data, by=actor.id)
+    commit(session, summary)
+    return summary
+
+
+@router.post("/{topic_id}/research-summary/review", response_model=prestudy.SummaryPublic)
+def review_research_summary(
+    topic_id: PathId, data: prestudy.SummaryReview, session: SessionDep, actor: Office
+) -> ResearchSummary:
+    """Accept (the stage is done) or return with what is missing."""
+    summary = prestudy.review_summary(session, topic_id, data, by=actor.id)
+    commit(session, summary)
+    return summary
 
 
 @router.get("/{topic_id}/stages", response_model=stages.StagesPublic)

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from models import assessment, consultation, stages
+from models import assessment, consultation, screening, stages
 from models import topic as topics
-from models.enums import FollowUpStatus, Obligation, Stage, StageState, TopicStatus
+from models.enums import (
+    FollowUpStatus,
+    Obligation,
+    ScreeningRule,
+    Stage,
+    StageState,
+    TopicStatus,
+)
 from models.errors import Forbidden, GateRefused
 from models.tables import FollowUp, Notification
 
@@ -25,35 +32,31 @@ def test_whole_loop_by_operations_closes_topic_with_kpis(loop, session):
 
 
 @pytest.mark.parametrize(
-    ("flag", "reason"),
+    ("flag", "value", "rule", "reason"),
     [
-        ("in_litigation", "涉法涉诉不协商"),
-        ("in_petition", "纳入信访不协商"),
-        ("policy_explicit", "已有明确规定"),
+        ("in_litigation", True, ScreeningRule.LITIGATION, "涉法涉诉不协商"),
+        ("in_petition", True, ScreeningRule.PETITION, "纳入信访不协商"),
+        ("policy_explicit", True, ScreeningRule.POLICY_EXPLICIT, "已有明确规定"),
+        ("of_general_concern", False, ScreeningRule.NOT_GENERAL, "不具代表性不协商"),
     ],
 )
-def test_screening_rules_close_topic_with_reason(loop, session, flag, reason):
-    topic = loop.topic(**{flag: True})
+def test_each_screening_rule_is_hinted_then_confirmed_with_its_reason(
+    loop, session, flag, value, rule, reason
+):
+    topic = loop.topic(**{flag: value})
     loop.run_stage(topic, Stage.TOPIC)
+    assert topic.status == TopicStatus.AWAITING_SCREENING
+    assert [h["rule"] for h in screening.decision_of(session, topic.id).hints] == [rule.value]
+    topics.decide_screening(
+        session,
+        topic.id,
+        screening.ScreeningIn(decision="exclude", rule=rule),
+        by=loop.cast.admin.id,
+    )
     assert topic.status == TopicStatus.SCREENED_OUT
-    assert reason in topic.status_reason
+    assert reason in (topic.status_reason or "")
     with pytest.raises(GateRefused, match="未通过筛选"):
         stages.check_can_start(session, topic, Stage.SUBJECT)
-
-
-def test_not_of_general_concern_is_screened_out(loop):
-    topic = loop.topic(of_general_concern=False)
-    loop.run_stage(topic, Stage.TOPIC)
-    assert "不具代表性不协商" in topic.status_reason
-
-
-def test_near_duplicate_is_merged_into_open_topic(loop):
-    first = loop.topic(title="城南片区老旧小区加装电梯")
-    loop.run_stage(first, Stage.TOPIC)
-    second = loop.topic(title="城南片区老旧小区加装电梯问题")
-    loop.run_stage(second, Stage.TOPIC)
-    assert second.status == TopicStatus.MERGED
-    assert second.merged_into_id == first.id
 
 
 def test_session_refused_without_prestudy(loop, session):

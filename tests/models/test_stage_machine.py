@@ -26,7 +26,16 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from config.db import engine_for
-from models import assessment, consultation, kpis, prestudy, rectification, stages, subject
+from models import (
+    assessment,
+    consultation,
+    kpis,
+    prestudy,
+    rectification,
+    screening,
+    stages,
+    subject,
+)
 from models import report as reports
 from models import topic as topics
 from models.enums import (
@@ -34,6 +43,7 @@ from models.enums import (
     DeclineCode,
     ParticipantRole,
     ResearchMethod,
+    ScreeningRule,
     SessionForm,
     Stage,
     StageState,
@@ -178,11 +188,14 @@ ALLOWED: dict[TopicStatus, Callable[[Stage, StageState], bool]] = {
     TopicStatus.DRAFT: lambda st_, ss: (
         st_ is Stage.TOPIC and ss in (StageState.NOT_STARTED, StageState.RUNNING)
     ),
+    TopicStatus.AWAITING_SCREENING: lambda st_, ss: (
+        st_ is Stage.TOPIC and ss in (StageState.RUNNING, StageState.WAITING)
+    ),
     TopicStatus.AWAITING_APPROVAL: lambda st_, ss: (
         st_ is Stage.TOPIC and ss in (StageState.RUNNING, StageState.WAITING)
     ),
-    TopicStatus.SCREENED_OUT: lambda st_, ss: st_ is Stage.TOPIC,
-    TopicStatus.MERGED: lambda st_, ss: st_ is Stage.TOPIC,
+    TopicStatus.SCREENED_OUT: lambda st_, ss: st_ is Stage.TOPIC and ss is StageState.DONE,
+    TopicStatus.MERGED: lambda st_, ss: st_ is Stage.TOPIC and ss is StageState.DONE,
     TopicStatus.REJECTED: lambda st_, ss: st_ is Stage.TOPIC and ss is StageState.WAITING,
     TopicStatus.IN_PROGRESS: lambda st_, ss: st_ is not Stage.TOPIC or ss is StageState.DONE,
     TopicStatus.CLOSED: lambda st_, ss: st_ is Stage.ASSESSMENT and ss is StageState.DONE,
@@ -339,12 +352,15 @@ class LoopMachine(RuleBasedStateMachine):
             self.run_stage(target)
         elif t.stage_state is StageState.RUNNING:
             self.rerun()
+        elif t.stage is Stage.TOPIC and t.status is TopicStatus.AWAITING_SCREENING:
+            self.screen_topic("admit")
         elif t.stage is Stage.TOPIC:
             self.decide_topic("approver", True)
         elif t.stage is Stage.SUBJECT:
             self.everyone_accepts(True)
         elif t.stage is Stage.PRESTUDY:
             self.findings(True)
+            self.research_summary("admin", True)
         elif t.stage is Stage.SESSION:
             self.hold_session(True, 2)
         elif t.stage is Stage.REPORT:
@@ -385,13 +401,24 @@ class LoopMachine(RuleBasedStateMachine):
     @rule()
     def schedule_session(self) -> None:
         data = consultation.SessionCreate(
-            form=SessionForm.ONLINE,
-            starts_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=3),
-            ends_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=3, hours=2),
+            form=SessionForm.ONLINE,  # its window open now: opinions may come in
+            starts_at=dt.datetime.now(dt.UTC),
+            ends_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=3),
         )
         self.act(lambda: consultation.schedule_session(self.s, self.topic.id, data))
 
     # --- people's actions -------------------------------------------------------------------
+
+    @rule(decision=st.sampled_from(["admit", "exclude"]))
+    def screen_topic(self, decision: str) -> None:
+        """The office decides on a hinted proposal (a look-alike of an earlier example's)."""
+        data = screening.ScreeningIn(
+            decision=decision,  # type: ignore[arg-type]
+            rule=ScreeningRule.NOT_GENERAL if decision == "exclude" else None,
+            justification="经核实，群众普遍关注，予以受理",
+        )
+        admin = self.cast.admin.id
+        self.act(lambda: topics.decide_screening(self.s, self.topic.id, data, by=admin))
 
     @rule(role=st.sampled_from(["approver", "admin", "resident"]), approve=st.booleans())
     def decide_topic(self, role: str, approve: bool) -> None:
@@ -415,6 +442,16 @@ class LoopMachine(RuleBasedStateMachine):
         for task in self.rows(ResearchTask, topic_id=self.topic.id):
             actor = task.owner_id if owner else self.cast.resident.id
             self.act(lambda t=task, a=actor: submit_findings(self.s, t.id, a))
+
+    @rule(author=st.sampled_from(["member", "admin", "resident"]), accept=st.booleans())
+    def research_summary(self, author: str, accept: bool) -> None:
+        """The summary written (by a task owner, the office, or one who may not) and reviewed."""
+        content = prestudy.SummaryIn(content="调研报告：走访 120 户，多数住户支持加装电梯。")
+        review = prestudy.SummaryReview(accepted=accept, note=None if accept else "请补充意见")
+        by = self.person(author).id
+        self.act(lambda: prestudy.submit_summary(self.s, self.topic.id, content, by=by))
+        admin = self.cast.admin.id
+        self.act(lambda: prestudy.review_summary(self.s, self.topic.id, review, by=admin))
 
     @rule(consensus=st.booleans(), suggestions=st.integers(1, 2))
     def hold_session(self, consensus: bool, suggestions: int) -> None:

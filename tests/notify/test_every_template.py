@@ -18,11 +18,11 @@ from sqlmodel import Session, select
 
 from config.db import engine_for
 from config.links import base_url
-from models import dispatch, followup, rectification
+from models import dispatch, followup, prestudy, rectification, screening
 from models import report as reports
 from models import topic as topics
-from models.enums import DeclineCode, Stage
-from models.tables import Notification, Report
+from models.enums import DeclineCode, ScreeningRule, Stage
+from models.tables import Notification, Report, ResearchTask
 from tasks.notify import deliver_notifications
 from tests.factories import LoopBuilder
 from tests.receivers import HttpReceiver, SmtpReceiver, use_apprise_config, write_apprise_yaml
@@ -51,7 +51,7 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     at(now)
     c = loop.cast
     screened = loop.topic(title="邻里宅基地诉讼", in_litigation=True)
-    loop.run_stage(screened, Stage.TOPIC)
+    loop.run_stage(screened, Stage.TOPIC)  # waits for the office's screening: reminded
     refused = loop.topic(title="修建商业步行街")
     loop.run_stage(refused, Stage.TOPIC)
     topics.reject(session, refused.id, topics.Rejection(reason="不属协商范围"), by=c.approver.id)
@@ -61,7 +61,41 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
         loop.prepare(topic, stage)
         loop.run_stage(topic, stage)
         later(14)
-        loop.finish(topic, stage)
+        if stage is Stage.PRESTUDY:  # the summary returned once, then accepted
+            for task in session.exec(select(ResearchTask).where(ResearchTask.topic_id == topic.id)):
+                prestudy.submit_findings(
+                    session, task.id, prestudy.FindingsIn(findings="走访 120 户"), by=c.member.id
+                )
+            prestudy.submit_summary(
+                session,
+                topic.id,
+                prestudy.SummaryIn(content="调研报告：走访 120 户，多数住户支持加装电梯。"),
+                by=c.member.id,
+            )
+            prestudy.review_summary(
+                session,
+                topic.id,
+                prestudy.SummaryReview(accepted=False, note="请补充低层住户的意见"),
+                by=c.admin.id,
+            )
+            loop.accept_summary(topic)
+        else:
+            loop.finish(topic, stage)
+        if stage is Stage.TOPIC:
+            topics.decide_screening(
+                session,
+                screened.id,
+                screening.ScreeningIn(decision="exclude", rule=ScreeningRule.LITIGATION),
+                by=c.admin.id,
+            )
+            duplicate = loop.topic(title="老旧小区加装电梯问题", proposer_id=c.resident2.id)
+            loop.run_stage(duplicate, Stage.TOPIC)
+            topics.decide_screening(
+                session,
+                duplicate.id,
+                screening.ScreeningIn(decision="merge", merge_into_id=topic.id),
+                by=c.admin.id,
+            )
     loop.run_stage(topic, Stage.REPORT)
     report = session.exec(select(Report).where(Report.topic_id == topic.id)).one()
     reports.return_report(
