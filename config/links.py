@@ -25,6 +25,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "topic.rate": ("GET", MY_TOPICS + "/{topic_id}/rate"),
     "participant.rsvp": ("GET", "/my/invitations/{participant_id}"),
     "research.findings": ("GET", "/my/research/{task_id}"),
+    "research.summary": ("PUT", "/topics/{topic_id}/research-summary"),
+    "research.review": ("POST", "/topics/{topic_id}/research-summary/review"),
     "report.approve": ("GET", "/approvals/reports/{report_id}"),
     "report.return": ("GET", "/approvals/reports/{report_id}"),
     "report.update": ("PUT", "/reports/{report_id}"),

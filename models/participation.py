@@ -5,16 +5,18 @@ models.subject, models.prestudy, models.consultation and models.assessment."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, func, select
 
 from models.access import POLICY, Can, own_or_office, see_topic
+from models.base import utcnow
 from models.case import get
-from models.consultation import FORM_LABELS
+from models.consultation import FORM_LABELS, ensure_window_open
 from models.deadlines import format_local
 from models.enums import Role, Rsvp, SessionStatus, Stage, StageState, TopicStatus
-from models.errors import NotFound
+from models.errors import DomainError, NotFound
 from models.tables import (
     ConsultationSession,
     Opinion,
@@ -90,6 +92,7 @@ class Round:
     place: str | None
     open: bool
     my_opinions: list[str]
+    window: str | None  # why an online window takes no opinion now (not yet open, closed)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ def topic_view(
     the topic only read). A topic the viewer may not see (he neither takes part, proposed, researches for it
     nor works on its items, and is not of the office, an approver or a supervisor) is 404,
     as the API answers it."""
+    now = utcnow()
     topic = get(session, Topic, topic_id)
     see_topic(session, viewer, topic_id)
     person = viewer if whom in (None, viewer.id) else get(session, Person, whom)
@@ -165,8 +169,12 @@ def topic_view(
             starts=format_local(m.starts_at),
             ends=format_local(m.ends_at) if m.ends_at else None,
             place=m.place,
-            open=in_session and accepted and m.status == SessionStatus.SCHEDULED,
+            open=in_session
+            and accepted
+            and m.status == SessionStatus.SCHEDULED
+            and _window(m, now) is None,
             my_opinions=said.get(m.id or 0, []),
+            window=_window(m, now) if m.status == SessionStatus.SCHEDULED else None,
         )
         for m in meetings
     ]
@@ -216,6 +224,16 @@ def topic_view(
         on_behalf_of=None if person is viewer else person.name,
         may_act=_own_or_office(viewer, person.id),
     )
+
+
+def _window(meeting: ConsultationSession, now: dt.datetime) -> str | None:
+    """The domain's refusal of an opinion in this round now (an online window not open), if
+    any: the page shows the form only when the domain would take the opinion."""
+    try:
+        ensure_window_open(meeting, now)
+    except DomainError as exc:
+        return exc.message
+    return None
 
 
 def my_participant(

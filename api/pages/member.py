@@ -8,7 +8,8 @@ operation as the JSON API (api/routes/actions.py, topics.py) with the signed-in 
 actor, in the request's one transaction, then redirects back with a one-time message. A
 refusal re-renders the page with the reason beside the field and what was typed; nothing is
 written. Whether a round takes opinions is the domain's rule (models.consultation: the topic is
-in 开展协商 and the round is not concluded); the page shows the form only then."""
+in 开展协商, the round is not concluded, an online window is open); the page shows the form only
+then, and otherwise why not."""
 
 from __future__ import annotations
 

@@ -2,11 +2,12 @@
 messages: he answers an invitation (a reply without a choice is refused beside the field),
 submits the findings of his research task and gives his opinion in a session round that takes
 opinions; 我参与的议题 lists his topics; an expert outside the topic finds no invitation. Over
-HTTP: a concluded round takes no opinion, and an approver reads an invitation but cannot answer
+HTTP: a concluded round and an online window not yet open take no opinion, and an approver reads an invitation but cannot answer
 it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 from urllib.parse import urlparse
@@ -16,8 +17,8 @@ from sqlmodel import Session, select
 
 from config.db import engine_for, migrate, session_scope
 from models import accounts
-from models.enums import Rsvp, Stage
-from models.tables import Notification, Opinion, Participant, ResearchTask
+from models.enums import Rsvp, SessionForm, Stage
+from models.tables import ConsultationSession, Notification, Opinion, Participant, ResearchTask
 from tests.conftest import ANONYMOUS
 from tests.factories import LoopBuilder
 from tests.pages.conftest import PASSWORD, sign_in
@@ -170,6 +171,27 @@ def test_a_concluded_round_takes_no_opinion_and_an_approver_only_reads(client, l
         follow_redirects=False,
     )
     assert late.status_code == 409 and "不能记录协商意见" in late.text  # the domain's reason
+    assert len(session.exec(select(Opinion)).all()) == before
+
+    # An online window that opens tomorrow: the page says when, and takes no opinion before.
+    online = loop.advance(loop.topic(title="网上议事：社区停车"), to=Stage.SESSION, start=True)
+    window = session.exec(
+        select(ConsultationSession).where(ConsultationSession.topic_id == online.id)
+    ).one()
+    window.form = SessionForm.ONLINE
+    window.starts_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    window.ends_at = window.starts_at + dt.timedelta(days=3)
+    session.add(window)
+    session.commit()
+    shown = client.get(f"/my/topics/{online.id}", headers=ANONYMOUS)
+    assert "网络协商窗口将于" in shown.text and "发表意见" not in shown.text
+    early = client.post(
+        f"/my/topics/{online.id}/opinions",
+        data={"session_id": str(window.id), "content": "先提一条意见", "csrf_token": token},
+        headers=ANONYMOUS,
+        follow_redirects=False,
+    )
+    assert early.status_code == 409 and "届时方可提交意见" in early.text
     assert len(session.exec(select(Opinion)).all()) == before
 
     token = sign_in_as("chenjianguo")  # an approver sees every topic, answers for nobody
