@@ -184,7 +184,9 @@ def test_a_resident_rates_through_her_link_once(page, case):  # type: ignore[no-
 
     page.get_by_label("4 分（满意）").check()
     page.get_by_role("button", name="提交评价").click()
-    assert page.get_by_role("status").filter(has_text="已收到您的评价，谢谢").is_visible()
+    page.wait_for_load_state()
+    done = page.locator("main").inner_text()
+    assert "评价整改成效：已办理" in done and "已收到您的评价，谢谢" in done, done
     with Session(engine_for(case["url"])) as s:
         (rating,) = s.exec(select(Rating).where(Rating.person_id == case["resident_id"])).all()
         assert (rating.score, rating.satisfied, rating.comment) == (
