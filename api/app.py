@@ -14,6 +14,8 @@ from api.launcher import installation_id
 from api.routes import actions, admin, dispatch, links, people, topics
 from api.routes.bulletins import router as bulletins_router
 from api.routes.calendar import router as calendar_router
+from api.routes.chain import router as chain_router
+from api.routes.ledger import router as ledger_router
 from config.db import get_engine, migrate
 
 
@@ -43,6 +45,8 @@ def create_app() -> FastAPI:
         dispatch.router,
         calendar_router,
         bulletins_router,
+        chain_router,
+        ledger_router,
     ):
         app.include_router(router, responses=errors.ERROR_RESPONSES, dependencies=[IfMatch])
     pages.install(app)  # outside the OpenAPI: the API's schema describes the API only

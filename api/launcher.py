@@ -22,6 +22,7 @@ from api.errors import ServiceUnavailable
 from config.deployments import (
     DELIVERY_FLOW,
     FOLLOW_UP_FLOW,
+    LEDGER_IMPORT_FLOW,
     MONTHLY_BULLETIN_FLOW,
     QUARTERLY_REVIEW_FLOW,
     WEEKLY_DISPATCH_FLOW,
@@ -218,6 +219,17 @@ async def launch_stage(
         what=f"“{stage.label}”环节",
         parameters={"topic_id": topic_id},
         tags=run_tags(install_id, topic_id, stage),
+        idempotency_key=key,
+    )
+
+
+async def launch_ledger_import(import_id: int, key: str) -> FlowRunPublic:
+    """Apply a checked 台账 (one run per apply: `key` names the import and the attempt)."""
+    return await _launch(
+        LEDGER_IMPORT_FLOW,
+        what="台账导入",
+        parameters={"import_id": import_id},
+        tags=["ledger-import", f"import:{import_id}"],
         idempotency_key=key,
     )
 

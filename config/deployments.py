@@ -18,6 +18,8 @@ def deployment_ref(flow_name: str) -> str:
 WEEKLY_DISPATCH_FLOW = "weekly-dispatch"
 MONTHLY_BULLETIN_FLOW = "monthly-bulletin"
 QUARTERLY_REVIEW_FLOW = "quarterly-review"
+# Applies a department's checked 台账 (on demand, one run per apply).
+LEDGER_IMPORT_FLOW = "ledger-import"
 
 # Recurring runs, Asia/Shanghai (see shared/design/DOMAIN.md "Recurring runs").
 SCHEDULE_TIMEZONE = "Asia/Shanghai"

@@ -29,7 +29,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "research.review": ("POST", "/topics/{topic_id}/research-summary/review"),
     "report.approve": ("GET", "/approvals/reports/{report_id}"),
     "report.return": ("GET", "/approvals/reports/{report_id}"),
-    "report.update": ("PUT", "/reports/{report_id}"),
+    # The office edits a report on its topic's page (this address takes it there).
+    "report.update": ("GET", "/admin/reports/{report_id}"),
     "item.acknowledge": ("GET", "/work/items/{item_id}"),
     "item.decline": ("GET", "/work/items/{item_id}"),
     "item.reassign": ("POST", "/items/{item_id}/reassign"),
@@ -40,8 +41,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "item.extend": ("POST", "/items/{item_id}/extend"),
     "item.recheck": ("POST", "/items/{item_id}/recheck"),
     "plan.review": ("POST", "/plans/{plan_id}/review"),
-    "topic.participants": ("POST", "/topics/{topic_id}/participants"),
-    "topic.items": ("POST", "/topics/{topic_id}/items"),
+    "topic.participants": ("GET", "/admin/topics/{topic_id}"),
+    "topic.items": ("GET", "/admin/topics/{topic_id}"),
     # Where a person reads a record when a message asks for no action on it.
     "topic.view": ("GET", MY_TOPICS + "/{topic_id}"),
     "item.view": ("GET", "/work/items/{item_id}"),

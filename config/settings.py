@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="请求体大小上限（字节）；更大的请求答 413"
     )
+    max_import_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="上传台账（POST /imports）的大小上限（字节）"
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -88,6 +91,9 @@ class Settings(BaseSettings):
     # No single side (organizer, departments, residents …) above this share of the accepted
     # participants: the session must not be one side talking to itself.
     max_side_share: float = Field(default=0.5, gt=0, le=1)
+    # An emergency topic (突发/应急) starts at once and must enter the regular loop (its
+    # participants invited) within this many working days.
+    emergency_conversion_working_days: int = Field(default=5, ge=1)
     ack_working_days: int = Field(default=3, ge=1)
     plan_working_days: int = Field(default=5, ge=1)
     rating_working_days: int = Field(default=5, ge=1)

@@ -22,6 +22,7 @@ from config.deployments import (
 from config.settings import get_settings
 from flows.deliver import deliver_outbox
 from flows.follow_up import follow_up
+from flows.ledger_import import ledger_import
 from flows.monthly_bulletin import monthly_bulletin
 from flows.quarterly_review import quarterly_review
 from flows.stages import STAGE_FLOWS as STAGES_BY_NAME
@@ -46,12 +47,13 @@ async def stage_deployments() -> list[Any]:
 
 
 async def background_deployments() -> list[Any]:
-    """The sweep on an interval, prompt delivery, the dispatch and bulletins on their crons
-    (work queue BACKGROUND_QUEUE at scale)."""
+    """The sweep on an interval, prompt delivery, 台账 imports on demand, the dispatch and
+    bulletins on their crons (work queue BACKGROUND_QUEUE at scale)."""
     interval = timedelta(seconds=get_settings().follow_up_interval_seconds)
     plans: list[tuple[Any, dict[str, Any], list[str]]] = [
         (follow_up, {"interval": interval}, ["xieshang", "recurring"]),
         (deliver_outbox, {}, ["xieshang", "delivery"]),
+        (ledger_import, {}, ["xieshang", "ledger-import"]),
         (
             weekly_dispatch,
             {"schedules": [Cron(WEEKLY_DISPATCH_CRON, timezone=SCHEDULE_TIMEZONE)]},

@@ -202,6 +202,7 @@ class Obligation(StrEnum):
     RATING = "rating"
     ARBITRATION = "arbitration"  # 协商办裁定反复退回的事项
     SCREENING = "screening"  # 协商办确认初筛提示（排除或合并）
+    EMERGENCY_CONVERSION = "emergency_conversion"  # 应急议题限期转入常规协商流程
 
 
 class FollowUpStep(StrEnum):

@@ -23,6 +23,7 @@ from models.enums import (
     ReportStatus,
     Role,
     Rsvp,
+    Stage,
     TopicStatus,
 )
 from models.tables import (
@@ -63,6 +64,10 @@ class ObligationSpec:
         return dict(self.templates).get(step, self.template)
 
 
+# An emergency topic has entered the regular loop once its subject stage (or a later one) is
+# its stage.
+REGULAR_LOOP = [s for s in Stage if s.index >= Stage.SUBJECT.index]
+
 SPECS: dict[Obligation, ObligationSpec] = {
     s.obligation: s
     for s in (
@@ -89,6 +94,19 @@ SPECS: dict[Obligation, ObligationSpec] = {
             fulfilled=lambda: exists().where(
                 Topic.id == FollowUp.subject_id,  # type: ignore[arg-type]
                 Topic.status != TopicStatus.AWAITING_SCREENING,  # type: ignore[arg-type]
+            ),
+        ),
+        ObligationSpec(
+            Obligation.EMERGENCY_CONVERSION,
+            "应急议题转入常规协商",
+            ((FollowUpStep.DUE_SOON, -1), (FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
+            "请将应急议题转入常规协商流程：确定协商主体并启动“明确主体”环节"
+            f"（{action('topic.participants', topic_id='{topic_id}')}）",
+            "emergency_conversion_due",
+            owner_role=Role.ADMINISTRATOR,
+            fulfilled=lambda: exists().where(
+                Topic.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                Topic.stage.in_(REGULAR_LOOP),  # type: ignore[attr-defined]
             ),
         ),
         ObligationSpec(

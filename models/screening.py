@@ -251,6 +251,15 @@ def admit_without_hints(row: ScreeningDecision, now: dt.datetime) -> None:
     row.decided_at = now
 
 
+def admit_emergency(row: ScreeningDecision, now: dt.datetime) -> None:
+    """应急快速通道: work starts at once; the hints stay on record for the office."""
+    row.outcome = ScreeningOutcome.ADMITTED
+    row.justification = "应急议题快速通道：先行办理，限期转入常规协商流程" + (
+        "；初筛提示留待协商办核查" if row.hints or row.candidates else ""
+    )
+    row.decided_at = now
+
+
 def ask_the_office(
     session: Session, topic: Topic, row: ScreeningDecision, *, working_days: int, now: dt.datetime
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -382,13 +383,67 @@ class ItemRecord(ItemBase, Versioned):
         default=None, description="最近一次报送的整改进度（%），尚未报送时为空"
     )
     # `level` (正常 / 即将到期 / 预警 / 督办) is read from its ladder: see item_level below.
+    external_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="责任单位台账中的编号（外部编号），同一单位内唯一；导入台账时据此对应事项",
+    )
 
 
 class RectificationItem(ItemRecord, table=True):
     __tablename__ = "rectification_item"
+    # A department's own ledger number names one item of that department (台账导入 matches on it).
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "lead_department_id", "external_id", name="uq_rectification_item_department_external"
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     acknowledged_by_id: int | None = Field(default=None, foreign_key="person.id")
     arbitrated_by_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class LedgerImportStatus(StrEnum):
+    """Where an uploaded 台账 stands: checked (dry run), queued, applying, done or failed."""
+
+    CHECKED = "checked"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class LedgerImportRecord(SQLModel):
+    """One uploaded 台账 of a department: what the dry run found and how far applying it got.
+    The file itself lives under the data directory (`stored_name`), never in the database."""
+
+    department_id: int = Field(foreign_key="department.id", index=True)
+    filename: str = Field(max_length=200)
+    file_format: str = Field(max_length=8)  # csv | xlsx
+    sha256: str = Field(max_length=64)
+    status: LedgerImportStatus = _enum(LedgerImportStatus, LedgerImportStatus.CHECKED)
+    rows_total: int = 0
+    rows_done: int = Field(default=0, description="已处理的行数（导入进行中时随之增加）")
+    # The dry run's decisions, then (after applying) what the import did: rows in = the four.
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    flow_run_id: str | None = Field(default=None, max_length=36)
+    failure: str | None = Field(default=None, max_length=1000)
+    created_at: dt.datetime = _ts(nullable=False, default_now=True)
+    applied_at: dt.datetime | None = _ts()
+    finished_at: dt.datetime | None = _ts()
+
+
+class LedgerImport(LedgerImportRecord, table=True):
+    __tablename__ = "ledger_import"
+    id: int | None = Field(default=None, primary_key=True)
+    stored_name: str = Field(max_length=200)
+    created_by_id: int | None = Field(default=None, foreign_key="person.id")
 
 
 class ItemBounceRecord(SQLModel):

@@ -22,8 +22,10 @@ from models.case import (
     request_approval,
     require_role,
     role_tag,
+    schedule_follow_ups,
     touch,
 )
+from models.deadlines import working_days_after
 from models.enums import (
     SOURCE_LABELS,
     Obligation,
@@ -106,7 +108,23 @@ def screen(session: Session, topic_id: int, *, now: dt.datetime | None = None) -
         return topic  # already screened by an earlier attempt
     row = screening.suggest(session, topic)
     days = 1 if topic.emergency else get_settings().approval_working_days
-    if row.hints or row.candidates:
+    if topic.emergency:
+        # 应急快速通道: no wait for the office; approval within a working day, and a deadline
+        # to enter the regular loop, chased like any obligation.
+        screening.admit_emergency(row, now)
+        _send_for_approval(session, topic, now=now)
+        schedule_follow_ups(
+            session,
+            obligation=Obligation.EMERGENCY_CONVERSION,
+            subject_id=topic.id,  # type: ignore[arg-type]
+            topic_id=topic.id,  # type: ignore[arg-type]
+            owed_by_id=None,
+            deadline=working_days_after(
+                session, now, get_settings().emergency_conversion_working_days
+            ),
+            now=now,
+        )
+    elif row.hints or row.candidates:
         screening.ask_the_office(session, topic, row, working_days=days, now=now)
     else:
         screening.admit_without_hints(row, now)

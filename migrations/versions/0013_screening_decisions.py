@@ -4,7 +4,7 @@ participant who declined; research tasks required or not, and the research summa
 office accepts before a session (不调研不协商); the minutes of a consultation meeting
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-03 09:00:00.000000
 """
 
@@ -17,7 +17,7 @@ from models.base import UTCDateTime
 from models.screening import DESCRIPTION_CHARS, bigrams
 
 revision: str = "0013"
-down_revision: str | None = "0010"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

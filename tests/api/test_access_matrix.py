@@ -31,6 +31,7 @@ ALL = {r.value for r in Role}
 STAFF = ALL - {"resident"}
 ADMIN = {"administrator"}
 OVERSEERS = {"administrator", "supervisor"}
+IMPORTERS = {"administrator", "officer", "department_head"}  # 台账: the office and departments
 
 # (method, path) → who may call it (function level). PUBLIC: also without credentials.
 EXPECTED: dict[tuple[str, str], set[str]] = {
@@ -119,6 +120,14 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/bulletins"): STAFF,
     ("GET", "/bulletins/{bulletin_id}"): STAFF,
     ("GET", "/bulletins/{bulletin_id}/files/{fmt}"): STAFF,
+    ("GET", "/topics/{topic_id}/chain"): ALL,
+    ("GET", "/topics/{topic_id}/lists.xlsx"): ALL,
+    ("GET", "/topics/{topic_id}/lists/{name}.csv"): ALL,
+    ("GET", "/imports/template.xlsx"): ALL,
+    ("POST", "/imports"): IMPORTERS,
+    ("GET", "/imports"): IMPORTERS,
+    ("GET", "/imports/{import_id}"): IMPORTERS,
+    ("POST", "/imports/{import_id}/apply"): IMPORTERS,
 }
 
 
@@ -163,6 +172,8 @@ def case(loop, session):  # type: ignore[no-untyped-def]
         "fmt": "html",
         "token": "x" * 40,
         "link_id": 1,
+        "name": "items",
+        "import_id": 1,
     }
     session.commit()
     roles = {

@@ -3,11 +3,14 @@ into the earlier topic and keeps every proposer — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from models import screening, stages
+from models import followup, screening, stages
 from models import topic as topics
 from models.enums import (
     FollowUpStatus,
@@ -16,6 +19,7 @@ from models.enums import (
     ScreeningRule,
     Stage,
     StageState,
+    TopicSource,
     TopicStatus,
 )
 from models.errors import Conflict, Forbidden, GateRefused, Invalid
@@ -229,3 +233,61 @@ def test_finding_look_alikes_costs_the_same_queries_however_many_topics_are_open
     for i in range(5, 60):
         _screened(loop, title=f"第{i}批老旧小区加装电梯试点")
     assert measure() == few == 2
+
+
+SH_MONDAY = dt.datetime(2026, 4, 13, 10, tzinfo=ZoneInfo("Asia/Shanghai"))  # no holiday that week
+
+
+def _conversion_rungs(session: Session, topic_id: int) -> list[FollowUp]:
+    return list(
+        session.exec(
+            select(FollowUp)
+            .where(
+                FollowUp.obligation == Obligation.EMERGENCY_CONVERSION,
+                FollowUp.subject_id == topic_id,
+            )
+            .order_by(FollowUp.due_at)  # type: ignore[arg-type]
+        )
+    )
+
+
+def test_an_emergency_starts_at_once_and_is_chased_into_the_regular_loop(
+    loop, session, time_machine
+):
+    time_machine.move_to(SH_MONDAY, tick=False)
+    loop.today = SH_MONDAY.date()
+    topic = _screened(
+        loop,
+        title="暴雨致地下通道积水",
+        description="居民反映通道积水，已有人起诉物业",  # a hint: it does not hold an emergency
+        source=TopicSource.EMERGENCY,
+    )
+    assert topic.status == TopicStatus.AWAITING_APPROVAL
+    assert "应急议题快速通道" in (screening.decision_of(session, topic.id).justification or "")
+    rungs = _conversion_rungs(session, topic.id)
+    # Five working days from Monday: the next Monday, 24:00 Asia/Shanghai.
+    due = max(r.due_at for r in rungs).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert due.date() >= dt.date(2026, 4, 20)
+    later = SH_MONDAY + dt.timedelta(days=9)
+    time_machine.move_to(later, tick=False)
+    followup.sweep(session, now=later)
+    chased = session.exec(
+        select(Notification).where(Notification.template == "emergency_conversion_due")
+    ).all()
+    assert chased and "转入常规协商流程" in chased[0].body
+
+
+def test_an_emergency_that_entered_the_loop_is_chased_no_more(loop, session, time_machine):
+    time_machine.move_to(SH_MONDAY, tick=False)
+    loop.today = SH_MONDAY.date()
+    topic = _screened(loop, title="燃气管道泄漏抢修", source=TopicSource.EMERGENCY)
+    loop.finish(topic, Stage.TOPIC)
+    loop.prepare(topic, Stage.SUBJECT)
+    loop.run_stage(topic, Stage.SUBJECT)
+    later = SH_MONDAY + dt.timedelta(days=9)
+    time_machine.move_to(later, tick=False)
+    followup.sweep(session, now=later)
+    assert not session.exec(
+        select(Notification).where(Notification.template == "emergency_conversion_due")
+    ).all()
+    assert all(r.status != FollowUpStatus.OPEN for r in _conversion_rungs(session, topic.id))

@@ -470,6 +470,7 @@ class LoopMachine(RuleBasedStateMachine):
         conclusion = consultation.Conclusion(
             consensus_reached=consensus,
             summary="形成共识" if consensus else "分歧较大，再议",
+            minutes="会议纪要：各方代表发言，意见已记录在案。",
             suggestions=[
                 consultation.SuggestionIn(content=f"建议{i + 1}", opinion_ids=opinion_ids or [1])
                 for i in range(suggestions)

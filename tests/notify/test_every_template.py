@@ -21,7 +21,7 @@ from config.links import base_url
 from models import dispatch, followup, prestudy, rectification, screening
 from models import report as reports
 from models import topic as topics
-from models.enums import DeclineCode, ScreeningRule, Stage
+from models.enums import DeclineCode, ScreeningRule, Stage, TopicSource
 from models.tables import Notification, Report, ResearchTask
 from tasks.notify import deliver_notifications
 from tests.factories import LoopBuilder
@@ -52,6 +52,8 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     c = loop.cast
     screened = loop.topic(title="邻里宅基地诉讼", in_litigation=True)
     loop.run_stage(screened, Stage.TOPIC)  # waits for the office's screening: reminded
+    emergency = loop.topic(title="暴雨致地下通道积水", source=TopicSource.EMERGENCY)
+    loop.run_stage(emergency, Stage.TOPIC)  # chased into the regular loop
     refused = loop.topic(title="修建商业步行街")
     loop.run_stage(refused, Stage.TOPIC)
     topics.reject(session, refused.id, topics.Rejection(reason="不属协商范围"), by=c.approver.id)
