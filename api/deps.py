@@ -11,12 +11,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import BeforeValidator
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, SQLModel
 
 from api.launcher import request_delivery
-from config.db import database_unavailable, get_engine, session_scope
+from config.db import database_unavailable, get_engine, read_only, session_scope
 from models.base import MAX_ID
 from models.case import OUTBOX_QUEUED
 from models.errors import Invalid
@@ -50,6 +51,19 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_read_session(session: SessionDep) -> Session:
+    """The request's session, for a route that only reads: its transactions from here on begin
+    without the write lock (config.db.read_only), so readers do not queue behind writers and
+    each other. The same session serves the sign-in check, which reads too; a write in it is
+    refused by the database. A session bound to one connection (tests) stays as it is."""
+    if isinstance(session.bind, Engine):
+        session.bind = read_only(session.bind)
+    return session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 def get_unit_of_work() -> Callable[[], AbstractContextManager[Session]]:

@@ -21,24 +21,19 @@ import datetime as dt
 import json
 import os
 import platform
-import random
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.generate import NOW  # noqa: E402  (after the path: the script runs from bench/)
+
 RESULTS = ROOT / "bench" / "results"
-SH = ZoneInfo("Asia/Shanghai")
-NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=SH).astimezone(dt.UTC)  # a Monday, 09:00
 
 # The raw SQL that selects the same rows as models.dispatch.attention_query: what any
 # hand-written report would have to read at least — every open (or declined) item, the level
@@ -83,234 +78,6 @@ LEFT JOIN progress_update pr
 WHERE i.status IN ('transferred', 'declined', 'acknowledged', 'in_progress')
 ORDER BY i.deadline, i.id
 """
-
-# The rung of the item-deadline ladder already sent, by working days past the deadline
-# (roughly: calendar days stand in for working days here).
-SENT_RUNGS = [
-    (-3, "due_soon"),
-    (0, "due"),
-    (1, "overdue"),
-    (2, "escalate_head"),
-    (3, "escalate_admin"),
-]
-# The same for the 签收 and 方案 ladders (models/obligations.py), on their own deadlines.
-ACK_RUNGS = [(0, "due"), (1, "overdue"), (1, "escalate_head"), (2, "escalate_admin")]
-PLAN_RUNGS = [(-1, "due_soon"), (1, "overdue"), (2, "escalate_head")]
-
-
-def naive(t: dt.datetime) -> dt.datetime:
-    """How UTCDateTime stores instants: naive UTC."""
-    return t.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def seed(engine: Any, items: int, departments: int, officers_per_dept: int, topics: int) -> None:
-    """Bulk-insert a district's worth of open items (deterministic)."""
-    from sqlalchemy import insert
-
-    from models.tables import (
-        ConsultationSession,
-        Department,
-        FollowUp,
-        Person,
-        Plan,
-        ProgressUpdate,
-        RectificationItem,
-        Suggestion,
-        Topic,
-    )
-
-    rng = random.Random(42)
-    created = NOW - dt.timedelta(days=120)
-    people: list[dict[str, Any]] = [
-        {"id": 1, "name": "王敏", "role": "administrator", "tag": "role-admin-person"},
-        {"id": 2, "name": "陈建国", "role": "approver", "tag": "approver-person"},
-    ]
-    officers: dict[int, list[int]] = {}
-    for d in range(1, departments + 1):
-        if d % 10 != 0:  # every tenth department has no head registered
-            people.append(
-                {
-                    "id": len(people) + 1,
-                    "name": f"负责人{d}",
-                    "role": "department_head",
-                    "department_id": d,
-                    "tag": f"head-{d}",
-                }
-            )
-        for k in range(officers_per_dept):
-            pid = len(people) + 1
-            people.append(
-                {
-                    "id": pid,
-                    "name": f"联络员{d}-{k}",
-                    "role": "officer",
-                    "department_id": d,
-                    "tag": f"officer-{pid}",
-                }
-            )
-            officers.setdefault(d, []).append(pid)
-    rows_items: list[dict[str, Any]] = []
-    rows_suggestions: list[dict[str, Any]] = []
-    rows_follow_ups: list[dict[str, Any]] = []
-    rows_plans: list[dict[str, Any]] = []
-    rows_progress: list[dict[str, Any]] = []
-
-    def sent(topic: int, n: int, obligation: str, due: dt.datetime, rungs: Any) -> None:
-        late = (NOW - due).days
-        for offset, step in rungs:
-            if offset <= late:
-                rows_follow_ups.append(
-                    {
-                        "topic_id": topic,
-                        "obligation": obligation,
-                        "subject_id": n,
-                        "step": step,
-                        "deadline": due,
-                        "due_at": due + dt.timedelta(days=offset),
-                        "rung_offset": offset,
-                        "provisional": False,
-                        "status": "sent",
-                        "outcome": "已提醒/督办",
-                        "processed_at": due + dt.timedelta(days=offset),
-                        "created_at": created,
-                    }
-                )
-
-    for n in range(1, items + 1):
-        topic = rng.randint(1, topics)
-        dept = rng.randint(1, departments)
-        roll = rng.random()
-        deadline = NOW + dt.timedelta(days=rng.randint(-40, 200), hours=rng.randint(0, 23))
-        row: dict[str, Any] = {
-            "id": n,
-            "topic_id": topic,
-            "suggestion_id": n,
-            "title": f"整改事项{n}",
-            "lead_department_id": dept,
-            "co_department_ids": [],
-            "officer_id": rng.choice(officers[dept]),
-            "deadline": deadline,
-            "deadline_provisional": False,
-            "transferred_at": created,
-        }
-        if roll < 0.08:
-            row["status"] = "transferred"
-            row["ack_due_at"] = NOW + dt.timedelta(days=rng.randint(-10, 5))
-        elif roll < 0.085:
-            row["status"] = "declined"
-            row["decline_reason"] = "非本单位职责"
-        elif roll < 0.2:
-            row["status"] = "acknowledged"
-            row["plan_due_at"] = NOW + dt.timedelta(days=rng.randint(-15, 7))
-        else:
-            row["status"] = "in_progress"
-            row["plan_due_at"] = created
-        if row["status"] != "declined":  # the ladders' rungs sent so far
-            sent(topic, n, "item_deadline", deadline, SENT_RUNGS)
-        if row["status"] == "transferred":
-            sent(topic, n, "acknowledgement", row["ack_due_at"], ACK_RUNGS)
-        if row["status"] == "acknowledged":
-            sent(topic, n, "plan", row["plan_due_at"], PLAN_RUNGS)
-        if row["status"] == "in_progress":  # one plan each; half have reported progress
-            officer = row["officer_id"]
-            rows_plans.append(
-                {
-                    "item_id": n,
-                    "version": 1,
-                    "target": "按期完成",
-                    "measures": "联合审批",
-                    "deadline": deadline,
-                    "responsible_id": officer,
-                    "status": rng.choice(["submitted", "approved", "approved", "returned"]),
-                    "submitted_at": created + dt.timedelta(days=7),
-                }
-            )
-            if rng.random() < 0.5:
-                rows_progress.append(
-                    {
-                        "item_id": n,
-                        "by_id": officer,
-                        "note": "按计划推进",
-                        "percent": rng.randint(10, 90),
-                        "created_at": NOW - dt.timedelta(days=rng.randint(1, 60)),
-                    }
-                )
-        rows_items.append(row)
-        rows_suggestions.append(
-            {"id": n, "topic_id": topic, "session_id": topic, "content": f"建议{n}"}
-        )
-    with engine.begin() as conn:
-        conn.execute(
-            insert(Department.__table__),
-            [{"id": d, "name": f"单位{d}", "tag": f"dept-{d}"} for d in range(1, departments + 1)],
-        )
-        conn.execute(insert(Person.__table__), [{"department_id": None} | p for p in people])
-        conn.execute(
-            insert(Topic.__table__),
-            [
-                {
-                    "id": t,
-                    "title": f"议题{t}",
-                    "description": "",
-                    "category": "",
-                    "source": "public",
-                    "urgent": False,
-                    "important": True,
-                    "emergency": False,
-                    "in_litigation": False,
-                    "in_petition": False,
-                    "of_general_concern": True,
-                    "policy_explicit": False,
-                    "stage": "implementation",
-                    "stage_state": "waiting",
-                    "status": "in_progress",
-                    "created_at": created,
-                    "updated_at": created,
-                }
-                for t in range(1, topics + 1)
-            ],
-        )
-        conn.execute(
-            insert(ConsultationSession.__table__),
-            [
-                {
-                    "id": t,
-                    "topic_id": t,
-                    "round": 1,
-                    "form": "thematic",
-                    "starts_at": created,
-                    "status": "concluded",
-                    "consensus_reached": True,
-                }
-                for t in range(1, topics + 1)
-            ],
-        )
-        for start in range(0, items, 10000):
-            conn.execute(
-                insert(Suggestion.__table__),
-                [
-                    s | {"opinion_ids": [], "adoption": "adopted"}
-                    for s in rows_suggestions[start : start + 10000]
-                ],
-            )
-            conn.execute(
-                insert(RectificationItem.__table__),
-                [
-                    {
-                        "ack_due_at": None,
-                        "plan_due_at": None,
-                        "decline_reason": None,
-                    }
-                    | r
-                    for r in rows_items[start : start + 10000]
-                ],
-            )
-        for start in range(0, len(rows_follow_ups), 10000):
-            conn.execute(insert(FollowUp.__table__), rows_follow_ups[start : start + 10000])
-        for start in range(0, len(rows_plans), 10000):
-            conn.execute(insert(Plan.__table__), rows_plans[start : start + 10000])
-        for start in range(0, len(rows_progress), 10000):
-            conn.execute(insert(ProgressUpdate.__table__), rows_progress[start : start + 10000])
 
 
 def timed(fn: Any, repeat: int) -> tuple[float, Any]:
@@ -358,47 +125,41 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="保留临时数据库（用于分析）")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="xs-bench-"))
-    inbox = Inbox()
-    (work / "apprise.yml").write_text(
-        f'urls:\n  - "json://127.0.0.1:{inbox.port}/":\n      - tag: always\n', encoding="utf-8"
-    )
-    admin_url = None
-    if args.postgres:
-        admin_url = os.environ.get(
-            "XS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        )
-        name = f"xs_bench_{uuid.uuid4().hex[:8]}"
-        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    else:
-        url = f"sqlite:///{work / 'bench.db'}"
-    os.environ.update(
-        {
-            "XS_DATA_DIR": str(work / "data"),
-            "XS_DATABASE_URL": url,
-            "XS_APPRISE_CONFIG": str(work / "apprise.yml"),
-            "XS_DELIVERY_TRIES": "1",
-        }
-    )
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
     from sqlmodel import Session
 
-    from config.db import engine_for, migrate
-    from models import dispatch
+    from bench.generate import OPEN_MIX, Shape, bench_database, generate
+    from config.db import engine_for
+    from config.settings import get_settings
 
-    if admin_url:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        migrate(url)
+    inbox = Inbox()
+    with bench_database(args.postgres, keep=args.keep) as (url, work):
+        (work / "apprise.yml").write_text(
+            f'urls:\n  - "json://127.0.0.1:{inbox.port}/":\n      - tag: always\n',
+            encoding="utf-8",
+        )
+        os.environ.update(
+            {
+                "XS_DATA_DIR": str(work / "data"),
+                "XS_DATABASE_URL": url,
+                "XS_APPRISE_CONFIG": str(work / "apprise.yml"),
+                "XS_DELIVERY_TRIES": "1",
+            }
+        )
+        get_settings.cache_clear()
+        from models import dispatch
+
         engine = engine_for(url)
-        t0 = time.perf_counter()
-        seed(engine, args.items, args.departments, args.officers_per_dept, args.topics)
-        seed_s = time.perf_counter() - t0
-        if not admin_url:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
+        shape = Shape(
+            items=args.items,
+            topics=args.topics,
+            departments=args.departments,
+            officers_per_dept=args.officers_per_dept,
+            mix=OPEN_MIX,
+            now=NOW,
+        )
+        made = generate(engine, shape)
+        seed_s = made.seconds
 
         params: dict[str, Any] = {}
 
@@ -459,19 +220,9 @@ def main() -> None:
             "summary": summary,
             "repeat": args.repeat,
         }
-    finally:
-        engine_for(url).dispose()
-        engine_for.cache_clear()
-        inbox.server.shutdown()
-        if args.keep:
-            print(f"临时数据库保留在 {url}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-        if admin_url:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    inbox.server.shutdown()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"weekly_dispatch{'-postgres' if admin_url else ''}.json"
+    out = RESULTS / f"weekly_dispatch{'-postgres' if args.postgres else ''}.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, ensure_ascii=False, indent=2))
     print(f"→ {out.relative_to(ROOT)}")

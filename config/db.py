@@ -38,12 +38,34 @@ def engine_for(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-            # IMMEDIATE takes the write lock up front: API and runner processes share the
-            # file, and a deferred transaction that reads then writes fails instead of waiting.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            reading = bool(conn.get_execution_options().get(READ_ONLY))
+            if conn.info.get(READ_ONLY, False) != reading:  # once per change on a connection
+                # query_only: a write in a reader fails at once instead of racing for the lock
+                conn.exec_driver_sql(f"PRAGMA query_only={'ON' if reading else 'OFF'}")
+                conn.info[READ_ONLY] = reading
+            # A reader takes no lock (DEFERRED): WAL gives it a snapshot, writers go on beside
+            # it. Every other transaction takes the write lock up front (IMMEDIATE): API and
+            # runner processes share the file, and a deferred transaction that reads then
+            # writes fails instead of waiting.
+            conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+# Execution option of the connections of a read-only engine (see `read_only`).
+READ_ONLY = "xs_read_only"
+
+
+@lru_cache(maxsize=8)
+def read_only(engine: Engine) -> Engine:
+    """The same pool for transactions that only read. On SQLite they begin DEFERRED, so readers
+    never queue behind the write lock that every other transaction takes up front; on both
+    backends the database refuses a write in them (query_only, READ ONLY)."""
+    options: dict[str, object] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return engine.execution_options(**options)
 
 
 def database_unavailable(exc: BaseException) -> bool:

@@ -554,6 +554,8 @@ class FollowUp(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_follow_up_status_due", "status", "due_at"),
         sa.Index("ix_follow_up_subject", "obligation", "subject_id"),
+        # 我的待办: what one person owes, open first, by deadline.
+        sa.Index("ix_follow_up_owed_by", "owed_by_id", "status", "deadline"),
     )
     id: int | None = Field(default=None, primary_key=True)
     topic_id: int = Field(foreign_key="topic.id", index=True)

@@ -9,7 +9,7 @@ from prefect import task
 from sqlmodel import SQLModel
 
 from config.db import session_scope
-from models import assessment, stages
+from models import stages
 from models.case import get
 from models.enums import Stage
 from models.tables import Topic
@@ -49,5 +49,7 @@ STAGE_WORK = {
 
 @task(name="topic-kpis", **RETRY)
 def topic_kpis(topic_id: int) -> dict:
+    from models import assessment  # not with the module: stage flows import it, never call this
+
     with session_scope() as session:
         return assessment.kpis(session, topic_id=topic_id)

@@ -12,7 +12,6 @@ from prefect.cache_policies import NO_CACHE
 from config.db import session_scope
 from config.settings import get_settings
 from models import followup, outbox
-from tasks.channels import open_channel
 from tasks.retry import retrying
 
 
@@ -22,6 +21,10 @@ def deliver_notifications(topic_id: int | None = None, limit: int = 10_000) -> d
     claimed in its own committed transaction just before it is sent, so a crash leaves at most
     the one message in flight in doubt — never the rest of a batch — and a retry of this task
     never sends a claimed message again: at most once per service."""
+    # Apprise and its plugins load at the first delivery, not with the module: importing a
+    # flow (the runner, a deployment's process, tests) does not pay for them.
+    from tasks.channels import open_channel
+
     settings = get_settings()
     with session_scope() as session:
         in_doubt = outbox.mark_in_doubt(session)

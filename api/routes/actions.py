@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlmodel import Session
 
 from api.auth import Approver, CaseReader, ItemWorker, Office, PlanReviewer, Replier
-from api.deps import PageDep, PathId, SessionDep, commit
+from api.deps import PageDep, PathId, ReadSessionDep, SessionDep, commit
 from models import access, consultation, prestudy, rectification, subject
 from models import report as reports
 from models.case import Listing, children, get
@@ -76,7 +76,7 @@ def submit_findings(
 
 @router.get("/sessions/{session_id}", response_model=consultation.SessionPublic, tags=["session"])
 def read_session(
-    session_id: PathId, session: SessionDep, reader: CaseReader
+    session_id: PathId, session: ReadSessionDep, reader: CaseReader
 ) -> ConsultationSession:
     meeting = get(session, ConsultationSession, session_id)
     access.see_topic(session, reader, meeting.topic_id)
@@ -89,7 +89,7 @@ def read_session(
     tags=["session"],
 )
 def list_opinions(
-    session_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+    session_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
 ) -> Listing[Opinion]:
     meeting = get(session, ConsultationSession, session_id)
     access.see_topic(session, reader, meeting.topic_id)
@@ -131,7 +131,7 @@ def conclude(
 
 
 @router.get("/reports/{report_id}", response_model=reports.ReportPublic, tags=["report"])
-def read_report(report_id: PathId, session: SessionDep, reader: CaseReader) -> Report:
+def read_report(report_id: PathId, session: ReadSessionDep, reader: CaseReader) -> Report:
     report = get(session, Report, report_id)
     access.see_topic(session, reader, report.topic_id)
     return report
@@ -175,7 +175,7 @@ def _item(session: Session, item_id: int, person: Person) -> RectificationItem:
 
 
 @router.get("/items/{item_id}", response_model=Item, tags=["items"])
-def read_item(item_id: PathId, session: SessionDep, reader: CaseReader) -> RectificationItem:
+def read_item(item_id: PathId, session: ReadSessionDep, reader: CaseReader) -> RectificationItem:
     return _item(session, item_id, reader)
 
 
@@ -219,7 +219,7 @@ def arbitrate(
 
 @router.get("/items/{item_id}/bounces", response_model=rectification.BouncesPublic, tags=["items"])
 def list_bounces(
-    item_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+    item_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
 ) -> Listing[ItemBounce]:
     """An item's returns (退单记录) with their coded reasons, oldest first."""
     _item(session, item_id, reader)
@@ -245,7 +245,7 @@ def extend(
 
 @router.get("/items/{item_id}/plans", response_model=rectification.PlansPublic, tags=["items"])
 def list_plans(
-    item_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+    item_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
 ) -> Listing[Plan]:
     _item(session, item_id, reader)
     return children(
@@ -282,7 +282,7 @@ def review_plan(
     "/items/{item_id}/progress", response_model=rectification.ProgressListPublic, tags=["items"]
 )
 def list_progress(
-    item_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+    item_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
 ) -> Listing[ProgressUpdate]:
     _item(session, item_id, reader)
     return children(

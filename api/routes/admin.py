@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api import launcher
 from api.auth import OfficeBrief, Overseer, OverseerBrief, Postmaster
-from api.deps import AsOf, Limit, Offset, PathId, SessionDep, commit
+from api.deps import AsOf, Limit, Offset, PathId, ReadSessionDep, SessionDep, commit
 from models import assessment, outbox
 from models.case import Listing
 from models.errors import NotFound
@@ -19,7 +19,7 @@ router = APIRouter(tags=["admin"])
 
 @router.get("/notifications/undelivered", response_model=outbox.NotificationsPublic)
 def undelivered(
-    session: SessionDep, _: Postmaster, limit: Limit = 100, offset: Offset = 0
+    session: ReadSessionDep, _: Postmaster, limit: Limit = 100, offset: Offset = 0
 ) -> Listing[Notification]:
     """Pending, failed, in-doubt and unroutable messages, oldest first."""
     return outbox.undelivered(session, limit=limit, offset=offset)
@@ -55,7 +55,7 @@ async def ready() -> dict:
 
 
 @router.get("/kpis")
-def overall_kpis(session: SessionDep, _: Overseer, as_of: AsOf = None) -> dict:
+def overall_kpis(session: ReadSessionDep, _: Overseer, as_of: AsOf = None) -> dict:
     """Every topic's KPIs together, now or as of `as_of` (as GET /topics/{id}/kpis)."""
     return assessment.kpis(session, as_of=as_of)
 

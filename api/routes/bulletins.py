@@ -8,7 +8,7 @@ from pydantic import Field, StrictBool
 
 from api import launcher
 from api.auth import BulletinReader, OfficeBrief
-from api.deps import Limit, Offset, PathId, SessionDep
+from api.deps import Limit, Offset, PathId, ReadSessionDep, SessionDep
 from models import bulletin
 from models.base import Body
 from models.bulletin import BulletinKind, FileFormat
@@ -59,7 +59,7 @@ async def run_quarterly(_: OfficeBrief, data: BulletinRun | None = None) -> laun
 
 @router.get("", response_model=bulletin.BulletinsPublic)
 def list_bulletins(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: BulletinReader,
     kind: BulletinKind | None = None,
     limit: Limit = 50,
@@ -79,7 +79,7 @@ def _bulletin(session: SessionDep, bulletin_id: int) -> Bulletin:
 
 @router.get("/{bulletin_id:int}", response_model=bulletin.BulletinDetail)
 def read_bulletin(
-    bulletin_id: PathId, session: SessionDep, _: BulletinReader
+    bulletin_id: PathId, session: ReadSessionDep, _: BulletinReader
 ) -> bulletin.BulletinPublic:
     return bulletin.public(_bulletin(session, bulletin_id), detail=True)
 
@@ -90,7 +90,7 @@ def read_bulletin(
     responses={404: {"description": "通报或文件不存在"}},
 )
 def download(
-    bulletin_id: PathId, fmt: FileFormat, session: SessionDep, _: BulletinReader
+    bulletin_id: PathId, fmt: FileFormat, session: ReadSessionDep, _: BulletinReader
 ) -> FileResponse:
     """The file itself; HTML and PDF open in the browser, the XLSX downloads."""
     row = _bulletin(session, bulletin_id)

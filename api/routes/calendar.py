@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.auth import CalendarReader, Office, Overseer
-from api.deps import Limit, Offset, QueryId, SessionDep, Year
+from api.deps import Limit, Offset, QueryId, ReadSessionDep, SessionDep, Year
 from models import schedule
 from models.case import Listing
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/calendar", tags=["calendar"])
 
 @router.get("/working-days", response_model=schedule.WorkingDaysOut)
 def working_days(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: CalendarReader,
     start: Annotated[dt.date, Query(description="起算日期（不计入），YYYY-MM-DD")],
     days: Annotated[int, Query(ge=-366, le=366, description="工作日数")],
@@ -29,7 +29,7 @@ def working_days(
 
 @router.get("/deadlines", response_model=schedule.DeadlinesPublic)
 def deadlines(
-    session: SessionDep,
+    session: ReadSessionDep,
     _: Overseer,
     topic_id: QueryId = None,
     provisional: bool = False,
@@ -43,7 +43,7 @@ def deadlines(
 
 
 @router.get("/{year:int}", response_model=schedule.YearOut)
-def read_year(year: Year, session: SessionDep, _: CalendarReader) -> schedule.YearOut:
+def read_year(year: Year, session: ReadSessionDep, _: CalendarReader) -> schedule.YearOut:
     """Where the year's calendar comes from (loaded / package / rule) and its special days."""
     return schedule.year_view(session, year)
 

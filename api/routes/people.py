@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.auth import CalendarReader, PeopleManager, PeopleReader
-from api.deps import Limit, Offset, PathId, SessionDep, commit
+from api.deps import Limit, Offset, PathId, ReadSessionDep, SessionDep, commit
 from models import accounts, people
 from models.case import Listing, get, page
 from models.tables import Account, Department, Person
@@ -24,7 +24,7 @@ def create_department(
 
 @router.get("/departments", response_model=people.DepartmentsPublic)
 def list_departments(
-    session: SessionDep, _: CalendarReader, limit: Limit = 100, offset: Offset = 0
+    session: ReadSessionDep, _: CalendarReader, limit: Limit = 100, offset: Offset = 0
 ) -> Listing[Department]:
     return page(session, Department, order_by=Department.id, limit=limit, offset=offset)
 
@@ -38,13 +38,13 @@ def create_person(data: people.PersonCreate, session: SessionDep, actor: PeopleM
 
 @router.get("/people", response_model=people.PeoplePublic)
 def list_people(
-    session: SessionDep, _: PeopleReader, limit: Limit = 100, offset: Offset = 0
+    session: ReadSessionDep, _: PeopleReader, limit: Limit = 100, offset: Offset = 0
 ) -> Listing[Person]:
     return page(session, Person, order_by=Person.id, limit=limit, offset=offset)
 
 
 @router.get("/people/{person_id}", response_model=people.PersonPublic)
-def read_person(person_id: PathId, session: SessionDep, _: PeopleReader) -> Person:
+def read_person(person_id: PathId, session: ReadSessionDep, _: PeopleReader) -> Person:
     return get(session, Person, person_id)
 
 

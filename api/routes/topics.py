@@ -14,7 +14,17 @@ from api.auth import (
     Proposer,
     Rater,
 )
-from api.deps import AsOf, Limit, Offset, PageDep, PathId, SessionDep, UnitOfWorkDep, commit
+from api.deps import (
+    AsOf,
+    Limit,
+    Offset,
+    PageDep,
+    PathId,
+    ReadSessionDep,
+    SessionDep,
+    UnitOfWorkDep,
+    commit,
+)
 from models import (
     access,
     assessment,
@@ -58,7 +68,7 @@ def create_topic(data: topics.TopicCreate, session: SessionDep, person: Proposer
 
 @router.get("", response_model=topics.TopicsPublic)
 def list_topics(
-    session: SessionDep,
+    session: ReadSessionDep,
     reader: CaseReader,
     status: TopicStatus | None = None,
     limit: Limit = 50,
@@ -71,7 +81,7 @@ def list_topics(
 
 
 @router.get("/{topic_id}", response_model=topics.TopicPublic)
-def read_topic(topic_id: PathId, session: SessionDep, reader: CaseReader) -> Topic:
+def read_topic(topic_id: PathId, session: ReadSessionDep, reader: CaseReader) -> Topic:
     access.see_topic(session, reader, topic_id)
     return get(session, Topic, topic_id)
 
@@ -96,7 +106,7 @@ def reject_topic(
 
 @router.get("/{topic_id}/screening", response_model=screening.ScreeningPublic)
 def read_screening(
-    topic_id: PathId, session: SessionDep, actor: Office
+    topic_id: PathId, session: ReadSessionDep, actor: Office
 ) -> screening.ScreeningPublic:
     """The system's screening suggestions (rules hinted, look-alike topics with scores) and
     the office's decision on them."""
@@ -116,7 +126,7 @@ def decide_screening(
 
 @router.get("/{topic_id}/research-summary", response_model=prestudy.SummaryPublic)
 def read_research_summary(
-    topic_id: PathId, session: SessionDep, reader: CaseReader
+    topic_id: PathId, session: ReadSessionDep, reader: CaseReader
 ) -> ResearchSummary:
     access.see_topic(session, reader, topic_id)
     summary = prestudy.summary_of(session, topic_id)
@@ -146,7 +156,9 @@ def review_research_summary(
 
 
 @router.get("/{topic_id}/stages", response_model=stages.StagesPublic)
-def list_stages(topic_id: PathId, session: SessionDep, reader: CaseReader) -> stages.StagesPublic:
+def list_stages(
+    topic_id: PathId, session: ReadSessionDep, reader: CaseReader
+) -> stages.StagesPublic:
     """Each stage's state, its flow run and what it waits for."""
     access.see_topic(session, reader, topic_id)
     views = stages.stage_views(session, topic_id)
@@ -181,7 +193,7 @@ async def list_runs(
 
 @router.get("/{topic_id}/participants", response_model=subject.ParticipantsPublic)
 def list_participants(
-    topic_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+    topic_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
 ) -> Listing[Participant]:
     access.see_topic(session, reader, topic_id)
     return of_topic(session, Participant, topic_id, order_by=Participant.id, **page)
@@ -199,7 +211,7 @@ def add_participants(
 
 @router.get("/{topic_id}/research-tasks", response_model=prestudy.ResearchTasksPublic)
 def list_research(
-    topic_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+    topic_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
 ) -> Listing[ResearchTask]:
     access.see_topic(session, reader, topic_id)
     return of_topic(session, ResearchTask, topic_id, order_by=ResearchTask.id, **page)
@@ -218,7 +230,7 @@ def create_research(
 
 @router.get("/{topic_id}/sessions", response_model=consultation.SessionsPublic)
 def list_sessions(
-    topic_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+    topic_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
 ) -> Listing[ConsultationSession]:
     access.see_topic(session, reader, topic_id)
     return of_topic(
@@ -237,21 +249,21 @@ def schedule_session(
 
 @router.get("/{topic_id}/suggestions", response_model=consultation.SuggestionsPublic)
 def list_suggestions(
-    topic_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+    topic_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
 ) -> Listing[Suggestion]:
     access.see_topic(session, reader, topic_id)
     return of_topic(session, Suggestion, topic_id, order_by=Suggestion.id, **page)
 
 
 @router.get("/{topic_id}/report", response_model=reports.ReportPublic)
-def read_report(topic_id: PathId, session: SessionDep, reader: CaseReader) -> Report:
+def read_report(topic_id: PathId, session: ReadSessionDep, reader: CaseReader) -> Report:
     access.see_topic(session, reader, topic_id)
     return one_of_topic(session, Report, topic_id, missing="该议题尚未形成协商成果报告")
 
 
 @router.get("/{topic_id}/items", response_model=rectification.ItemsPublic)
 def list_items(
-    topic_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+    topic_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
 ) -> Listing[RectificationItem]:
     """The topic's responsibility list; a department sees only its own lines."""
     access.see_topic(session, reader, topic_id)
@@ -276,7 +288,7 @@ def create_item(
 
 @router.get("/{topic_id}/ratings", response_model=assessment.RatingsPublic)
 def list_ratings(
-    topic_id: PathId, session: SessionDep, page: PageDep, reader: CaseReader
+    topic_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
 ) -> Listing[Rating]:
     access.see_topic(session, reader, topic_id)
     return of_topic(session, Rating, topic_id, order_by=Rating.id, **page)
@@ -302,14 +314,14 @@ def close_assessment(
 
 
 @router.get("/{topic_id}/assessment", response_model=assessment.AssessmentPublic)
-def read_assessment(topic_id: PathId, session: SessionDep, reader: CaseReader) -> Assessment:
+def read_assessment(topic_id: PathId, session: ReadSessionDep, reader: CaseReader) -> Assessment:
     access.see_topic(session, reader, topic_id)
     return one_of_topic(session, Assessment, topic_id, missing="该议题尚未办结评估")
 
 
 @router.get("/{topic_id}/kpis")
 def topic_kpis(
-    topic_id: PathId, session: SessionDep, reader: CaseReader, as_of: AsOf = None
+    topic_id: PathId, session: ReadSessionDep, reader: CaseReader, as_of: AsOf = None
 ) -> dict:
     """The topic's KPIs now, or as of `as_of` (without an offset: Asia/Shanghai time)."""
     access.see_topic(session, reader, topic_id)
@@ -319,7 +331,7 @@ def topic_kpis(
 
 @router.get("/{topic_id}/audit", response_model=audit_trail.AuditTrailPublic)
 def topic_audit(
-    topic_id: PathId, session: SessionDep, page: PageDep, _: Overseer
+    topic_id: PathId, session: ReadSessionDep, page: PageDep, _: Overseer
 ) -> Listing[AuditEvent]:
     """The topic's history: who did what, in which role, before → after."""
     return of_topic(session, AuditEvent, topic_id, order_by=AuditEvent.id, **page)

@@ -1,7 +1,7 @@
 """screening decisions (初筛) with their hints and look-alike candidates, the topics' bigram
 index for near-duplicates, the supporters a merged duplicate brings, and who replaces a
 participant who declined; research tasks required or not, and the research summary the
-office accepts before a session (不调研不协商); the minutes of a consultation meeting
+office accepts before a session (不调研不协商); the minutes of a consultation meeting; an index for what one person owes (我的待办)
 
 Revision ID: 0013
 Revises: 0012
@@ -94,6 +94,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("consultation_session") as batch:
         batch.add_column(sa.Column("minutes", sa.Text(), nullable=True))
+    op.create_index("ix_follow_up_owed_by", "follow_up", ["owed_by_id", "status", "deadline"])
     # Topics proposed before the index existed join it, so later proposals find them.
     conn = op.get_bind()
     grams = sa.table("topic_gram", sa.column("topic_id"), sa.column("gram"))
@@ -106,6 +107,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_follow_up_owed_by", table_name="follow_up")
     with op.batch_alter_table("consultation_session") as batch:
         batch.drop_column("minutes")
     op.drop_table("research_summary")
