@@ -1,9 +1,13 @@
 """Where a person acts: every action a message or digest points to, by name, in one table.
 
 Messages are rendered in the domain layer (models), which may name an action but never an
-address; this table turns the name into the address a person uses. Today that is the HTTP
-API; when pages exist, they change here and nowhere else. tests/api/test_links.py checks
-that every entry is a real route of the app."""
+address; this table turns the name into the address a person uses. An action a person does
+on a page is the page's address (GET): a message prints it as a link,
+'http://…/work/items/12', and the person opens it, signed in (or through his one-time link,
+`ONE_TIME`). The few office actions whose pages do not exist yet still print as the API's
+method and path ('POST /items/12/reassign'); they change here and nowhere else.
+tests/api/test_links.py checks that every entry is a real route (a page or the API) of the
+app."""
 
 from __future__ import annotations
 
@@ -11,26 +15,29 @@ import re
 
 from config.settings import get_settings
 
+# Where the signed-in pages of a member, expert or resident live (api/pages/member.py).
+MY_TOPICS = "/my/topics"
+
 ACTIONS: dict[str, tuple[str, str]] = {
-    "topic.approve": ("POST", "/topics/{topic_id}/approve"),
-    "topic.reject": ("POST", "/topics/{topic_id}/reject"),
+    "topic.approve": ("GET", "/approvals/topics/{topic_id}"),
+    "topic.reject": ("GET", "/approvals/topics/{topic_id}"),
     "topic.screen": ("POST", "/topics/{topic_id}/screening"),
-    "topic.rate": ("POST", "/topics/{topic_id}/ratings"),
-    "participant.rsvp": ("POST", "/participants/{participant_id}/rsvp"),
-    "research.findings": ("POST", "/research-tasks/{task_id}/findings"),
+    "topic.rate": ("GET", MY_TOPICS + "/{topic_id}/rate"),
+    "participant.rsvp": ("GET", "/my/invitations/{participant_id}"),
+    "research.findings": ("GET", "/my/research/{task_id}"),
     "research.summary": ("PUT", "/topics/{topic_id}/research-summary"),
     "research.review": ("POST", "/topics/{topic_id}/research-summary/review"),
-    "report.approve": ("POST", "/reports/{report_id}/approve"),
-    "report.return": ("POST", "/reports/{report_id}/return"),
+    "report.approve": ("GET", "/approvals/reports/{report_id}"),
+    "report.return": ("GET", "/approvals/reports/{report_id}"),
     # The office edits a report on its topic's page (this address takes it there).
     "report.update": ("GET", "/admin/reports/{report_id}"),
-    "item.acknowledge": ("POST", "/items/{item_id}/acknowledge"),
-    "item.decline": ("POST", "/items/{item_id}/decline"),
+    "item.acknowledge": ("GET", "/work/items/{item_id}"),
+    "item.decline": ("GET", "/work/items/{item_id}"),
     "item.reassign": ("POST", "/items/{item_id}/reassign"),
     "item.arbitrate": ("POST", "/items/{item_id}/arbitrate"),
-    "item.plan": ("POST", "/items/{item_id}/plan"),
-    "item.progress": ("POST", "/items/{item_id}/progress"),
-    "item.complete": ("POST", "/items/{item_id}/complete"),
+    "item.plan": ("GET", "/work/items/{item_id}"),
+    "item.progress": ("GET", "/work/items/{item_id}"),
+    "item.complete": ("GET", "/work/items/{item_id}"),
     "item.extend": ("POST", "/items/{item_id}/extend"),
     "item.extensions": ("POST", "/items/{item_id}/extensions"),
     "item.evidence": ("POST", "/items/{item_id}/evidence"),
@@ -41,19 +48,27 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "topic.participants": ("GET", "/admin/topics/{topic_id}"),
     "topic.items": ("GET", "/admin/topics/{topic_id}"),
     # Where a person reads a record when a message asks for no action on it.
-    "topic.view": ("GET", "/topics/{topic_id}"),
-    "item.view": ("GET", "/items/{item_id}"),
+    "topic.view": ("GET", MY_TOPICS + "/{topic_id}"),
+    "item.view": ("GET", "/work/items/{item_id}"),
 }
 
-# An action as a message prints it: 'POST /items/12/acknowledge'.
-ADDRESS = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/[\w\-/]*)")
+# An action as a message prints it: a page's link 'http://…/work/items/12' (group `path` is
+# '/work/items/12'), or an API address 'POST /items/12/reassign' (`method` and `path`). The
+# path is ASCII only (a one-time link's token included), so a Chinese word right after a
+# link is not taken into it.
+ADDRESS = re.compile(
+    r"(?:(?<![\w/])(?P<origin>https?://[A-Za-z0-9.\-:\[\]]+)|\b(?P<method>GET|POST|PUT|PATCH|DELETE) )"
+    r"(?P<path>/[A-Za-z0-9_.~%\-/]*)"
+)
 
 
 def action(name: str, **ids: object) -> str:
-    """'POST /items/12/acknowledge' for action('item.acknowledge', item_id=12). An id given as
-    a placeholder string ('{id}') stays one, for texts that are filled in later."""
+    """Where the person does it: 'http://…/work/items/12' for action('item.acknowledge',
+    item_id=12) (a page), 'POST /items/12/reassign' for an API action. An id given as a
+    placeholder string ('{id}') stays one, for texts that are filled in later."""
     method, path = ACTIONS[name]
-    return f"{method} {path.format(**ids)}"
+    address = path.format(**ids)
+    return base_url() + address if method == "GET" else f"{method} {address}"
 
 
 # Where a one-time link (models.action_links) is opened: it needs no sign-in.
@@ -85,9 +100,12 @@ def base_url() -> str:
 
 
 def url(address: str) -> str:
-    """The link for a printed action ('POST /items/12/plan' -> 'http://…/items/12/plan')."""
+    """The link for a printed action: a page's link as printed, an API address on the
+    platform ('POST /items/12/reassign' -> 'http://…/items/12/reassign')."""
     match = ADDRESS.search(address)
-    return base_url() + (match.group(2) if match else address)
+    if match is None:
+        return base_url() + address
+    return (match.group("origin") or base_url()) + match.group("path")
 
 
 def _pattern(method: str, path: str) -> tuple[str, re.Pattern[str]]:
@@ -100,11 +118,11 @@ _PATTERNS = [_pattern(method, path) for method, path in ACTIONS.values() if "{" 
 
 
 def ids_of(address: str) -> dict[str, int]:
-    """The record ids an address names ({'item_id': 12} for an item's plan address)."""
+    """The record ids an address names ({'item_id': 12} for an item's page)."""
     match = ADDRESS.search(address)
     if match is None:
         return {}
-    method, path = match.groups()
+    method, path = match.group("method") or "GET", match.group("path")
     for m, pattern in _PATTERNS:
         found = pattern.match(path)
         if m == method and found:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from sqlalchemy import or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models.case import ROLE_NAMES
@@ -29,6 +30,7 @@ ADMIN, APPROVER, HEAD, OFFICER = (
 )
 MEMBER, EXPERT, SUPERVISOR, RESIDENT = Role.MEMBER, Role.EXPERT, Role.SUPERVISOR, Role.RESIDENT
 EVERYONE = frozenset(Role)
+_Merged = aliased(Topic)
 STAFF = EVERYONE - {RESIDENT}
 # Who sees every topic of the case file (the office, its approvers and supervisors).
 SEE_ALL = frozenset({ADMIN, APPROVER, SUPERVISOR})
@@ -111,6 +113,8 @@ def topic_filter(person: Person):  # type: ignore[no-untyped-def]
         return None
     mine = [
         col(Topic.proposer_id) == person.id,
+        # a proposer of a topic merged into this one is one of its proposers (topic_merged)
+        col(Topic.id).in_(select(_Merged.merged_into_id).where(_Merged.proposer_id == person.id)),
         col(Topic.id).in_(select(Participant.topic_id).where(Participant.person_id == person.id)),
         col(Topic.id).in_(select(ResearchTask.topic_id).where(ResearchTask.owner_id == person.id)),
     ]

@@ -124,7 +124,7 @@ SECTIONS: dict[str, SectionKind] = {
         "逾期未签收事项",
         SPECS[Obligation.ACKNOWLEDGEMENT].digest_how_to_act or "",
         ACK,
-        f"签收 {_on_item('item.acknowledge')}（退回 {_on_item('item.decline')}）",
+        f"签收或退回 {_on_item('item.acknowledge')}",
     ),
     "plan_overdue": SectionKind(
         "overdue",
@@ -191,14 +191,14 @@ SECTIONS: dict[str, SectionKind] = {
         "即将到期事项",
         SPECS[Obligation.ITEM_DEADLINE].digest_how_to_act or "",
         ITEM,
-        f"报送进展 {_on_item('item.progress')}，办结 {_on_item('item.complete')}",
+        f"报送进展、办结 {_on_item('item.progress')}",
     ),
     "unacknowledged": SectionKind(
         "soon",
         "待签收整改事项",
         SPECS[Obligation.ACKNOWLEDGEMENT].digest_how_to_act or "",
         ACK,
-        f"签收 {_on_item('item.acknowledge')}（退回 {_on_item('item.decline')}）",
+        f"签收或退回 {_on_item('item.acknowledge')}",
     ),
     "plan_missing": SectionKind(
         "soon",

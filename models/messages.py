@@ -2,7 +2,7 @@
 
 A message is written once, as plain text with structure (one thought per line, a blank line
 between paragraphs, `- ` and `1. ` list lines, `一、` section headings, actions printed as
-by their method and path); each channel renders it its own way (tasks/channels.py). Beside the
+links to the page where one acts, from config.links); each channel renders it its own way (tasks/channels.py). Beside the
 text a message carries what a machine reads: the event, the record ids, the deadline and the
 link where the recipient acts (the first action it names)."""
 

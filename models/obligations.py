@@ -77,7 +77,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
             Obligation.TOPIC_APPROVAL,
             "审定议题",
             ((FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
-            f"请在协商平台审定（{action('topic.approve', topic_id='{topic_id}')} 或 {action('topic.reject', topic_id='{topic_id}')}）",
+            f"请在协商平台审定（打开 {action('topic.approve', topic_id='{topic_id}')}）",
             "approval_reminder",
             owner_role=Role.APPROVER,
             fulfilled=lambda: exists().where(
@@ -115,7 +115,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
             Obligation.RSVP,
             "回复协商邀请",
             ((FollowUpStep.DUE_SOON, -1), (FollowUpStep.ESCALATE_ADMIN, 1)),
-            f"请在协商平台回复是否参加（{action('participant.rsvp', participant_id='{subject_id}')}）",
+            f"请在协商平台回复是否参加（打开 {action('participant.rsvp', participant_id='{subject_id}')}）",
             "rsvp_reminder",
             fulfilled=lambda: exists().where(
                 Participant.id == FollowUp.subject_id,  # type: ignore[arg-type]
@@ -130,7 +130,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
                 (FollowUpStep.OVERDUE, 1),
                 (FollowUpStep.ESCALATE_ADMIN, 2),
             ),
-            f"请在协商平台提交调研成果（{action('research.findings', task_id='{subject_id}')}）",
+            f"请在协商平台提交调研成果（打开 {action('research.findings', task_id='{subject_id}')}）",
             "research_due",
             fulfilled=lambda: exists().where(
                 ResearchTask.id == FollowUp.subject_id,  # type: ignore[arg-type]
@@ -141,7 +141,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
             Obligation.REPORT_APPROVAL,
             "审定协商成果报告",
             ((FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
-            f"请在协商平台审定报告（{action('report.approve', report_id='{subject_id}')}）",
+            f"请在协商平台审定报告（打开 {action('report.approve', report_id='{subject_id}')}）",
             "approval_reminder",
             owner_role=Role.APPROVER,
             fulfilled=lambda: exists().where(
@@ -158,7 +158,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
                 (FollowUpStep.ESCALATE_HEAD, 1),
                 (FollowUpStep.ESCALATE_ADMIN, 2),
             ),
-            f"请在协商平台签收或说明理由退回（{action('item.acknowledge', item_id='{subject_id}')}）",
+            f"请在协商平台签收或说明理由退回（打开 {action('item.acknowledge', item_id='{subject_id}')}）",
             "ack_overdue",
             fulfilled=lambda: exists().where(
                 RectificationItem.id == FollowUp.subject_id,  # type: ignore[arg-type]
@@ -178,7 +178,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
                 (FollowUpStep.OVERDUE, 1),
                 (FollowUpStep.ESCALATE_HEAD, 2),
             ),
-            f"请在协商平台提交整改方案（{action('item.plan', item_id='{subject_id}')}）",
+            f"请在协商平台提交整改方案（打开 {action('item.plan', item_id='{subject_id}')}）",
             "plan_due",
             fulfilled=lambda: or_(
                 exists().where(Plan.item_id == FollowUp.subject_id),  # type: ignore[arg-type]
@@ -200,7 +200,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
                 (FollowUpStep.ESCALATE_HEAD, 2),
                 (FollowUpStep.ESCALATE_ADMIN, 3),
             ),
-            f"请按期完成整改并在协商平台报送进展、申请办结（{action('item.complete', item_id='{subject_id}')}）",
+            f"请按期完成整改并在协商平台报送进展、申请办结（打开 {action('item.complete', item_id='{subject_id}')}）",
             "item_due_soon",
             templates=((FollowUpStep.OVERDUE, "overdue_warning"),),
             fulfilled=lambda: exists().where(
@@ -258,7 +258,7 @@ SPECS: dict[Obligation, ObligationSpec] = {
             Obligation.RATING,
             "评价整改成效",
             ((FollowUpStep.DUE_SOON, -1),),
-            f"请在协商平台评价（{action('topic.rate', topic_id='{topic_id}')}）",
+            f"请在协商平台评价（打开 {action('topic.rate', topic_id='{topic_id}')}）",
             "rating_reminder",
             fulfilled=lambda: exists().where(
                 Rating.topic_id == FollowUp.subject_id,  # type: ignore[arg-type]

@@ -68,9 +68,17 @@ def plain(body: str, link: str | None) -> str:
 def markdown(body: str, link: str | None) -> str:
     """Markdown as DingTalk renders it: hard line breaks, bold headings, actions as links."""
 
+    def escape(text: str) -> str:
+        return re.sub(r"([\\`*_\[\]])", r"\\\1", text)
+
     def inline(line: str) -> str:
-        line = re.sub(r"([\\`*_\[\]])", r"\\\1", line)
-        return ADDRESS.sub(lambda m: f"[{m.group(0)}]({url(m.group(0))})", line)
+        """Markdown's characters escaped, each address a link (its target as it is: a token's
+        `_` must not become `\\_`)."""
+        out, at = [], 0
+        for m in ADDRESS.finditer(line):
+            out += [escape(line[at : m.start()]), f"[{escape(m.group(0))}]({url(m.group(0))})"]
+            at = m.end()
+        return "".join([*out, escape(line[at:])])
 
     parts = []
     for b in blocks(body):

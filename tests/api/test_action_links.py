@@ -4,6 +4,7 @@ a resident rates without an account; a link works once, for one person, until it
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlmodel import select
 
@@ -120,3 +121,42 @@ def test_a_resident_rates_through_the_link_without_an_account(client, loop, sess
     ratings = client.get(f"/topics/{topic.id}/ratings").json()["data"]
     assert [(x["person_id"], x["score"]) for x in ratings] == [(c.resident.id, 4)]
     assert client.post(f"/act/{token}", json={"score": 1}, headers=ANONYMOUS).status_code == 409
+
+
+def test_a_browser_gets_the_links_page_and_a_post_from_elsewhere_uses_nothing(
+    client, loop, session
+):
+    """One address, two answers: the page for a browser, JSON for an API client. The page's
+    form carries a nonce only a page rendered here holds; a post without it, or one a browser
+    marks as sent from another site, does not use the link."""
+    topic = loop.topic()
+    loop.advance(topic, to=Stage.TRANSFER, start=True)
+    item = loop.items(topic)[0]
+    link, token = action_links.issue(session, loop.cast.officer.id, "item.acknowledge", item.id)
+    session.commit()
+    browser = {**ANONYMOUS, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = client.get(f"/act/{token}", headers=browser)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<h1>签收整改事项</h1>" in page.text and item.title in page.text
+    nonce = re.search(r'name="form_nonce" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    api = client.get(f"/act/{token}", headers={**ANONYMOUS, "Accept": "application/json"})
+    assert api.status_code == 200 and api.json()["label"] == "签收整改事项"
+
+    forged = client.post(f"/act/{token}", data={"form_nonce": "1.x"}, headers=ANONYMOUS)
+    assert forged.status_code == 403 and "再次提交" in forged.text
+    cross = client.post(
+        f"/act/{token}",
+        data={"form_nonce": nonce},
+        headers={**ANONYMOUS, "Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross.status_code == 403 and "从通知里的链接打开本页" in cross.text
+    session.expire_all()
+    assert session.get(ActionLink, link.id).used_at is None
+    assert session.get(RectificationItem, item.id).status == "transferred"
+
+    done = client.post(f"/act/{token}", data={"form_nonce": nonce}, headers=ANONYMOUS)
+    assert done.status_code == 200 and "已签收，请于期限内报送整改方案" in done.text
+    again = client.get(f"/act/{token}", headers=browser)
+    assert (
+        again.status_code == 409 and "只能使用一次" in again.text and "<h1>链接已使用" in again.text
+    )

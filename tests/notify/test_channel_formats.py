@@ -93,7 +93,7 @@ def _in_order(text: str, lines: list[str]) -> None:
     assert positions == sorted(positions), text
 
 
-LINK = "/topics/7/ratings"
+LINK = "/my/topics/7/rate"  # the rating page (config.links)
 
 
 def test_email_has_a_plain_part_line_by_line_and_an_html_part_with_a_button(
@@ -107,7 +107,7 @@ def test_email_has_a_plain_part_line_by_line_and_an_html_part_with_a_button(
     assert "尊敬的刘大爷：<br>议题“老旧小区加装电梯”的 2 项整改事项已全部办结：</p>" in html
     assert '<div style="margin:2px 0 2px 1em">- 落实加装电梯补贴：补贴已发放 32 户</div>' in html
     assert f'<a href="{base_url()}{LINK}" style="display:inline-block' in html  # the button
-    assert f'<a href="{base_url()}{LINK}">POST {LINK}</a>' in html  # the action in the text
+    assert f'<a href="{base_url()}{LINK}">{base_url()}{LINK}</a>' in html  # the link in the text
 
 
 def test_dingtalk_gets_markdown_with_hard_line_breaks_and_links(every_channel, robots):
@@ -117,7 +117,7 @@ def test_dingtalk_gets_markdown_with_hard_line_breaks_and_links(every_channel, r
     assert text.startswith(f"# {TITLE}\n")
     assert "尊敬的刘大爷：  \n议题“老旧小区加装电梯”的 2 项整改事项已全部办结：" in text
     assert "\n- 落实加装电梯补贴：补贴已发放 32 户\n- 简化审批流程" in text
-    assert f"[POST {LINK}]({base_url()}{LINK})" in text
+    assert f"打开 [{base_url()}{LINK}]({base_url()}{LINK}) 评价" in text
     assert text.endswith(f"[去办理]({base_url()}{LINK})")
 
 
@@ -137,6 +137,6 @@ def test_json_webhook_gets_the_structured_message(every_channel, http_receiver):
     assert data["event"] == "rating_request" and data["event_key"] == "topic:7:rating_request"
     assert data["ids"] == {"topic_id": 7}
     assert data["deadline"] == "2026-03-03T23:59:00+08:00"
-    assert data["link"] == f"{base_url()}{LINK}" and data["action"] == f"POST {LINK}"
+    assert data["link"] == f"{base_url()}{LINK}" and data["action"] == f"{base_url()}{LINK}"
     _in_order(data["text"], LINES)
     assert data["message"] == data["text"]

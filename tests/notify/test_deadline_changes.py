@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
+from config.links import base_url
 from models import rectification
 from models.enums import DeclineCode, Stage
 from models.tables import Notification
@@ -41,7 +42,7 @@ def test_an_extension_over_http_tells_the_officer_and_the_head(loop, session, cl
         assert "期限由 2026年05月23日 23:59 调整为 2026年06月30日 23:59" in body
         assert "调整原因：王敏（协商办工作人员）批准延期：需待汛期结束后施工" in body
         assert "还剩 53 个工作日" in body  # counted on the working-day calendar
-        assert f"POST /items/{item.id}/complete" in body
+        assert f"{base_url()}/work/items/{item.id}" in body  # the item's page
     assert head.payload["deadline"] == "2026-06-30T23:59:00+08:00"
     assert head.payload["ids"]["item_id"] == item.id
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event
 from sqlmodel import select
 
+from config.links import base_url
 from models import dispatch, rectification
 from models.enums import DeclineCode, Stage
 from models.tables import Notification, RectificationItem
@@ -105,8 +106,8 @@ def test_weekly_digest_groups_everything_each_person_owes(loop, session, time_ma
     assert positions == sorted(positions)
     assert "共 3 项（已超期 2 项，即将到期及待办 1 项）" in officer.body
     assert "已超期事项（预警）" not in officer.body
-    assert f"POST /items/{items['b1'].id}/acknowledge" in officer.body
-    assert f"POST /items/{items['a1'].id}/plan" in officer.body
+    assert f"签收或退回 {base_url()}/work/items/{items['b1'].id}" in officer.body
+    assert f"提交方案 {base_url()}/work/items/{items['a1'].id}" in officer.body
     # working days: Apr 13–17 and Monday Apr 20 (calendar: 9 days)
     assert (
         "整改期限 2026年04月11日 23:59，已超期 6 个工作日，督办；尚未提交整改方案" in officer.body
@@ -198,8 +199,8 @@ def test_items_in_progress_are_listed_newest_news_first(loop, session, time_mach
     section = body[body.index("正在推进的事项") :]
     assert "正在推进的事项（2 项）" in body
     assert section.index("最新进展 2026年04月17日") < section.index("最新进展 2026年04月16日")
-    assert section.index(f"POST /items/{d2.id}/progress") < section.index(
-        f"POST /items/{d1.id}/progress"
+    assert section.index(f"{base_url()}/work/items/{d2.id}") < section.index(
+        f"{base_url()}/work/items/{d1.id}"
     )
 
 
@@ -223,4 +224,4 @@ def test_the_digest_lists_items_in_progress_too_newest_news_first(loop, session,
     # 34 calendar days; the Labour Day holiday (May 1–5) and the weekends do not count
     assert "整改期限 2026年05月24日 23:59，还剩 22 个工作日；整改方案已提交、尚待审核" in body
     assert "最新进展 2026年04月16日，完成 30%" in body
-    assert f"报送进展 POST /items/{d1.id}/progress" in body
+    assert f"报送进展 {base_url()}/work/items/{d1.id}" in body

@@ -222,7 +222,7 @@ def test_every_template_reads_correctly_by_email_and_webhook(
     # A line whose plan was returned asks for the plan again, not for progress on it.
     digest = next(n for n in rows if n.template == "weekly_digest" and "尚未重新提交" in n.body)
     returned = next(line for line in digest.body.splitlines() if "尚未重新提交" in line)
-    assert "办理：重新提交方案" in returned and "/plan" in returned
+    assert "办理：重新提交方案" in returned and "/work/items/" in returned
 
     # Apprise waits 5.5 s between two sends to one service (measured on the wall clock):
     # a test need not.

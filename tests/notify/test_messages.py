@@ -28,7 +28,7 @@ CHASE = {
     "overdue": True,
     "provisional": False,
     "obligation": "签收整改事项",
-    "how_to_act": "请在协商平台签收或说明理由退回（POST /items/12/acknowledge）",
+    "how_to_act": "请在协商平台签收或说明理由退回（打开 http://127.0.0.1:8000/work/items/12）",
 }
 DIGEST_LINE = {
     "title": ITEM.title,
@@ -36,7 +36,7 @@ DIGEST_LINE = {
     "department": "区住建局",
     "owed_by": "李强",
     "when": f"整改期限 {DEADLINE}，已超期 2 个工作日，预警",
-    "action": "办结 POST /items/12/complete",
+    "action": "办结 http://127.0.0.1:8000/work/items/12",
 }
 
 # event -> (template, context, who owes it, what is owed)
