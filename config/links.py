@@ -21,12 +21,12 @@ MY_TOPICS = "/my/topics"
 ACTIONS: dict[str, tuple[str, str]] = {
     "topic.approve": ("GET", "/approvals/topics/{topic_id}"),
     "topic.reject": ("GET", "/approvals/topics/{topic_id}"),
-    "topic.screen": ("POST", "/topics/{topic_id}/screening"),
+    "topic.screen": ("GET", "/admin/topics/{topic_id}"),
     "topic.rate": ("GET", MY_TOPICS + "/{topic_id}/rate"),
     "participant.rsvp": ("GET", "/my/invitations/{participant_id}"),
     "research.findings": ("GET", "/my/research/{task_id}"),
-    "research.summary": ("PUT", "/topics/{topic_id}/research-summary"),
-    "research.review": ("POST", "/topics/{topic_id}/research-summary/review"),
+    "research.summary": ("GET", MY_TOPICS + "/{topic_id}"),
+    "research.review": ("GET", "/admin/topics/{topic_id}"),
     "report.approve": ("GET", "/approvals/reports/{report_id}"),
     "report.return": ("GET", "/approvals/reports/{report_id}"),
     # The office edits a report on its topic's page (this address takes it there).

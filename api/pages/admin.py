@@ -94,6 +94,7 @@ LABELS = {
     "merge_into_id": "并入的议题",
     "justification": "理由",
     "minutes": "会议纪要",
+    "note": "审核意见",
 }
 
 
@@ -121,14 +122,16 @@ def board_page(
 
 def _read(
     uow: UnitOfWork, topic_id: int
-) -> tuple[board.TopicBoard, screening.ScreeningPublic | None]:
+) -> tuple[board.TopicBoard, screening.ScreeningPublic | None, prestudy.SummaryPublic | None]:
     with uow() as session:
         found = board.topic_board(session, topic_id)
         try:
             screened = screening.view(session, topic_id)
         except DomainError:  # not screened yet
             screened = None
-        return found, screened
+        summary = prestudy.summary_of(session, topic_id)
+        shown = prestudy.SummaryPublic.model_validate(summary) if summary else None
+        return found, screened, shown
 
 
 async def _runs(uow: UnitOfWork, topic_id: int) -> tuple[list[launcher.FlowRunPublic], str | None]:
@@ -154,7 +157,7 @@ async def _render(
     errors: Mapping[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    view, screened = await anyio.to_thread.run_sync(_read, uow, topic_id)
+    view, screened, summary = await anyio.to_thread.run_sync(_read, uow, topic_id)
     runs, runs_error = await _runs(uow, topic_id)
     by_id = {run.id: run for run in runs}
     return page(
@@ -165,6 +168,7 @@ async def _render(
         title=view.title,
         topic=view,
         screening=screened,
+        summary=summary,
         rule_choices=list(screening.rule_choices()),
         rule_labels=dict(screening.rule_choices()),
         merge_choices=[
@@ -389,6 +393,49 @@ async def decide_screening(
         ),
         run=lambda s, data: topics.decide_screening(s, topic_id, data, by=person.id),
         done=done.get(decision, "已记录初筛决定。"),
+    )
+
+
+@router.post(TOPIC_PAGE + "/research-summary")
+async def submit_summary(
+    request: Request, person: Reader, uow: UnitOfWorkDep, topic_id: PathId, content: Text = ""
+) -> Response:
+    """调研报告: written (or revised after a return) once every required task's findings are in."""
+    return await _act(
+        request,
+        uow,
+        person,
+        topic_id,
+        form="summary",
+        values={"content": content},
+        read=lambda: prestudy.SummaryIn.model_validate({"content": content}),
+        run=lambda s, data: prestudy.submit_summary(s, topic_id, data, by=person.id),
+        done="调研报告已提交，待审核。",
+    )
+
+
+@router.post(TOPIC_PAGE + "/research-summary/review")
+async def review_summary(
+    request: Request,
+    person: Reader,
+    uow: UnitOfWorkDep,
+    topic_id: PathId,
+    accepted: Text = "",
+    note: Text = "",
+) -> Response:
+    """Accept the summary (不调研不协商 is met) or return it saying what is missing."""
+    return await _act(
+        request,
+        uow,
+        person,
+        topic_id,
+        form="review",
+        values={"accepted": accepted, "note": note},
+        read=lambda: prestudy.SummaryReview.model_validate(
+            {"accepted": accepted == "1", "note": note.strip() or None}
+        ),
+        run=lambda s, data: prestudy.review_summary(s, topic_id, data, by=person.id),
+        done="调研报告已审核通过，可以安排协商。" if accepted == "1" else "调研报告已退回修改。",
     )
 
 

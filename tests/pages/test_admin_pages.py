@@ -22,10 +22,10 @@ from sqlmodel import Session, select
 
 from config.db import engine_for, migrate, session_scope
 from config.settings import Settings, get_settings
-from models import accounts, assessment
+from models import accounts, assessment, prestudy
 from models.case import ROLE_NAMES
 from models.enums import ItemStatus, Role, Rsvp, Stage, StageState, TopicStatus
-from models.tables import Participant, RectificationItem, Topic
+from models.tables import Participant, RectificationItem, ResearchTask, Topic
 from tests.conftest import ANONYMOUS, _free_port
 from tests.factories import LoopBuilder
 from tests.pages.conftest import PASSWORD, Server, screenshot, sign_in
@@ -303,8 +303,21 @@ def test_every_action_of_the_loop_is_a_form_of_the_topic_page(  # type: ignore[n
     assert 'value="入户走访"' in missing.text
     assert post("/research-tasks", **task, due_date=due).status_code == 303
     loop.run_stage(topic, Stage.PRESTUDY)
-    loop.finish(topic, Stage.PRESTUDY)
     session.commit()
+    early = post("/research-summary", content="调研报告：走访 120 户，多数住户支持加装电梯。")
+    assert early.status_code == 409 and "必做调研任务未提交成果" in early.text
+    for t in session.exec(select(ResearchTask).where(ResearchTask.topic_id == topic.id)):
+        prestudy.submit_findings(
+            session, t.id, prestudy.FindingsIn(findings="走访 120 户"), by=t.owner_id
+        )
+    session.commit()
+    summary = "调研报告：走访 120 户，多数住户支持加装电梯。"
+    assert post("/research-summary", content=summary).status_code == 303
+    unsaid = post("/research-summary/review", accepted="0", note="")
+    assert unsaid.status_code == 422 and "写明需要补充或修改的内容" in unsaid.text
+    assert post("/research-summary/review", accepted="1").status_code == 303
+    session.expire_all()
+    assert session.get(Topic, topic.id).stage_state == StageState.DONE  # type: ignore[union-attr]
 
     starts = (dt.datetime.now() + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
     nowhere = post("/sessions", form="on_site", starts_at=starts)
