@@ -436,9 +436,11 @@ def request_approval(
     event_key: str,
     template: str,
     now: dt.datetime,
+    to: Role = Role.APPROVER,
     **context: Any,
 ) -> Deadline:
-    """Ask the approver to decide within N working days, and chase it (议题、报告审定)."""
+    """Ask the approver (议题、报告审定) or the office (初筛、裁定) to decide within N working
+    days, and chase it."""
     due = working_days_after(session, now, working_days)
     schedule_follow_ups(
         session,
@@ -452,7 +454,7 @@ def request_approval(
     queue(
         session,
         event_key=event_key,
-        recipients=[role_tag(Role.APPROVER)],
+        recipients=[role_tag(to)],
         template=template,
         topic_id=topic_id,
         deadline=format_local(due.at),

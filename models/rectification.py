@@ -21,6 +21,7 @@ from models.case import (
     get,
     mark_items_provisional,
     queue,
+    request_approval,
     require_role,
     role_tag,
     salutation,
@@ -429,23 +430,17 @@ def _request_arbitration(
 ) -> None:
     """退单拉锯战 stops here: the office owes a decision within N working days, chased by its
     own ladder, and is told every return with its reason."""
-    due = working_days_after(session, now, get_settings().arbitration_working_days)
     item.arbitration_requested_at = now
-    schedule_follow_ups(
+    due = request_approval(
         session,
         obligation=Obligation.ARBITRATION,
         subject_id=item.id,  # type: ignore[arg-type]
         topic_id=topic.id,  # type: ignore[arg-type]
-        owed_by_id=None,
-        deadline=due,
-        now=now,
-    )
-    queue(
-        session,
+        working_days=get_settings().arbitration_working_days,
         event_key=f"item:{item.id}:arbitration",
-        recipients=[role_tag(Role.ADMINISTRATOR)],
         template="arbitration_request",
-        topic_id=topic.id,
+        now=now,
+        to=Role.ADMINISTRATOR,
         topic=topic,
         item=item,
         bounces=[
@@ -457,8 +452,6 @@ def _request_arbitration(
             }
             for b in bounces
         ],
-        deadline=format_local(due.at),
-        provisional=due.provisional,
     )
     audit(
         session,

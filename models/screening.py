@@ -33,12 +33,10 @@ from models.case import (
     close_follow_ups,
     get,
     queue,
+    request_approval,
     require_role,
-    role_tag,
-    schedule_follow_ups,
     touch,
 )
-from models.deadlines import format_local, working_days_after
 from models.enums import (
     Obligation,
     Role,
@@ -265,27 +263,19 @@ def ask_the_office(
 ) -> None:
     """Hints or look-alikes: the office decides, within N working days, and is chased."""
     topic.status = TopicStatus.AWAITING_SCREENING
-    due = working_days_after(session, now, working_days)
-    schedule_follow_ups(
+    request_approval(
         session,
         obligation=Obligation.SCREENING,
         subject_id=topic.id,  # type: ignore[arg-type]
         topic_id=topic.id,  # type: ignore[arg-type]
-        owed_by_id=None,
-        deadline=due,
-        now=now,
-    )
-    queue(
-        session,
+        working_days=working_days,
         event_key=f"topic:{topic.id}:screening_request",
-        recipients=[role_tag(Role.ADMINISTRATOR)],
         template="screening_request",
-        topic_id=topic.id,
+        now=now,
+        to=Role.ADMINISTRATOR,
         topic=topic,
         hints=row.hints,
         candidates=row.candidates,
-        deadline=format_local(due.at),
-        provisional=due.provisional,
     )
 
 
