@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HAND_WRITTEN = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/[\w\-/{}]*)|https?://")
 # The office's actions without a page of their own yet: still API addresses, for now.
 NOT_YET_PAGES = {
-    "topic.screen",
-    "research.summary",
-    "research.review",
+    "item.extensions",
+    "item.evidence",
+    "extension.approve",
+    "extension.refuse",
     "item.reassign",
     "item.arbitrate",
     "item.extend",
