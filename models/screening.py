@@ -245,7 +245,7 @@ def suggest(session: Session, topic: Topic) -> ScreeningDecision:
 def admit_without_hints(row: ScreeningDecision, now: dt.datetime) -> None:
     """Nothing hinted and nothing alike: the system admits it, and says so on the record."""
     row.outcome = ScreeningOutcome.ADMITTED
-    row.justification = "系统初筛：未发现不予协商的情形，也未发现近似议题"
+    row.justification = "未发现不予协商的情形，也未发现近似议题"
     row.decided_at = now
 
 
