@@ -242,11 +242,6 @@ def record_opinions(session: Session, session_id: int, data: OpinionsAdd) -> lis
 
 def conclude(session: Session, session_id: int, data: Conclusion) -> ConsultationSession:
     meeting, topic = _open_round(session, session_id)
-    minutes = (data.minutes or "").strip()
-    if meeting.form in MEETINGS and len(minutes) < 10:
-        raise Invalid(
-            f"{FORM_LABELS[meeting.form]}结束时须填写会议纪要（不少于 10 个字）", field="minutes"
-        )
     known = set(session.exec(select(Opinion.id).where(Opinion.session_id == meeting.id)))
     if data.consensus_reached and not known:
         raise Conflict("本轮协商尚未记录任何意见，不能认定形成共识")
@@ -254,6 +249,12 @@ def conclude(session: Session, session_id: int, data: Conclusion) -> Consultatio
         stray = [i for i in s.opinion_ids if i not in known]
         if stray:
             raise Invalid(f"意见 {stray[0]} 不属于本轮协商", field="opinion_ids")
+    minutes = (data.minutes or "").strip()
+    if meeting.form in MEETINGS and len(minutes) < 10:
+        raise Invalid(
+            f"{FORM_LABELS[meeting.form]}结束时须填写会议纪要（不少于 10 个字）", field="minutes"
+        )
+    for s in data.suggestions:
         session.add(
             Suggestion(
                 topic_id=topic.id,  # type: ignore[arg-type]

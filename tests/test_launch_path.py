@@ -75,11 +75,13 @@ def _office(stack: Stack) -> Client:
 
 
 def _topic(c: Client, title: str) -> int:
+    """A topic of its own: its title (with a uuid) in its description too, so the screening
+    does not take the tests' topics for look-alikes of each other."""
     topic = c.post(
         "/topics",
         {
             "title": title,
-            "description": "小区门前道路坑洼积水，雨天出行困难，居民希望尽快修复并完善排水。",
+            "description": f"{title}：小区门前道路坑洼积水，雨天出行困难，居民希望尽快修复并完善排水。",
             "category": "市政设施",
             "source": "public",
         },

@@ -34,9 +34,7 @@ def full_case(loop: LoopBuilder) -> Any:
             ),
             by=item.officer_id,
         )
-        rectification.complete(
-            s, item.id, rectification.CompletionIn(summary="已完成"), by=item.officer_id
-        )
+        loop.complete(item)
     s.flush()
     loop.run_stage(topic, Stage.ASSESSMENT)
     for item in items:

@@ -125,7 +125,11 @@ def test_session_without_consensus_allows_another_round(loop, session):
     consultation.conclude(
         session,
         first.id,
-        consultation.Conclusion(consensus_reached=False, summary="分歧较大，择期再议"),
+        consultation.Conclusion(
+            consensus_reached=False,
+            summary="分歧较大，择期再议",
+            minutes="会议纪要：各方意见分歧较大，择期再议。",
+        ),
     )
     assert topic.stage_state == StageState.WAITING
     import datetime as dt
