@@ -108,7 +108,7 @@ PageDep = Annotated[dict[str, int], Depends(paging)]
 
 def commit(session: Session, *rows: Any) -> None:
     """End the request's unit of work; refresh so the answer shows what was stored. Messages
-    the action queued go out seconds later (a delivery run), not at the next sweep."""
+    the action queued go out at once (the serving process's delivery flow), not at the next sweep."""
     queued = session.info.pop(OUTBOX_QUEUED, False)
     session.commit()
     if queued:

@@ -20,7 +20,6 @@ from sqlmodel import Session
 
 from api.errors import ServiceUnavailable
 from config.deployments import (
-    DELIVERY_FLOW,
     FOLLOW_UP_FLOW,
     LEDGER_IMPORT_FLOW,
     MONTHLY_BULLETIN_FLOW,
@@ -331,24 +330,25 @@ def _launch_lock(kind: str) -> asyncio.Lock:
     return locks.setdefault(kind, asyncio.Lock())
 
 
-FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 log = logging.getLogger("xieshang.delivery")
 
 
 class DeliveryKicker:
     """Prompt delivery of what people's actions queue, without a run per action.
 
-    At most one delivery run is in flight per API process, and every request is followed by a
-    run that starts after it: requests that arrive while a run is under way are served by the
-    next one. If Prefect is unreachable the follow-up sweep delivers later (the safety net)."""
+    The delivery flow runs in a worker thread of the serving process (a Prefect flow run like
+    any other, but no new process: spawning one cost about 6 CPU-seconds per delivery). At most
+    one delivery is in flight per process, and every request is followed by a delivery that
+    starts after it: requests that arrive while one is under way are served by the next. If it
+    fails, the follow-up sweep delivers later (the safety net)."""
 
-    def __init__(self, wait_seconds: float = 120) -> None:
-        self.wait_seconds = wait_seconds
+    def __init__(self, deliver: Callable[[], object]) -> None:
+        self._deliver = deliver
         self._pending = False
         self._worker: asyncio.Task[None] | None = None
 
     def request(self) -> None:
-        """On the event loop: ask for a delivery run soon."""
+        """On the event loop: ask for a delivery soon."""
         self._pending = True
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._work())
@@ -357,29 +357,20 @@ class DeliveryKicker:
         while self._pending:
             self._pending = False
             try:
-                run = await _launch(DELIVERY_FLOW, what="通知投递", tags=["delivery"])
-                await _wait_final(run.id, self.wait_seconds)
+                await anyio.to_thread.run_sync(self._deliver)
             except Exception as exc:  # the sweep delivers later; never fail a person's action
                 log.warning("未能立即投递通知，将由定时巡检补发：%s", exc)
                 return
 
 
-async def _wait_final(flow_run_id: str, timeout: float) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        run = await read_run(uuid.UUID(flow_run_id))
-        if run is None or run.state_type in FINAL_STATES:
-            return
-        await asyncio.sleep(0.5)
-
-
 _kicker: DeliveryKicker | None = None
 
 
-def enable_prompt_delivery() -> None:
-    """Called by the serving process: from now on committed actions trigger delivery."""
+def enable_prompt_delivery(deliver: Callable[[], object]) -> None:
+    """Called by the serving process with the delivery flow: from now on committed actions
+    trigger it (the API itself never imports flows)."""
     global _kicker
-    _kicker = DeliveryKicker()
+    _kicker = DeliveryKicker(deliver)
 
 
 def request_delivery() -> None:
@@ -473,7 +464,6 @@ async def missing_deployments() -> list[str]:
             for flow_name in [
                 *(spec.flow_name for spec in stages.SPECS.values()),
                 FOLLOW_UP_FLOW,
-                DELIVERY_FLOW,
                 WEEKLY_DISPATCH_FLOW,
                 *BULLETIN_FLOWS.values(),
             ]:

@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
-BACKGROUND_FLOWS = ["follow-up", "weekly-dispatch", "deliver-outbox"]
+BACKGROUND_FLOWS = ["follow-up", "weekly-dispatch"]
 
 
 def _free_port() -> int:

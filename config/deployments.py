@@ -7,7 +7,8 @@ WORK_POOL = "xieshang-pool"
 
 # Stage flows are named by their declarations (models/stages.py: "stage-<stage>").
 FOLLOW_UP_FLOW = "follow-up"
-# Delivers what a person's action queued, seconds after the action commits.
+# Delivers what a person's action queued, at once after the action commits (a flow the
+# serving process calls in a thread; no deployment).
 DELIVERY_FLOW = "deliver-outbox"
 
 
@@ -28,7 +29,7 @@ MONTHLY_BULLETIN_CRON = "0 9 1 * *"
 QUARTERLY_REVIEW_CRON = "0 9 1 1,4,7,10 *"
 
 # Capacity: stage runs that people start are served apart from the background runs (the
-# recurring ones and prompt delivery), each with its own slots, so a busy sweep never keeps a
+# recurring ones), each with its own slots, so a busy sweep never keeps a
 # person's stage waiting. `serve` runs one runner per group; workers at scale poll one work
 # queue per group (prefect.yaml).
 STAGE_QUEUE = "stages"

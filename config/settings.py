@@ -75,10 +75,10 @@ class Settings(BaseSettings):
 
     follow_up_interval_seconds: int = Field(default=60, ge=5)
     # Runs served at the same time, per group: stage runs people start, and background runs
-    # (recurring runs, prompt delivery). Separate slots: background runs never crowd out people.
+    # (recurring runs, 台账 imports). Separate slots: background runs never crowd out people.
     stage_run_limit: int = Field(default=8, ge=1, description="同时运行的环节流程数上限")
     background_run_limit: int = Field(
-        default=5, ge=1, description="同时运行的定期任务与即时投递流程数上限"
+        default=5, ge=1, description="同时运行的定期任务与台账导入流程数上限"
     )
     # A flow run whose process dies while RUNNING stays RUNNING in Prefect unless somebody
     # notices: every run sends a heartbeat, and a run silent for `zombie_after_seconds` is

@@ -1,7 +1,8 @@
 """Every deployment and its schedule, in one list (prefect.yaml mirrors it for workers).
 
 Two groups with their own capacity: stage runs people start, and background runs (the
-recurring ones and prompt delivery). Recurring runs never overlap themselves."""
+recurring ones). Recurring runs never overlap themselves. Prompt delivery is no deployment: the
+serving process calls flows.deliver in a thread."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from config.deployments import (
     WEEKLY_DISPATCH_CRON,
 )
 from config.settings import get_settings
-from flows.deliver import deliver_outbox
 from flows.follow_up import follow_up
 from flows.ledger_import import ledger_import
 from flows.monthly_bulletin import monthly_bulletin
@@ -47,12 +47,11 @@ async def stage_deployments() -> list[Any]:
 
 
 async def background_deployments() -> list[Any]:
-    """The sweep on an interval, prompt delivery, 台账 imports on demand, the dispatch and
+    """The sweep on an interval, 台账 imports on demand, the dispatch and
     bulletins on their crons (work queue BACKGROUND_QUEUE at scale)."""
     interval = timedelta(seconds=get_settings().follow_up_interval_seconds)
     plans: list[tuple[Any, dict[str, Any], list[str]]] = [
         (follow_up, {"interval": interval}, ["xieshang", "recurring"]),
-        (deliver_outbox, {}, ["xieshang", "delivery"]),
         (ledger_import, {}, ["xieshang", "ledger-import"]),
         (
             weekly_dispatch,

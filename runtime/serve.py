@@ -1,7 +1,8 @@
 """One process that serves the HTTP API and every deployment (the embedded default).
 
 Deployments are served by two runners with their own slots: stage runs that people start,
-and background runs (recurring runs, prompt delivery). A busy sweep cannot fill the slots a
+and background runs (the recurring ones). What people's actions queue is delivered at once by
+the delivery flow, called in a worker thread of this process. A busy sweep cannot fill the slots a
 person's stage needs, and a burst of stage starts cannot stop the sweep."""
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ async def serve_all(host: str, port: int) -> None:
     from api.app import create_app
     from api.launcher import enable_prompt_delivery, ensure_zombie_automation
     from config.db import migrate
+    from flows.deliver import deliver_outbox
     from flows.registry import background_deployments, stage_deployments
 
     settings = get_settings()
     migrate()
     await ensure_zombie_automation(settings.zombie_after_seconds)
-    enable_prompt_delivery()
+    enable_prompt_delivery(deliver_outbox)
     server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning"))
     runners = []
     for name, limit, group in (

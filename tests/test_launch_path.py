@@ -24,8 +24,11 @@ from tests.factories import stack_client
 from tests.receivers import HttpReceiver
 
 # Generous bounds that only a frozen API breaks (the defect: every request waited 30 s for the
-# SQLite write lock while a start awaited Prefect).
+# SQLite write lock while a start awaited Prefect). A start itself waits for Prefect, which a
+# loaded machine slows (18 s seen in CI with the other test worker busy); it still answers
+# well before the 30 s a locked database would take, and the probes answer meanwhile.
 ANSWER_WITHIN = 10.0
+START_WITHIN = 28.0
 
 
 def _database(kind: str, base: Path) -> Iterator[str]:
@@ -120,7 +123,7 @@ def test_concurrent_starts_of_one_stage_give_one_run_and_the_api_keeps_answering
     run_ids = {body["flow_run_id"] for _, body, _ in starts}
     assert len(run_ids) == 1, run_ids
     assert sum(1 for _, body, _ in starts if body["created"]) == 1
-    assert max(took for _, _, took in starts) < ANSWER_WITHIN, starts
+    assert max(took for _, _, took in starts) < START_WITHIN, starts
     assert all(status == 200 for status, _, _ in checks), checks
     assert max(took for _, _, took in checks) < ANSWER_WITHIN, checks
 
