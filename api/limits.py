@@ -17,9 +17,9 @@ def _refusal(limit: int) -> bytes:
     return json.dumps({"detail": text}, ensure_ascii=False).encode()
 
 
-# An evidence upload (POST /items/{id}/evidence) may carry a file up to its own limit, plus the
+# An evidence upload (POST /items/{id}/evidence, or its page's form) may carry a file up to its own limit, plus the
 # multipart envelope; models/evidence.py refuses a larger file with the limits named.
-_UPLOAD = re.compile(r"^/items/\d+/evidence$")
+_UPLOAD = re.compile(r"^(/work)?/items/\d+/evidence$")
 MULTIPART_ALLOWANCE = 64 * 1024
 
 

@@ -4,8 +4,8 @@ Messages are rendered in the domain layer (models), which may name an action but
 address; this table turns the name into the address a person uses. An action a person does
 on a page is the page's address (GET): a message prints it as a link,
 'http://…/work/items/12', and the person opens it, signed in (or through his one-time link,
-`ONE_TIME`). The few office actions whose pages do not exist yet still print as the API's
-method and path ('POST /items/12/reassign'); they change here and nowhere else.
+`ONE_TIME`). Every action has its page; an entry may still name an API address
+('POST /items/12/reassign'), which a message prints as method and path.
 tests/api/test_links.py checks that every entry is a real route (a page or the API) of the
 app."""
 
@@ -33,18 +33,18 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "report.update": ("GET", "/admin/reports/{report_id}"),
     "item.acknowledge": ("GET", "/work/items/{item_id}"),
     "item.decline": ("GET", "/work/items/{item_id}"),
-    "item.reassign": ("POST", "/items/{item_id}/reassign"),
-    "item.arbitrate": ("POST", "/items/{item_id}/arbitrate"),
+    "item.reassign": ("GET", "/admin/items/{item_id}"),
+    "item.arbitrate": ("GET", "/admin/items/{item_id}"),
     "item.plan": ("GET", "/work/items/{item_id}"),
     "item.progress": ("GET", "/work/items/{item_id}"),
     "item.complete": ("GET", "/work/items/{item_id}"),
-    "item.extend": ("POST", "/items/{item_id}/extend"),
-    "item.extensions": ("POST", "/items/{item_id}/extensions"),
-    "item.evidence": ("POST", "/items/{item_id}/evidence"),
-    "extension.approve": ("POST", "/extensions/{extension_id}/approve"),
-    "extension.refuse": ("POST", "/extensions/{extension_id}/refuse"),
-    "item.recheck": ("POST", "/items/{item_id}/recheck"),
-    "plan.review": ("POST", "/plans/{plan_id}/review"),
+    "item.extend": ("GET", "/admin/items/{item_id}"),
+    "item.extensions": ("GET", "/work/items/{item_id}"),
+    "item.evidence": ("GET", "/work/items/{item_id}"),
+    "extension.approve": ("GET", "/admin/extensions/{extension_id}"),
+    "extension.refuse": ("GET", "/admin/extensions/{extension_id}"),
+    "item.recheck": ("GET", "/admin/items/{item_id}"),
+    "plan.review": ("GET", "/admin/plans/{plan_id}"),
     "topic.participants": ("GET", "/admin/topics/{topic_id}"),
     "topic.items": ("GET", "/admin/topics/{topic_id}"),
     # Where a person reads a record when a message asks for no action on it.

@@ -57,6 +57,9 @@ class Can(StrEnum):
     HANDLE_NOTIFICATIONS = "handle_notifications"  # 未送达通知：查看、重发、放弃
     DECIDE_EXTENSION = "decide_extension"  # 审批延期申请
     READ_EVIDENCE = "read_evidence"  # 下载佐证材料（本单位事项、协商办、审定人）
+    SUPERVISE_ITEM = (
+        "supervise_item"  # 事项督办页：改派、裁定、方案审核、延期审批、调整期限、回头看
+    )
 
 
 POLICY: dict[Can, frozenset[Role]] = {
@@ -76,6 +79,8 @@ POLICY: dict[Can, frozenset[Role]] = {
     Can.HANDLE_NOTIFICATIONS: frozenset({ADMIN}),
     Can.DECIDE_EXTENSION: frozenset({ADMIN, APPROVER}),
     Can.READ_EVIDENCE: frozenset({ADMIN, APPROVER}) | DEPARTMENT_ROLES,
+    # Everyone some decision on an item belongs to (the page shows each only its own forms).
+    Can.SUPERVISE_ITEM: frozenset({ADMIN, APPROVER, MEMBER, SUPERVISOR}),
 }
 ACTION_LABELS: dict[Can, str] = {
     Can.PROPOSE: "提出议题",
@@ -94,6 +99,7 @@ ACTION_LABELS: dict[Can, str] = {
     Can.HANDLE_NOTIFICATIONS: "处理未送达通知",
     Can.DECIDE_EXTENSION: "审批延期申请",
     Can.READ_EVIDENCE: "下载佐证材料",
+    Can.SUPERVISE_ITEM: "督办整改事项",
 }
 
 

@@ -14,20 +14,34 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
+from models.access import POLICY, Can, see_item
 from models.base import utcnow
 from models.calendar import calendar_for
 from models.case import department_name, get
 from models.deadlines import WorkdayCounter, format_local, local_today
-from models.enums import ItemStatus, PlanStatus, Role, Stage
+from models.enums import (
+    DECLINE_CODE_LABELS,
+    EXTENSION_DECISION_LABELS,
+    DeclineCode,
+    ExtensionDecision,
+    ItemStatus,
+    PlanStatus,
+    Role,
+    Stage,
+)
 from models.errors import DomainError, Forbidden
+from models.evidence import KIND_NAMES, limits_text, size_text
 from models.kpis import COUNTS, Window
 from models.rectification import ITEM_STATUS_LABELS
 from models.stages import ensure_in_stage
 from models.tables import (
     LEVEL_LABELS,
     Department,
+    EvidenceFile,
+    ItemBounce,
+    ItemExtension,
     Person,
     Plan,
     ProgressUpdate,
@@ -51,7 +65,9 @@ class ItemAction(StrEnum):
     DECLINE = "decline"
     PLAN = "plan"
     PROGRESS = "progress"
+    EVIDENCE = "evidence"  # 上传佐证材料
     COMPLETE = "complete"
+    EXTENSION = "extension"  # 申请延期
 
 
 @dataclass(frozen=True)
@@ -246,6 +262,32 @@ class ProgressView:
 
 
 @dataclass(frozen=True)
+class EvidenceView:
+    """One evidence file as the item page lists it (downloadable by its id)."""
+
+    id: int
+    filename: str
+    kind_name: str
+    size_text: str
+    at_text: str
+    of_progress: bool
+
+
+@dataclass(frozen=True)
+class ExtensionView:
+    """One line of the item's extension ledger (延期台账)."""
+
+    old_text: str
+    requested_text: str
+    reason: str
+    decision: ExtensionDecision
+    decision_label: str
+    comment: str | None
+    at_text: str
+    direct: bool
+
+
+@dataclass(frozen=True)
 class ItemView:
     """One item as the person who works on it sees it, and what he may do on it now."""
 
@@ -279,6 +321,10 @@ class ItemView:
     waiting: str | None  # why there is nothing to do now, as a person reads it
     people: list[tuple[int, str]]  # whom a plan may name responsible: the department's people
     officer_id: int
+    evidence: list[EvidenceView]
+    extensions: list[ExtensionView]
+    extension_pending: bool
+    evidence_limits: str  # what an upload may be, shown before the upload
 
 
 def may_work(person: Person, item: RectificationItem) -> bool:
@@ -337,9 +383,17 @@ def _actions(item: RectificationItem, topic: Topic) -> tuple[frozenset[ItemActio
         return frozenset({ItemAction.ACKNOWLEDGE, ItemAction.DECLINE}), None
     implementing = _under_way(topic, Stage.IMPLEMENTATION)
     if status is ItemStatus.ACKNOWLEDGED and implementing:
-        return frozenset({ItemAction.PLAN}), None
+        return frozenset({ItemAction.PLAN, ItemAction.EXTENSION}), None
     if status is ItemStatus.IN_PROGRESS and implementing:
-        return frozenset({ItemAction.PLAN, ItemAction.PROGRESS, ItemAction.COMPLETE}), None
+        return frozenset(
+            {
+                ItemAction.PLAN,
+                ItemAction.PROGRESS,
+                ItemAction.EVIDENCE,
+                ItemAction.COMPLETE,
+                ItemAction.EXTENSION,
+            }
+        ), None
     waiting = {
         ItemStatus.DRAFT: "事项尚未转交，转交后即可在此签收。",
         ItemStatus.TRANSFERRED: "事项待签收，但议题当前不在“转交办理”环节，暂不能签收。",
@@ -359,6 +413,19 @@ def item_view(
     now = now or utcnow()
     item = workable_item(session, person, item_id)
     topic = get(session, Topic, item.topic_id)
+    actions, waiting = _actions(item, topic)
+    return _view(session, item, topic, actions, waiting, now)
+
+
+def _view(
+    session: Session,
+    item: RectificationItem,
+    topic: Topic,
+    actions: frozenset[ItemAction],
+    waiting: str | None,
+    now: dt.datetime,
+) -> ItemView:
+    item_id: int = item.id  # type: ignore[assignment]
     officer = get(session, Person, item.officer_id)
     people = department_people(session, item_id)
     plan = session.execute(
@@ -375,10 +442,22 @@ def item_view(
         .order_by(col(ProgressUpdate.id).desc())
         .limit(1)
     ).first()
+    files = session.exec(
+        select(EvidenceFile)
+        .where(col(EvidenceFile.item_id) == item_id)
+        .order_by(col(EvidenceFile.id))
+    ).all()
+    ledger = session.exec(
+        select(ItemExtension)
+        .where(col(ItemExtension.item_id) == item_id)
+        .order_by(col(ItemExtension.id))
+    ).all()
     status = ItemStatus(item.status)
     completed = status is ItemStatus.COMPLETED
     counter = WorkdayCounter(calendar_for(session), local_today(now))
-    actions, waiting = _actions(item, topic)
+    pending = any(line.decision == ExtensionDecision.PENDING for line in ledger)
+    if pending or now > item.deadline:  # one request at a time, and only before the deadline
+        actions = actions - {ItemAction.EXTENSION}
     level = int(item.level)  # type: ignore[attr-defined]
     return ItemView(
         id=item_id,
@@ -433,4 +512,153 @@ def item_view(
         waiting=waiting,
         people=people,
         officer_id=item.officer_id,
+        evidence=[
+            EvidenceView(
+                id=f.id,  # type: ignore[arg-type]
+                filename=f.filename,
+                kind_name=KIND_NAMES.get(f.kind, f.kind),
+                size_text=size_text(f.size),
+                at_text=format_local(f.uploaded_at),
+                of_progress=f.progress_id is not None,
+            )
+            for f in files
+        ],
+        extensions=[
+            ExtensionView(
+                old_text=format_local(line.old_deadline),
+                requested_text=format_local(line.requested_deadline),
+                reason=line.reason,
+                decision=ExtensionDecision(line.decision),
+                decision_label=EXTENSION_DECISION_LABELS[ExtensionDecision(line.decision)],
+                comment=line.comment,
+                at_text=format_local(line.requested_at),
+                direct=line.direct,
+            )
+            for line in ledger
+        ],
+        extension_pending=pending,
+        evidence_limits=limits_text(),
+    )
+
+
+class OfficeAction(StrEnum):
+    """What the office (and whoever shares a decision on an item) may do on it, each one form
+    of its item page."""
+
+    REASSIGN = "reassign"  # 改派 a returned item
+    ARBITRATE = "arbitrate"  # 裁定 after repeated returns (final)
+    REVIEW_PLAN = "review_plan"  # 审核整改方案
+    DECIDE_EXTENSION = "decide_extension"  # 审批延期申请
+    EXTEND = "extend"  # 直接调整期限
+    RECHECK = "recheck"  # 回头看
+
+
+# Who takes each decision (models.rectification and models.extensions check it again).
+OFFICE_ACTION_ROLES: dict[OfficeAction, frozenset[Role]] = {
+    OfficeAction.REASSIGN: POLICY[Can.RUN_LOOP],
+    OfficeAction.ARBITRATE: POLICY[Can.RUN_LOOP],
+    OfficeAction.REVIEW_PLAN: POLICY[Can.REVIEW_PLAN],
+    OfficeAction.DECIDE_EXTENSION: POLICY[Can.DECIDE_EXTENSION],
+    OfficeAction.EXTEND: frozenset({Role.ADMINISTRATOR, Role.APPROVER}),
+    OfficeAction.RECHECK: frozenset({Role.ADMINISTRATOR, Role.MEMBER, Role.SUPERVISOR}),
+}
+
+
+@dataclass(frozen=True)
+class BounceView:
+    department: str
+    code_label: str
+    reason: str
+    at_text: str
+
+
+@dataclass(frozen=True)
+class OfficeItemView:
+    """One item as the office sees it: the department's view of it, its returns, and what the
+    office may decide on it now (the operations decide again)."""
+
+    item: ItemView
+    topic_id: int
+    actions: frozenset[OfficeAction]
+    bounces: list[BounceView]
+    arbitration_requested: bool
+    pending_extension_id: int | None
+    submitted_plan_id: int | None
+    officers: list[tuple[int, str]]  # whom a reassignment may name: '区住建局 · 李强'
+    rechecked: str | None  # the re-check's outcome once recorded
+
+
+def office_item_view(
+    session: Session, person: Person, item_id: int, *, now: dt.datetime | None = None
+) -> OfficeItemView:
+    """The office's item page (a fixed handful of queries, whatever the number of items), with
+    the forms of the decisions this person takes; 404 for an item he may not see."""
+    now = now or utcnow()
+    item = get(session, RectificationItem, item_id)
+    see_item(session, person, item)
+    topic = get(session, Topic, item.topic_id)
+    view = _view(session, item, topic, frozenset(), None, now)
+    status = ItemStatus(item.status)
+    bounces = session.execute(
+        sa.select(ItemBounce, col(Department.name))
+        .join(Department, col(Department.id) == col(ItemBounce.department_id))
+        .where(col(ItemBounce.item_id) == item_id)
+        .order_by(col(ItemBounce.id))
+    ).all()
+    pending = session.exec(
+        select(ItemExtension.id).where(
+            col(ItemExtension.item_id) == item_id,
+            col(ItemExtension.decision) == ExtensionDecision.PENDING,
+        )
+    ).first()
+    plan = session.exec(
+        select(Plan.id, Plan.status)
+        .where(col(Plan.item_id) == item_id)
+        .order_by(col(Plan.version).desc())
+        .limit(1)
+    ).first()
+    officers = session.execute(
+        sa.select(col(Person.id), col(Person.name), col(Department.name))
+        .join(Department, col(Department.id) == col(Person.department_id))
+        .where(col(Person.role).in_([Role.OFFICER, Role.DEPARTMENT_HEAD]))
+        .order_by(col(Department.name), col(Person.id))
+    ).all()
+    awaiting_arbitration = item.arbitration_requested_at is not None and item.arbitrated_at is None
+    implementing = _under_way(topic, Stage.IMPLEMENTATION)
+    actions: set[OfficeAction] = set()
+    if status is ItemStatus.DECLINED and awaiting_arbitration:
+        actions.add(OfficeAction.ARBITRATE)
+    elif status in (ItemStatus.DECLINED, ItemStatus.TRANSFERRED) and not awaiting_arbitration:
+        actions.add(OfficeAction.REASSIGN)
+    if plan is not None and plan[1] == PlanStatus.SUBMITTED and implementing:
+        actions.add(OfficeAction.REVIEW_PLAN)
+    if pending is not None:
+        actions.add(OfficeAction.DECIDE_EXTENSION)
+    elif status is not ItemStatus.COMPLETED:
+        actions.add(OfficeAction.EXTEND)
+    if status is ItemStatus.COMPLETED and item.rechecked_at is None:
+        actions.add(OfficeAction.RECHECK)
+    actions = {a for a in actions if person.role in OFFICE_ACTION_ROLES[a]}
+    rechecked = None
+    if item.rechecked_at is not None:
+        outcome = "发现反弹，已重新交办" if item.rebound else "整改成效保持"
+        rechecked = f"{format_local(item.rechecked_at)} 回头看：{outcome}"
+    return OfficeItemView(
+        item=view,
+        topic_id=topic.id,  # type: ignore[arg-type]
+        actions=frozenset(actions),
+        bounces=[
+            BounceView(
+                department=name,
+                code_label=DECLINE_CODE_LABELS[DeclineCode(b.code)],
+                reason=b.reason,
+                at_text=format_local(b.at),
+            )
+            for b, name in bounces
+        ],
+        arbitration_requested=awaiting_arbitration,
+        pending_extension_id=pending,
+        submitted_plan_id=plan[0] if plan is not None and plan[1] == PlanStatus.SUBMITTED else None,
+        officers=[(int(pid), f"{dept} · {name}") for pid, name, dept in officers],
+        rechecked=rechecked,
     )

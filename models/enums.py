@@ -246,6 +246,18 @@ class NotificationStatus(StrEnum):
     ABANDONED = "abandoned"  # an administrator gave up on it
 
 
+# How the office reads a message's delivery state (未送达通知 page, CLI).
+NOTIFICATION_STATUS_LABELS = {
+    NotificationStatus.PENDING: "待发送",
+    NotificationStatus.SENDING: "发送中",
+    NotificationStatus.SENT: "已送达",
+    NotificationStatus.FAILED: "发送失败（将自动重试）",
+    NotificationStatus.NO_CHANNEL: "无通知渠道",
+    NotificationStatus.UNKNOWN: "发送中断，结果未知",
+    NotificationStatus.ABANDONED: "已放弃",
+}
+
+
 class ScreeningRule(StrEnum):
     """The field's four reasons not to consult a topic (四不协商)."""
 

@@ -77,14 +77,15 @@ class EvidenceListPublic(Page[EvidencePublic]):
     """An item's evidence files, oldest first."""
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """A file size as a person reads it: '820 KB', '3.5 MB'."""
     return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
 
 
 def limits_text() -> str:
     s = get_settings()
     kinds = "、".join(s.evidence_types)
-    return f"仅接受 {kinds} 文件（按文件内容识别，改扩展名无效），单个文件不超过 {_size(s.evidence_max_bytes)}"
+    return f"仅接受 {kinds} 文件（按文件内容识别，改扩展名无效），单个文件不超过 {size_text(s.evidence_max_bytes)}"
 
 
 def sniff(data: bytes) -> str | None:
@@ -173,7 +174,7 @@ def store(
             raise Invalid(f"进展 {progress_id} 不是本事项的进展", field="progress_id")
     settings = get_settings()
     if len(data) > settings.evidence_max_bytes:
-        raise TooLarge(f"文件过大（{_size(len(data))}）：{limits_text()}", field="file")
+        raise TooLarge(f"文件过大（{size_text(len(data))}）：{limits_text()}", field="file")
     if not data:
         raise Invalid(f"文件为空：{limits_text()}", field="file")
     kind = sniff(data)

@@ -741,7 +741,7 @@ def complete(
     if not evidence:
         raise Conflict(
             "办结须至少上传一份佐证材料（照片、PDF、Word 或 Excel），"
-            f"请先上传（{action('item.evidence', item_id=item_id)}）再申请办结"
+            f"请先在事项页面上传（{action('item.evidence', item_id=item_id)}）再办结"
         )
     now = utcnow()
     item.status = ItemStatus.COMPLETED

@@ -1,11 +1,11 @@
 """Recurring runs never crowd out people, against the real stack (Prefect server, one process
-serving the API and every deployment) with the sweep every 15 s, on PostgreSQL:
+serving the API and every deployment), on PostgreSQL:
 
 - a burst of on-demand requests queues one run per kind and period, the rest get that run;
 - the sweep and the dispatch never overlap themselves;
-- stage runs have slots of their own: 20 stages complete while every background slot is held
-  by a bulletin blocked on a table lock (so no sweep can start meanwhile);
 - the command line uses the configured Prefect API, waits, shows progress and prints the result.
+
+That stage runs have slots of their own while sweeps run is tests/test_stage_capacity.py.
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ import os
 import re
 import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from sqlmodel import Session
 
@@ -37,12 +35,12 @@ from tests.receivers import HttpReceiver
 from tests.reports.dataset import build
 
 ROOT = Path(__file__).resolve().parent.parent
-BACKGROUND_SLOTS = 2  # one held by a blocked bulletin in the capacity test, one for sweeps
-STAGES = 20
+BACKGROUND_SLOTS = 2  # the capacity test holds one with a blocked bulletin; sweeps use the other
 
 
-@pytest.fixture(scope="module")
-def stack(prefect_server: str, tmp_path_factory) -> Iterator[Stack]:
+@contextmanager
+def serving(tmp_path_factory, follow_up_interval_seconds: int) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
+    """The stack on a fresh PostgreSQL database, with the sweep on the given interval."""
     require_postgres()
     base: Path = tmp_path_factory.mktemp("recurring")
     with HttpReceiver() as inbox, fresh_postgres("xs_recurring") as url:
@@ -56,9 +54,7 @@ def stack(prefect_server: str, tmp_path_factory) -> Iterator[Stack]:
             api_port=defaults.api_port,
             prefect_port=defaults.prefect_port,
             prefect_api_url=defaults.prefect_api_url,
-            # Often enough for sweeps to run during the burst; each sweep is a process of ~6
-            # CPU-seconds, so a shorter interval would mostly measure the sweeps' own load.
-            follow_up_interval_seconds=15,
+            follow_up_interval_seconds=follow_up_interval_seconds,
             background_run_limit=BACKGROUND_SLOTS,
             stage_run_limit=8,
         )
@@ -69,6 +65,14 @@ def stack(prefect_server: str, tmp_path_factory) -> Iterator[Stack]:
             yield running
         finally:
             running.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(prefect_server: str, tmp_path_factory) -> Iterator[Stack]:
+    """The production default interval: each sweep is a process of ~6 CPU-seconds, so the
+    sweep every few seconds is kept to the capacity test (tests/test_stage_capacity.py)."""
+    with serving(tmp_path_factory, follow_up_interval_seconds=60) as running:
+        yield running
 
 
 def _office(stack: Stack) -> Client:
@@ -163,58 +167,6 @@ def test_a_burst_of_on_demand_requests_queues_one_run_per_kind_and_period(stack)
 
     for flow_name in ("follow-up", "weekly-dispatch", "monthly-bulletin"):
         assert _never_overlapped(_runs_of(stack, flow_name)), flow_name
-
-
-def test_stage_runs_have_slots_of_their_own_while_sweeps_run_and_a_bulletin_is_stuck(stack):
-    """20 stages started at once while the sweep runs every 15 s in one background slot and a
-    bulletin blocked on a table lock holds the other: no stage run waits for a slot, and
-    sweeps keep completing during the burst."""
-    c = _office(stack)
-    tids = [
-        _topic(c, f"照明修复议题 {uuid.uuid4().hex}") for _ in range(STAGES)
-    ]  # never near-duplicates
-    dsn = stack.settings.resolved_database_url.replace("postgresql+psycopg", "postgresql")
-    at = dt.datetime.fromisoformat
-    with psycopg.connect(dsn) as lock:
-        lock.execute("LOCK TABLE bulletin IN ACCESS EXCLUSIVE MODE")
-        held = c.post("/bulletins/monthly", {"period": "2026-08"})
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if c.get(f"/runs/{held['id']}")["state_type"] == "RUNNING":
-                break
-            time.sleep(0.5)
-        assert c.get(f"/runs/{held['id']}")["state_type"] == "RUNNING"
-
-        burst_began = dt.datetime.now(dt.UTC)
-        with ThreadPoolExecutor(max_workers=STAGES) as pool:
-            starts = list(
-                pool.map(lambda t: _post(c, f"{stack.api_url}/topics/{t}/stages/topic"), tids)
-            )
-        assert [status for status, _ in starts] == [202] * STAGES, starts
-        runs = [body["flow_run_id"] for _, body in starts]
-        ends = []
-        for run_id in runs:
-            final = wait_for_run(c, run_id)
-            assert final["state_type"] == "COMPLETED"
-            assert "AwaitingConcurrencySlot" not in _state_names(stack, run_id)
-            ends.append(at(final["end_time"]))
-        burst_ended = max(ends)
-        # The bulletin held its slot the whole time; the sweeps ran in the other one.
-        assert c.get(f"/runs/{held['id']}")["state_type"] == "RUNNING"
-        swept = [
-            r
-            for r in _runs_of(stack, "follow-up")
-            if r["state_type"] == "COMPLETED"
-            and burst_began <= at(r["start_time"])
-            and at(r["end_time"]) <= burst_ended
-        ]
-        assert swept, "no sweep completed while the stages ran"
-        lock.rollback()
-
-    assert wait_for_run(c, held["id"])["state_type"] == "COMPLETED"
-    for t in tids:
-        assert c.get(f"/topics/{t}")["status"] == "awaiting_approval"
-    assert _never_overlapped(_runs_of(stack, "follow-up"))
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import act, admin, approvals, items, member
+from api.pages import act, admin, approvals, items, member, notifications, office_items
 from api.pages.render import HERE
 from api.pages.routes import router
 
@@ -18,4 +18,6 @@ def install(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(act.router)  # after the API's /act/{token} (JSON), which passes pages by
     app.include_router(member.router)
+    app.include_router(notifications.router)
+    app.include_router(office_items.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
@@ -22,7 +22,9 @@ from api.deps import PathId, SessionDep, commit
 from api.errors import VALIDATION_MESSAGES
 from api.pages.render import PageRoute, flash, page, require
 from api.pages.routes import PageNumber, Reader
-from models import department_items, rectification
+from config.settings import get_settings
+from models import department_items, extensions, rectification
+from models import evidence as evidence_files
 from models.access import Can
 from models.base import utcnow
 from models.deadlines import local_today
@@ -46,7 +48,14 @@ LABELS = {
     "note": "进展情况",
     "percent": "整改进度",
     "summary": "办结情况",
+    "long_term_mechanism_ref": "长效机制文件",
+    "file": "佐证材料",
+    "new_deadline": "申请延至",
+    "extension_reason": "延期理由",
 }
+# The extension form's fields are named apart from the plan's (deadline) and the return's
+# (reason), so a message lands beside the field of the form that was sent.
+EXTENSION_FIELDS = {"deadline": "new_deadline", "reason": "extension_reason"}
 Text = Annotated[str, Form()]
 
 
@@ -102,14 +111,14 @@ def _render(
     )
 
 
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    """Pydantic's complaints as a person reads them, by form field."""
+def field_errors(exc: ValidationError, labels: Mapping[str, str] = LABELS) -> dict[str, str]:
+    """Pydantic's complaints as a person reads them, by form field (named by `labels`)."""
     found: dict[str, str] = {}
     for err in exc.errors():
         name = str(err["loc"][0]) if err.get("loc") else "form"
         kind = err.get("type", "")
         ctx = err.get("ctx") or {}
-        label = LABELS.get(name, "此项")
+        label = labels.get(name, "此项")
         if kind == "string_too_short":
             text = f"请填写{label}（不少于 {ctx.get('min_length', 1)} 个字，首尾空白不计）"
         elif kind == "string_too_long":
@@ -126,7 +135,9 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     return found
 
 
-FormReader = Callable[[dict[str, str]], BaseModel | None]
+# Reads the form into what the operation takes (a request body, a file's bytes), putting a
+# message beside each field it cannot read.
+FormReader = Callable[[dict[str, str]], Any]
 
 
 def _act(
@@ -151,7 +162,7 @@ def _act(
     try:
         data = read(found)
     except ValidationError as exc:
-        found = {**_field_errors(exc), **found}
+        found = {**field_errors(exc), **found}
     status = 422
     if not found:
         try:
@@ -321,6 +332,7 @@ def complete(
     summary: Text = "",
     solved: Text = "",
     long_term_mechanism: Text = "",
+    long_term_mechanism_ref: Text = "",
 ) -> Response:
     """办结: what was done, whether the problem is solved and whether a standing rule came of
     it (the problem-solved and long-term mechanism rates count these)."""
@@ -330,14 +342,99 @@ def complete(
         person,
         item_id,
         form="complete",
-        values={"summary": summary, "solved": solved, "long_term_mechanism": long_term_mechanism},
+        values={
+            "summary": summary,
+            "solved": solved,
+            "long_term_mechanism": long_term_mechanism,
+            "long_term_mechanism_ref": long_term_mechanism_ref,
+        },
         read=lambda _: rectification.CompletionIn.model_validate(
             {
                 "summary": summary,
                 "solved": bool(solved),
                 "long_term_mechanism": bool(long_term_mechanism),
+                "long_term_mechanism_ref": long_term_mechanism_ref.strip() or None,
             }
         ),
         run=lambda data: rectification.complete(session, item_id, data, by=person.id),
         done="事项已办结，协商办将按期开展回头看。",
+    )
+
+
+@router.post(ITEMS + "/{item_id}/evidence")
+def upload_evidence(
+    request: Request,
+    session: SessionDep,
+    person: Reader,
+    item_id: PathId,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """上传佐证材料 of the completion (type and size checked by content, before anything is
+    written; the limits are on the form)."""
+
+    def read(errors: dict[str, str]) -> bytes | None:
+        if file is None or not file.filename:
+            errors["file"] = "请选择要上传的文件"
+            return None
+        return file.file.read(get_settings().evidence_max_bytes + 1)
+
+    return _act(
+        request,
+        session,
+        person,
+        item_id,
+        form="evidence",
+        values={},
+        read=read,
+        run=lambda data: evidence_files.store(
+            session,
+            item_id,
+            filename=(file.filename or "") if file else "",
+            data=data,
+            progress_id=None,
+            by=person.id,
+        ),
+        done=f"佐证材料“{file.filename if file else ''}”已上传。",
+    )
+
+
+@router.post(ITEMS + "/{item_id}/extensions")
+def request_extension(
+    request: Request,
+    session: SessionDep,
+    person: Reader,
+    item_id: PathId,
+    new_deadline: Text = "",
+    extension_reason: Text = "",
+) -> Response:
+    """申请延期, before the deadline; the office approves or refuses, and the ledger keeps both."""
+
+    def read(errors: dict[str, str]) -> BaseModel | None:
+        try:
+            return extensions.ExtensionRequestIn.model_validate(
+                {"deadline": new_deadline, "reason": extension_reason}
+            )
+        except ValidationError as exc:
+            labels = {**LABELS, **{k: LABELS[v] for k, v in EXTENSION_FIELDS.items()}}
+            for name, text in field_errors(exc, labels).items():
+                errors[EXTENSION_FIELDS.get(name, name)] = text
+            return None
+
+    def run(data: extensions.ExtensionRequestIn) -> object:
+        try:
+            return extensions.request(session, item_id, data, by=person.id)
+        except DomainError as exc:
+            exc.field = EXTENSION_FIELDS.get(exc.field or "", exc.field)
+            raise
+
+    return _act(
+        request,
+        session,
+        person,
+        item_id,
+        form="extension",
+        values={"new_deadline": new_deadline, "extension_reason": extension_reason},
+        read=read,
+        run=run,
+        done="延期申请已提交，等待协商办审批；审批前仍按原期限办理。",
     )

@@ -46,6 +46,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("本单位事项", "/work/items", frozenset({Role.OFFICER, Role.DEPARTMENT_HEAD})),
     NavEntry("待审定", "/approvals", POLICY[Can.DECIDE]),
     NavEntry("议题总览", "/admin", POLICY[Can.RUN_LOOP]),
+    NavEntry("未送达通知", "/admin/notifications", POLICY[Can.HANDLE_NOTIFICATIONS]),
     NavEntry("我参与的议题", "/my/topics", frozenset({Role.MEMBER, Role.EXPERT, Role.RESIDENT})),
 )
 

@@ -166,9 +166,8 @@ def test_the_nth_bounce_opens_arbitration_and_tells_the_office(client, loop, ses
     (note,) = _notes(session, "arbitration_request", "role-administrator")
     assert "已被退回 2 次" in note.body
     assert "城南街道退回：非本单位职责" in note.body and "区住建局退回：职责交叉" in note.body
-    assert f"/items/{item.id}/arbitrate" in note.body and note.payload["link"].endswith(
-        "/arbitrate"
-    )
+    assert f"/admin/items/{item.id}" in note.body  # the page where the office arbitrates
+    assert note.payload["link"].endswith(f"/admin/items/{item.id}")
     assert "2026年04月14日" in note.body  # within 1 working day
     # Instead of the plain "returned" message: one message for the second bounce.
     assert len(_notes(session, "item_declined")) == 1
@@ -293,7 +292,7 @@ def test_an_undecided_arbitration_escalates_after_one_working_day(
     followup.sweep(session)
     (due,) = _notes(session, "arbitration_due")
     assert due.recipient == "role-administrator" and "尚未裁定" in due.body
-    assert f"/items/{item.id}/arbitrate" in due.body and "今天到期" in due.body
+    assert f"/admin/items/{item.id}" in due.body and "今天到期" in due.body
 
     time_machine.move_to(dt.datetime(2026, 4, 15, 10, tzinfo=SH), tick=False)
     followup.sweep(session)
@@ -367,6 +366,6 @@ def test_the_weekly_digest_asks_the_office_to_decide_not_to_reassign(
     _to_arbitration(client, session, item, c)
     dispatch.weekly_dispatch(session)
     (digest,) = _notes(session, "weekly_digest", "role-administrator")
-    line = next(x for x in digest.body.splitlines() if f"/items/{item.id}/" in x)
-    assert f"/items/{item.id}/arbitrate" in line and "请尽快裁定" in line
+    line = next(x for x in digest.body.splitlines() if f"/admin/items/{item.id}" in x)
+    assert "裁定" in line and "请尽快裁定" in line
     assert "多次退回待协商办裁定事项" in digest.body

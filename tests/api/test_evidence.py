@@ -151,7 +151,7 @@ def test_completion_needs_an_evidence_file(client, loop, session, item):
     r = client.post(f"/items/{item.id}/complete", json=body, headers=client.as_(loop.cast.officer))
     assert r.status_code == 409, r.text
     assert "办结须至少上传一份佐证材料" in r.json()["detail"]
-    assert f"POST /items/{item.id}/evidence" in r.json()["detail"]
+    assert f"/work/items/{item.id}）" in r.json()["detail"]  # the page where it is uploaded
     session.expire_all()
     assert session.get(RectificationItem, item.id).status == ItemStatus.IN_PROGRESS
     assert _upload(client, item.id, loop.cast.officer, tiny_png()).status_code == 201

@@ -106,7 +106,7 @@ def test_a_request_is_owed_to_the_office_and_chased(client, loop, session, time_
     ).all()
     assert note.recipient == "role-administrator"
     assert "李强申请将整改事项" in note.body and "汛期无法施工" in note.body
-    assert f"POST /extensions/{line_id}/approve" in note.body
+    assert f"/admin/extensions/{line_id}" in note.body  # the page where the office decides
     rungs = _rungs(session, Obligation.EXTENSION, line_id)
     # Two working days after Monday: Wednesday, then the office's escalation a day later.
     assert rungs[0].deadline == end_of_day(dt.date(2026, 4, 15))

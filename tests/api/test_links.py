@@ -23,18 +23,6 @@ from models.tables import Notification
 ROOT = Path(__file__).resolve().parents[2]
 # An API address as a text would spell it out by hand.
 HAND_WRITTEN = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/[\w\-/{}]*)|https?://")
-# The office's actions without a page of their own yet: still API addresses, for now.
-NOT_YET_PAGES = {
-    "item.extensions",
-    "item.evidence",
-    "extension.approve",
-    "extension.refuse",
-    "item.reassign",
-    "item.arbitrate",
-    "item.extend",
-    "item.recheck",
-    "plan.review",
-}
 
 Routes = list[tuple[str, re.Pattern[str], bool]]
 
@@ -65,9 +53,8 @@ def test_every_declared_action_is_a_page_or_a_route_of_the_api():
     routes = _routes()
     for name, (method, path) in ACTIONS.items():
         concrete = re.sub(r"\{[^}]+\}", "7", path)
-        page = name not in NOT_YET_PAGES
-        assert method == ("GET" if page else method), f"{name}: a page is opened, not posted"
-        assert _resolves(method, concrete, routes, page=page), f"{name}: {method} {path}"
+        assert method == "GET", f"{name}: a page is opened, not posted"
+        assert _resolves(method, concrete, routes, page=True), f"{name}: {method} {path}"
 
 
 def test_an_action_prints_as_a_link_to_its_page_and_names_its_record():
@@ -75,9 +62,9 @@ def test_an_action_prints_as_a_link_to_its_page_and_names_its_record():
     assert link == f"{base_url()}/work/items/12"
     assert ids_of(f"办理方式：打开 {link} 签收。") == {"item_id": 12}
     assert ids_of(action("participant.rsvp", participant_id=3)) == {"participant_id": 3}
-    # The office's actions without a page yet keep the API's address, and their ids.
-    assert action("item.reassign", item_id=5) == "POST /items/5/reassign"
-    assert ids_of("请改派（POST /items/5/reassign）") == {"item_id": 5}
+    # The office's actions have pages too; an API address in a text still names its record.
+    assert action("item.reassign", item_id=5) == f"{base_url()}/admin/items/5"
+    assert ids_of(action("extension.approve", extension_id=4)) == {"extension_id": 4}
     # A Chinese word right after a link is not part of it.
     assert ADDRESS.search(f"打开 {link}签收").group(0) == link  # type: ignore[union-attr]
 
@@ -120,8 +107,5 @@ def test_every_link_in_every_message_of_a_whole_loop_resolves(loop, session):
     assert len({path.split("/")[1] for path in pages}) >= 3, pages  # many kinds were sent
     assert all(m.group("origin") == base_url() for m in found if m.group("origin"))
     assert [p for p in pages if not _resolves("GET", p, routes, page=True)] == []
-    assert [a for a in api if not _resolves(*a.split(" "), routes, page=False)] == []
-    # What is left as an API address is only the office's actions without a page yet.
-    left = {name for name, (m, _) in ACTIONS.items() if m != "GET"}
-    assert left == NOT_YET_PAGES
+    assert api == []  # no message tells anyone to send an HTTP request
     assert "办理方式：打开 http" in "\n".join(bodies)

@@ -592,7 +592,7 @@ def test_no_sequence_of_actions_breaks_the_loop(db_url: str) -> None:
     run_state_machine_as_test(
         LoopMachine,
         settings=settings(
-            max_examples=int(os.environ.get("XS_MACHINE_EXAMPLES", "30")),
+            max_examples=int(os.environ.get("XS_MACHINE_EXAMPLES", "20")),
             stateful_step_count=100,
             deadline=None,
             derandomize=True,

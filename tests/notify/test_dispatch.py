@@ -124,7 +124,7 @@ def test_weekly_digest_groups_everything_each_person_owes(loop, session, time_ma
 
     office = got["role-administrator"]
     assert "已退回待改派事项（1 项）" in office.body and "非本单位职责" in office.body
-    assert f"POST /items/{items['b2'].id}/reassign" in office.body
+    assert f"/admin/items/{items['b2'].id}" in office.body  # where the office reassigns it
     assert "逾期未签收事项（1 项）" in office.body
     # both 督办 items reach the office directly, 城南街道's (no head) among them
     assert "督办事项（超期且经预警仍未办结）（2 项）" in office.body and "城南街道" in office.body

@@ -17,7 +17,7 @@ from config.db import engine_for, migrate, session_scope
 from models import accounts, followup
 from models.enums import Stage
 from models.tables import RectificationItem
-from tests.factories import LoopBuilder
+from tests.factories import LoopBuilder, tiny_png
 from tests.pages.conftest import PASSWORD, screenshot, sign_in
 
 LOGINS = {"officer": "liqiang", "head": "zhaolei", "other_officer": "zhouting"}
@@ -56,8 +56,6 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             ).one()
             return item.id  # type: ignore[return-value]
 
-        # 办结 needs an evidence file (POST /items/{id}/evidence; the page has no upload yet).
-        loop.evidence(s.get(RectificationItem, officers_item(implementing.id)))
         found = {
             "url": url,
             "waiting": officers_item(waiting.id),
@@ -133,6 +131,50 @@ def test_an_officer_acts_on_his_items_from_what_he_owes(page, case):  # type: ig
     assert "第一批 40 盏已更换" in page.locator(".latest").inner_text()
     assert page.locator(".item-progress").inner_text() == "进度 60%"
     screenshot(page, "item")
+
+    # 办结 without evidence is refused, and says where to upload it; what was typed stays.
+    page.get_by_label("办结情况").fill("全部路灯已更换，居民验收满意")
+    page.get_by_role("button", name="办结").click()
+    page.locator("#complete .form-error").wait_for()
+    assert "办结须至少上传一份佐证材料" in page.locator("#complete .form-error").inner_text()
+    assert page.get_by_label("办结情况").input_value() == "全部路灯已更换，居民验收满意"
+    assert page.locator(".meta .status").inner_text() == "整改中"
+
+    # The upload's limits are shown before it; a text file named .png is refused beside it.
+    assert "单个文件不超过" in page.locator("#h-file").inner_text()
+    page.locator("#f-file").set_input_files(
+        {"name": "照片.png", "mimeType": "image/png", "buffer": "不是图片".encode()}
+    )
+    page.get_by_role("button", name="上传").click()
+    page.locator("#e-file").wait_for()
+    assert "文件类型不支持" in page.locator("#e-file").inner_text()
+    assert page.locator(".files li").count() == 0
+    page.locator("#f-file").set_input_files(
+        {"name": "更换后路灯.png", "mimeType": "image/png", "buffer": tiny_png(7)}
+    )
+    page.get_by_role("button", name="上传").click()
+    page.wait_for_url(re.compile(rf"/work/items/{case['implementing']}$"))
+    assert "佐证材料“更换后路灯.png”已上传" in page.locator(".flash").inner_text()
+    assert "更换后路灯.png" in page.locator(".files").inner_text()
+    download = page.request.get(page.locator(".files a").get_attribute("href"))
+    assert download.status == 200 and download.body() == tiny_png(7)
+
+    # An extension is a request before the deadline: its reason is required; once sent it
+    # waits for the office and no second request can be made meanwhile.
+    later = dt.date.fromisoformat(page.locator("#f-new_deadline").get_attribute("min"))
+    page.get_by_label("申请延至").fill((later + dt.timedelta(days=15)).isoformat())
+    page.get_by_role("button", name="申请延期").click()
+    page.locator("#e-extension_reason").wait_for()
+    assert "请填写延期理由" in page.locator("#e-extension_reason").inner_text()
+    assert (
+        page.get_by_label("申请延至").input_value() == (later + dt.timedelta(days=15)).isoformat()
+    )
+    page.get_by_label("延期理由").fill("灯杆供货延迟两周，已签订补货合同")
+    page.get_by_role("button", name="申请延期").click()
+    page.wait_for_url(re.compile(rf"/work/items/{case['implementing']}$"))
+    assert "延期申请已提交" in page.locator(".flash").inner_text()
+    assert "待审批" in page.locator(".ledger").inner_text()
+    assert page.get_by_role("button", name="申请延期").count() == 0
 
     page.get_by_label("办结情况").fill("全部路灯已更换，居民验收满意")
     page.get_by_role("button", name="办结").click()
