@@ -13,14 +13,13 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
-from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from api import auth
-from api.deps import PathId, SessionDep, commit
-from api.errors import VALIDATION_MESSAGES
-from api.pages.render import PageRoute, flash, page, require
+from api.deps import PathId, SessionDep
+from api.pages.forms import FormReader, field_errors, moved_on, submit
+from api.pages.render import PageRoute, page, require
 from api.pages.routes import PageNumber, Reader
 from config.settings import get_settings
 from models import department_items, extensions, rectification
@@ -111,35 +110,6 @@ def _render(
     )
 
 
-def field_errors(exc: ValidationError, labels: Mapping[str, str] = LABELS) -> dict[str, str]:
-    """Pydantic's complaints as a person reads them, by form field (named by `labels`)."""
-    found: dict[str, str] = {}
-    for err in exc.errors():
-        name = str(err["loc"][0]) if err.get("loc") else "form"
-        kind = err.get("type", "")
-        ctx = err.get("ctx") or {}
-        label = labels.get(name, "此项")
-        if kind == "string_too_short":
-            text = f"请填写{label}（不少于 {ctx.get('min_length', 1)} 个字，首尾空白不计）"
-        elif kind == "string_too_long":
-            text = f"{label}不能超过 {ctx.get('max_length')} 个字"
-        elif kind == "enum":
-            text = f"请选择{label}"
-        elif kind.startswith("date"):
-            text = f"请填写{label}（日期）"
-        elif kind == "value_error":
-            text = str(err.get("msg", "")).removeprefix("Value error, ")
-        else:
-            text = VALIDATION_MESSAGES.get(kind, "取值不合法")
-        found.setdefault(name, text)
-    return found
-
-
-# Reads the form into what the operation takes (a request body, a file's bytes), putting a
-# message beside each field it cannot read.
-FormReader = Callable[[dict[str, str]], Any]
-
-
 def _act(
     request: Request,
     session: Session,
@@ -152,38 +122,27 @@ def _act(
     run: Callable[[Any], Any],
     done: str,
 ) -> Response:
-    """One action of the item page: check who acts, read the form, call the operation in the
-    request's transaction and commit (its messages go out at once), then back to the item with
-    a one-time message; a refusal rolls everything back and shows the form again."""
+    """One action of the item page, by the item's officer or his head (api.pages.forms)."""
     item = department_items.workable_item(session, person, item_id)  # 404, or 403 naming who may
     auth._limit_actions(person)  # writes per person and minute, as the API counts them
-    found: dict[str, str] = {}
-    data = None
-    try:
-        data = read(found)
-    except ValidationError as exc:
-        found = {**field_errors(exc), **found}
-    status = 422
-    if not found:
-        try:
-            row = run(data)
-        except DomainError as exc:
-            session.rollback()
-            found[exc.field if exc.field in LABELS else "form"] = exc.message
-            status = 409 if exc.status_code == 409 else 422
-        else:
-            commit(session, row)
-            response = RedirectResponse(f"{ITEMS}/{item.id}", status_code=303)
-            flash(response, done)
-            return response
-    view = department_items.item_view(session, person, item_id)
-    session.commit()
-    if form not in view.actions:
-        # Refused because the item moved on meanwhile (another tab, a colleague): the form is
-        # gone from the page, its reason is not.
-        found = {"form": found.get("form") or next(iter(found.values()))}
-    return _render(
-        request, person, view, form=form, values=values, errors=found, status_code=status
+
+    def again(found: dict[str, str], status: int) -> Response:
+        view = department_items.item_view(session, person, item_id)
+        session.commit()
+        shown = moved_on(found, form, view.actions)
+        return _render(
+            request, person, view, form=form, values=values, errors=shown, status_code=status
+        )
+
+    return submit(
+        session,
+        values=values,
+        labels=LABELS,
+        read=read,
+        run=run,
+        done_url=f"{ITEMS}/{item.id}",
+        done=done,
+        again=again,
     )
 
 
@@ -384,7 +343,7 @@ def upload_evidence(
         person,
         item_id,
         form="evidence",
-        values={},
+        values={"file": ""},
         read=read,
         run=lambda data: evidence_files.store(
             session,

@@ -17,19 +17,18 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from api import auth
-from api.deps import PathId, SessionDep, commit
-from api.pages.render import PageRoute, flash, page, require
+from api.deps import PathId, SessionDep
+from api.pages.forms import submit
+from api.pages.render import PageRoute, page, require
 from api.pages.routes import PageNumber, Reader
 from config.links import MY_TOPICS
 from models import assessment, consultation, participation, prestudy, subject
 from models.access import Can
 from models.assessment import SATISFIED_FROM
 from models.enums import Rsvp
-from models.errors import DomainError, Invalid
 from models.tables import Person
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -144,32 +143,30 @@ def _act(
     transaction and commit, then back to the topic with a one-time message; a refusal rolls
     everything back and shows the form again with its reason."""
     auth._limit_actions(person)
-    errors: dict[str, str] = {}
-    data = read(errors)
-    status = 422
-    if not errors:
-        try:
-            run(data)
-        except DomainError as exc:
-            session.rollback()
-            errors[exc.field if exc.field and exc.field in values else "form"] = exc.message
-            status = 422 if isinstance(exc, Invalid) else exc.status_code
-        else:
-            commit(session)
-            response = RedirectResponse(f"{MY_TOPICS}/{topic_id}", status_code=303)
-            flash(response, done)
-            return response
-    return _render(
-        request,
+
+    def again(errors: dict[str, str], status: int) -> Response:
+        return _render(
+            request,
+            session,
+            person,
+            topic_id,
+            whom=whom,
+            focus=form,
+            form=form,
+            values=values,
+            errors=errors,
+            status_code=status,
+        )
+
+    return submit(
         session,
-        person,
-        topic_id,
-        whom=whom,
-        focus=form,
-        form=form,
         values=values,
-        errors=errors,
-        status_code=status,
+        labels={},
+        read=read,
+        run=run,
+        done_url=f"{MY_TOPICS}/{topic_id}",
+        done=done,
+        again=again,
     )
 
 

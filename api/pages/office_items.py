@@ -17,13 +17,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from api import auth
-from api.deps import PathId, SessionDep, commit
-from api.pages.items import field_errors
-from api.pages.render import PageRoute, flash, page, require
+from api.deps import PathId, SessionDep
+from api.pages.forms import FormReader, moved_on, submit
+from api.pages.render import PageRoute, page, require
 from api.pages.routes import Reader
 from models import extensions, rectification
 from models.access import Can
@@ -111,41 +110,31 @@ def _act(
     *,
     form: str,
     values: Mapping[str, str],
-    read: Callable[[dict[str, str]], Any],
+    read: FormReader,
     run: Callable[[Any], Any],
     done: str,
 ) -> Response:
-    """One decision of the office: read the form, call the operation and commit (its messages
-    go out at once), then back to the item; a refusal writes nothing and shows the form again."""
+    """One decision on the item (api.pages.forms)."""
     require(person, Can.SUPERVISE_ITEM)
     auth._limit_actions(person)  # writes per person and minute, as the API counts them
-    found: dict[str, str] = {}
-    data = None
-    try:
-        data = read(found)
-    except ValidationError as exc:
-        found = {**field_errors(exc, LABELS), **found}
-    status = 422
-    if not found:
-        try:
-            row = run(data)
-        except DomainError as exc:
-            session.rollback()
-            found[exc.field if exc.field and exc.field in values else "form"] = exc.message
-            status = 409 if exc.status_code == 409 else 422
-        else:
-            commit(session, row)
-            response = RedirectResponse(ITEM_PAGE.format(item_id=item_id), status_code=303)
-            flash(response, done)
-            return response
-    view = office_item_view(session, person, item_id)
-    session.commit()
-    if form not in {a.value for a in view.actions}:
-        # The item moved on meanwhile (a colleague decided first): the form is gone, its
-        # reason is not.
-        found = {"form": found.get("form") or next(iter(found.values()))}
-    return _render(
-        request, person, view, form=form, values=values, errors=found, status_code=status
+
+    def again(found: dict[str, str], status: int) -> Response:
+        view = office_item_view(session, person, item_id)
+        session.commit()
+        shown = moved_on(found, form, view.actions)
+        return _render(
+            request, person, view, form=form, values=values, errors=shown, status_code=status
+        )
+
+    return submit(
+        session,
+        values=values,
+        labels=LABELS,
+        read=read,
+        run=run,
+        done_url=ITEM_PAGE.format(item_id=item_id),
+        done=done,
+        again=again,
     )
 
 

@@ -120,6 +120,25 @@ def screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def sign_in_client(client: Any, session: Any, person: Any, login: str) -> str:
+    """Give the person a password and sign the test client in with the form, as a browser
+    does (no bearer header afterwards: send `headers=ANONYMOUS`); returns the CSRF token that
+    the session's form posts carry."""
+    from models.accounts import set_password
+    from tests.conftest import ANONYMOUS
+
+    set_password(session, person.id, login, PASSWORD)
+    session.commit()
+    r = client.post(
+        "/login",
+        data={"login": login, "password": PASSWORD, "next": "/work"},
+        headers=ANONYMOUS,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/work", r.text
+    return str(client.cookies["xs_csrf"])
+
+
 def sign_in(page: Any, login: str, password: str = PASSWORD) -> None:
     """Fill the sign-in form the way a person does."""
     page.get_by_label("登录名").fill(login)

@@ -7,25 +7,10 @@ import re
 
 from sqlmodel import Session
 
-from models.accounts import set_password
 from models.enums import NotificationStatus
 from models.tables import Notification
 from tests.conftest import ANONYMOUS
-
-PASSWORD = "长城-春眠不觉晓-2026"
-
-
-def _sign_in(client, session, person, login: str) -> str:  # type: ignore[no-untyped-def]
-    set_password(session, person.id, login, PASSWORD)
-    session.commit()
-    r = client.post(
-        "/login",
-        data={"login": login, "password": PASSWORD, "next": "/work"},
-        headers=ANONYMOUS,
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
-    return client.cookies["xs_csrf"]
+from tests.pages.conftest import sign_in_client
 
 
 def _message(session: Session, title: str, status: NotificationStatus, error: str | None) -> int:
@@ -60,7 +45,7 @@ def test_the_office_sees_what_did_not_arrive_and_resends_or_gives_up(client, loo
     )
     pending = _message(session, "整改期限临近", NotificationStatus.PENDING, None)
     sent = _message(session, "已送达的消息", NotificationStatus.SENT, None)
-    csrf = _sign_in(client, session, loop.cast.admin, "office-admin")
+    csrf = sign_in_client(client, session, loop.cast.admin, "office-admin")
 
     shown = client.get("/admin/notifications", headers=ANONYMOUS)
     assert shown.status_code == 200
@@ -113,7 +98,7 @@ def test_the_office_sees_what_did_not_arrive_and_resends_or_gives_up(client, loo
 
 def test_only_the_office_handles_notifications(client, loop, session):  # type: ignore[no-untyped-def]
     row = _message(session, "签收提醒：排水改造", NotificationStatus.FAILED, "smtp: 连接被拒绝")
-    csrf = _sign_in(client, session, loop.cast.officer, "officer-li")
+    csrf = sign_in_client(client, session, loop.cast.officer, "officer-li")
     refused = client.get("/admin/notifications", headers=ANONYMOUS)
     assert refused.status_code == 403 and "协商办工作人员" in refused.text
     post = client.post(
@@ -125,6 +110,6 @@ def test_only_the_office_handles_notifications(client, loop, session):  # type: 
 
 
 def test_an_empty_outbox_says_so(client, loop, session):  # type: ignore[no-untyped-def]
-    _sign_in(client, session, loop.cast.admin, "office-admin")
+    sign_in_client(client, session, loop.cast.admin, "office-admin")
     shown = client.get("/admin/notifications", headers=ANONYMOUS)
     assert "所有通知均已送达或已处理。" in shown.text

@@ -14,29 +14,18 @@ from sqlmodel import Session, select
 
 from config.links import action
 from models import extensions, rectification
-from models.accounts import set_password
 from models.enums import DeclineCode, ExtensionDecision, ItemStatus, PlanStatus, Stage
 from models.tables import Notification, Plan, RectificationItem
 from tests.conftest import ANONYMOUS
-
-PASSWORD = "长城-春眠不觉晓-2026"
+from tests.pages.conftest import sign_in_client
 
 
 class Office:
     """The office's administrator in a browser-like client: signed in, posting forms."""
 
     def __init__(self, client, session: Session, person) -> None:  # type: ignore[no-untyped-def]
-        set_password(session, person.id, "office-wang", PASSWORD)
-        session.commit()
-        r = client.post(
-            "/login",
-            data={"login": "office-wang", "password": PASSWORD, "next": "/work"},
-            headers=ANONYMOUS,
-            follow_redirects=False,
-        )
-        assert r.status_code == 303, r.text
+        self.csrf = sign_in_client(client, session, person, "office-wang")
         self.client = client
-        self.csrf = client.cookies["xs_csrf"]
 
     def get(self, path: str, **kw):  # type: ignore[no-untyped-def]
         return self.client.get(path, headers=ANONYMOUS, **kw)
@@ -199,13 +188,7 @@ def test_the_recheck_is_recorded_on_the_items_page(client, loop, session):  # ty
 def test_only_the_office_opens_an_items_office_page(client, loop, session):  # type: ignore[no-untyped-def]
     topic = loop.advance(loop.topic(), to=Stage.TRANSFER, start=True)
     item = loop.items(topic)[0]
-    set_password(session, loop.cast.officer.id, "officer-li", PASSWORD)
-    session.commit()
-    client.post(
-        "/login",
-        data={"login": "officer-li", "password": PASSWORD, "next": "/work"},
-        headers=ANONYMOUS,
-    )
+    sign_in_client(client, session, loop.cast.officer, "officer-li")
     refused = client.get(f"/admin/items/{item.id}", headers=ANONYMOUS)
     assert refused.status_code == 403 and "协商办工作人员" in refused.text
     assert re.search(r"<h1>\S+</h1>", refused.text)

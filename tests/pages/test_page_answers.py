@@ -11,28 +11,13 @@ from sqlalchemy import event
 from api.pages.render import PageForbidden, local_path, who_may
 from models import followup, rectification, work
 from models.access import Can
-from models.accounts import set_password
 from models.enums import Stage
 from tests.conftest import ANONYMOUS
-
-PASSWORD = "长城-春眠不觉晓-2026"
-
-
-def _signed_in(client, session, person, login: str) -> str:  # type: ignore[no-untyped-def]
-    set_password(session, person.id, login, PASSWORD)
-    session.commit()
-    r = client.post(
-        "/login",
-        data={"login": login, "password": PASSWORD, "next": "/work"},
-        headers=ANONYMOUS,
-        follow_redirects=False,
-    )
-    assert r.status_code == 303 and r.headers["location"] == "/work", r.text
-    return client.cookies["xs_csrf"]
+from tests.pages.conftest import sign_in_client
 
 
 def test_a_form_post_needs_the_sessions_csrf_token_in_its_field(client, loop, session):  # type: ignore[no-untyped-def]
-    csrf = _signed_in(client, session, loop.cast.officer, "liqiang")
+    csrf = sign_in_client(client, session, loop.cast.officer, "liqiang")
     for sent in ({}, {"csrf_token": "x" * 40}, {"csrf_token": "令牌"}):
         refused = client.post("/logout", data=sent, headers=ANONYMOUS, follow_redirects=False)
         assert refused.status_code == 403 and "text/html" in refused.headers["content-type"]
