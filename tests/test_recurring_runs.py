@@ -39,8 +39,12 @@ BACKGROUND_SLOTS = 2  # the capacity test holds one with a blocked bulletin; swe
 
 
 @contextmanager
-def serving(tmp_path_factory, follow_up_interval_seconds: int) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
-    """The stack on a fresh PostgreSQL database, with the sweep on the given interval."""
+def serving(  # type: ignore[no-untyped-def]
+    tmp_path_factory, follow_up_interval_seconds: int, *, own_prefect: bool = False
+) -> Iterator[Stack]:
+    """The stack on a fresh PostgreSQL database, with the sweep on the given interval; on the
+    test session's Prefect server, or with `own_prefect` on one of its own (so no run an
+    earlier stack left behind holds a deployment's concurrency slot)."""
     require_postgres()
     base: Path = tmp_path_factory.mktemp("recurring")
     with HttpReceiver() as inbox, fresh_postgres("xs_recurring") as url:
@@ -52,8 +56,8 @@ def serving(tmp_path_factory, follow_up_interval_seconds: int) -> Iterator[Stack
             database_url=url,
             apprise_config=apprise_yaml,
             api_port=defaults.api_port,
-            prefect_port=defaults.prefect_port,
-            prefect_api_url=defaults.prefect_api_url,
+            prefect_port=_free_port() if own_prefect else defaults.prefect_port,
+            prefect_api_url=None if own_prefect else defaults.prefect_api_url,
             follow_up_interval_seconds=follow_up_interval_seconds,
             background_run_limit=BACKGROUND_SLOTS,
             stage_run_limit=8,
