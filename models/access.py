@@ -11,7 +11,7 @@ from sqlalchemy import or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from models.case import ROLE_NAMES
+from models.case import ROLE_NAMES, require_role
 from models.enums import Role
 from models.errors import Forbidden, NotFound
 from models.tables import (
@@ -45,7 +45,7 @@ class Can(StrEnum):
     READ_CASE = "read_case"  # 查看自己可见的议题、事项、会议、报告
     READ_PEOPLE = "read_people"
     MANAGE_PEOPLE = "manage_people"  # 单位、人员、账号
-    RUN_LOOP = "run_loop"  # 启动环节、邀请主体、调研任务、协商会、意见、报告修改、事项、改派、延期、回头看、办结评估
+    RUN_LOOP = "run_loop"  # 启动环节、邀请主体、调研任务、协商会、意见、报告修改、事项、改派、裁定、办结评估
     DECIDE = "decide"  # 审定议题、审定成果报告
     REPLY = "reply"  # 回复邀请、提交调研成果（本人）
     WORK_ITEM = "work_item"  # 签收、退回、方案、进展、办结（本单位）
@@ -56,6 +56,8 @@ class Can(StrEnum):
     READ_BULLETINS = "read_bulletins"  # 月通报、季评估（各单位工作人员）
     HANDLE_NOTIFICATIONS = "handle_notifications"  # 未送达通知：查看、重发、放弃
     DECIDE_EXTENSION = "decide_extension"  # 审批延期申请
+    EXTEND_DEADLINE = "extend_deadline"  # 直接调整整改期限
+    RECHECK = "recheck"  # 回头看
     READ_EVIDENCE = "read_evidence"  # 下载佐证材料（本单位事项、协商办、审定人）
     SUPERVISE_ITEM = (
         "supervise_item"  # 事项督办页：改派、裁定、方案审核、延期审批、调整期限、回头看
@@ -78,6 +80,8 @@ POLICY: dict[Can, frozenset[Role]] = {
     Can.READ_BULLETINS: STAFF,
     Can.HANDLE_NOTIFICATIONS: frozenset({ADMIN}),
     Can.DECIDE_EXTENSION: frozenset({ADMIN, APPROVER}),
+    Can.EXTEND_DEADLINE: frozenset({ADMIN, APPROVER}),
+    Can.RECHECK: frozenset({ADMIN, MEMBER, SUPERVISOR}),
     Can.READ_EVIDENCE: frozenset({ADMIN, APPROVER}) | DEPARTMENT_ROLES,
     # Everyone some decision on an item belongs to (the page shows each only its own forms).
     Can.SUPERVISE_ITEM: frozenset({ADMIN, APPROVER, MEMBER, SUPERVISOR}),
@@ -98,6 +102,8 @@ ACTION_LABELS: dict[Can, str] = {
     Can.READ_BULLETINS: "查看通报",
     Can.HANDLE_NOTIFICATIONS: "处理未送达通知",
     Can.DECIDE_EXTENSION: "审批延期申请",
+    Can.EXTEND_DEADLINE: "调整整改期限",
+    Can.RECHECK: "开展回头看",
     Can.READ_EVIDENCE: "下载佐证材料",
     Can.SUPERVISE_ITEM: "督办整改事项",
 }
@@ -107,6 +113,12 @@ def check(person: Person, can: Can) -> None:
     """Function-level access: refuse (403) a role the capability does not include."""
     if person.role not in POLICY[can]:
         raise Forbidden(f"您的角色（{ROLE_NAMES[person.role]}）无权{ACTION_LABELS[can]}")
+
+
+def require(person: Person, can: Can, *, action: str) -> None:
+    """The domain's own check of a capability (flows and one-time links call the operations
+    without a route): the same POLICY the routes ask, worded for the action refused."""
+    require_role(person, *(r for r in ROLE_NAMES if r in POLICY[can]), action=action)
 
 
 def _hidden(label: str, ident: int) -> NotFound:

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from config.settings import get_settings
 from models import action_links
 from models import kpis as kpi_module
+from models.access import Can, require
 from models.base import Body, Page, utcnow
 from models.case import (
     addressed,
@@ -18,7 +19,6 @@ from models.case import (
     close_follow_ups,
     get,
     queue,
-    require_role,
     schedule_follow_ups,
 )
 from models.deadlines import format_local, working_days_after
@@ -209,7 +209,7 @@ def close(session: Session, topic_id: int, data: AssessmentClose, *, by: int | N
     topic = get(session, Topic, topic_id, for_update=True)
     ensure_in_stage(topic, Stage.ASSESSMENT, "办结评估")
     admin = get(session, Person, by)
-    require_role(admin, Role.ADMINISTRATOR, action="办结评估、公开结果")
+    require(admin, Can.RUN_LOOP, action="办结评估、公开结果")
     n = session.exec(select(func.count()).where(Rating.topic_id == topic_id)).one()
     if not n:
         raise Conflict("尚无任何满意度评价，不能办结评估")

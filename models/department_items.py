@@ -553,14 +553,14 @@ class OfficeAction(StrEnum):
     RECHECK = "recheck"  # 回头看
 
 
-# Who takes each decision (models.rectification and models.extensions check it again).
+# Who takes each decision: the capability the operation itself requires (models.access).
 OFFICE_ACTION_ROLES: dict[OfficeAction, frozenset[Role]] = {
     OfficeAction.REASSIGN: POLICY[Can.RUN_LOOP],
     OfficeAction.ARBITRATE: POLICY[Can.RUN_LOOP],
     OfficeAction.REVIEW_PLAN: POLICY[Can.REVIEW_PLAN],
     OfficeAction.DECIDE_EXTENSION: POLICY[Can.DECIDE_EXTENSION],
-    OfficeAction.EXTEND: frozenset({Role.ADMINISTRATOR, Role.APPROVER}),
-    OfficeAction.RECHECK: frozenset({Role.ADMINISTRATOR, Role.MEMBER, Role.SUPERVISOR}),
+    OfficeAction.EXTEND: POLICY[Can.EXTEND_DEADLINE],
+    OfficeAction.RECHECK: POLICY[Can.RECHECK],
 }
 
 

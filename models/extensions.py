@@ -12,6 +12,7 @@ from pydantic import Field, computed_field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
+from models.access import Can, require
 from models.base import Body, Page, utcnow
 from models.case import (
     addressed,
@@ -19,7 +20,6 @@ from models.case import (
     close_follow_ups,
     get,
     queue,
-    require_role,
     role_tag,
     schedule_follow_ups,
 )
@@ -158,7 +158,7 @@ def _decidable(
     topic = get(session, Topic, item.topic_id, for_update=True)
     ensure_open(topic, doing)
     admin = get(session, Person, by)
-    require_role(admin, Role.ADMINISTRATOR, Role.APPROVER, action=doing)
+    require(admin, Can.DECIDE_EXTENSION, action=doing)
     if line.decision != ExtensionDecision.PENDING:
         who = get(session, Person, line.decided_by_id).name if line.decided_by_id else "协商办"
         raise Conflict(

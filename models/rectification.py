@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from config.links import action
 from config.settings import get_settings
 from models import action_links
+from models.access import Can, require
 from models.base import Body, Id, Page, utcnow
 from models.case import (
     ROLE_NAMES,
@@ -22,7 +23,6 @@ from models.case import (
     mark_items_provisional,
     queue,
     request_approval,
-    require_role,
     role_tag,
     salutation,
     schedule_follow_ups,
@@ -468,7 +468,7 @@ def reassign(
 ) -> RectificationItem:
     item, topic = _item(session, item_id, Stage.TRANSFER, "重新交办整改事项")
     admin = get(session, Person, by)
-    require_role(admin, Role.ADMINISTRATOR, action="重新交办整改事项")
+    require(admin, Can.RUN_LOOP, action="重新交办整改事项")
     if item.status not in (ItemStatus.DECLINED, ItemStatus.TRANSFERRED):
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能重新交办")
     if item.arbitration_requested_at is not None and item.arbitrated_at is None:
@@ -485,7 +485,7 @@ def arbitrate(
     department it names can sign or be chased, never return it again."""
     item, topic = _item(session, item_id, Stage.TRANSFER, "裁定牵头单位")
     admin = get(session, Person, by)
-    require_role(admin, Role.ADMINISTRATOR, action="裁定牵头单位")
+    require(admin, Can.RUN_LOOP, action="裁定牵头单位")
     if item.arbitrated_at is not None:
         raise Conflict("该事项已由协商办裁定，裁定为最终决定")
     if item.arbitration_requested_at is None or item.status != ItemStatus.DECLINED:
@@ -676,7 +676,7 @@ def review_plan(session: Session, plan_id: int, data: PlanReview, *, by: int | N
     plan = get(session, Plan, plan_id, for_update=True)
     item, topic = _item(session, plan.item_id, Stage.IMPLEMENTATION, "审核整改方案")
     reviewer = get(session, Person, by)
-    require_role(reviewer, Role.ADMINISTRATOR, Role.MEMBER, Role.APPROVER, action="审核整改方案")
+    require(reviewer, Can.REVIEW_PLAN, action="审核整改方案")
     if plan.status != PlanStatus.SUBMITTED:
         raise Conflict("方案已审核")
     plan.status = PlanStatus.APPROVED if data.approved else PlanStatus.RETURNED
@@ -871,7 +871,7 @@ def extend(session: Session, item_id: int, data: ExtendIn, *, by: int | None) ->
     topic = get(session, Topic, item.topic_id, for_update=True)
     ensure_open(topic, "调整整改期限")
     admin = get(session, Person, by)
-    require_role(admin, Role.ADMINISTRATOR, Role.APPROVER, action="调整整改期限")
+    require(admin, Can.EXTEND_DEADLINE, action="调整整改期限")
     if item.status == ItemStatus.COMPLETED:
         raise Conflict("事项已办结，不能调整期限")
     if pending_extension(session, item_id) is not None:
@@ -905,7 +905,7 @@ def recheck(
     item = get(session, RectificationItem, item_id, for_update=True)
     topic = get(session, Topic, item.topic_id)
     person = get(session, Person, by)
-    require_role(person, Role.ADMINISTRATOR, Role.MEMBER, Role.SUPERVISOR, action="开展回头看")
+    require(person, Can.RECHECK, action="开展回头看")
     if item.status != ItemStatus.COMPLETED:
         raise Conflict("事项尚未办结，不能回头看")
     if item.rechecked_at is not None:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from models.access import Can, require
 from models.base import Body, utcnow
 from models.case import (
     addressed,
@@ -34,7 +35,6 @@ from models.case import (
     get,
     queue,
     request_approval,
-    require_role,
     touch,
 )
 from models.enums import (
@@ -301,7 +301,7 @@ def decide(
     the second finds it decided and is told so."""
     topic = get(session, Topic, topic_id, for_update=True)
     admin = get(session, Person, by)
-    require_role(admin, Role.ADMINISTRATOR, action="确认议题初筛")
+    require(admin, Can.RUN_LOOP, action="确认议题初筛")
     if topic.status != TopicStatus.AWAITING_SCREENING:
         raise Conflict(_not_waiting(topic))
     row = decision_of(session, topic_id)

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models import screening
+from models.access import Can, require
 from models.base import Body, Page, utcnow
 from models.case import (
     Listing,
@@ -20,7 +21,6 @@ from models.case import (
     listing,
     queue,
     request_approval,
-    require_role,
     role_tag,
     schedule_follow_ups,
     touch,
@@ -186,7 +186,7 @@ def approve(session: Session, topic_id: int, decision: Decision, *, by: int | No
     topic = get(session, Topic, topic_id, for_update=True)
     _ensure_undecided(topic)
     approver = get(session, Person, by)
-    require_role(approver, Role.APPROVER, action="审定议题")
+    require(approver, Can.DECIDE, action="审定议题")
     ensure_in_stage(topic, Stage.TOPIC, "审定议题")
     if topic.status != TopicStatus.AWAITING_APPROVAL:
         raise Conflict("议题不在待审定状态")
@@ -223,7 +223,7 @@ def reject(session: Session, topic_id: int, rejection: Rejection, *, by: int | N
     topic = get(session, Topic, topic_id, for_update=True)
     _ensure_undecided(topic)
     approver = get(session, Person, by)
-    require_role(approver, Role.APPROVER, action="审定议题")
+    require(approver, Can.DECIDE, action="审定议题")
     ensure_in_stage(topic, Stage.TOPIC, "审定议题")
     if topic.status != TopicStatus.AWAITING_APPROVAL:
         raise Conflict("议题不在待审定状态")

@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlmodel import Session
 
-from api.auth import Approver, CaseReader, ItemWorker, Office, PlanReviewer, Replier
+from api.auth import (
+    Approver,
+    CaseReader,
+    DeadlineSetter,
+    ItemWorker,
+    Office,
+    PlanReviewer,
+    Rechecker,
+    Replier,
+)
 from api.deps import PageDep, PathId, ReadSessionDep, SessionDep, commit
 from models import access, consultation, prestudy, rectification, subject
 from models import report as reports
@@ -236,7 +245,7 @@ def list_bounces(
 
 @router.post("/items/{item_id}/extend", response_model=Item, tags=["items"])
 def extend(
-    item_id: PathId, data: rectification.ExtendIn, session: SessionDep, actor: Office
+    item_id: PathId, data: rectification.ExtendIn, session: SessionDep, actor: DeadlineSetter
 ) -> RectificationItem:
     item = rectification.extend(session, item_id, data, by=actor.id)
     commit(session, item)
@@ -323,7 +332,7 @@ def complete(
 
 @router.post("/items/{item_id}/recheck", response_model=Item, tags=["items"])
 def recheck(
-    item_id: PathId, data: rectification.RecheckIn, session: SessionDep, actor: Office
+    item_id: PathId, data: rectification.RecheckIn, session: SessionDep, actor: Rechecker
 ) -> RectificationItem:
     item = rectification.recheck(session, item_id, data, by=actor.id)
     commit(session, item)
