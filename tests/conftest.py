@@ -65,6 +65,29 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+# The modules that take minutes (most run a stack of processes of their own), handed out first.
+# The two xdist workers get modules in collection order, and these were collected last (tests/
+# root after the subfolders): one worker then ran the longest alone while the other sat idle.
+# Handed out first, the short modules fill in the end. The order also keeps the 20-stage burst
+# (capacity) beside the state machine, which has no timed bound, rather than the launch path's.
+LONGEST_FIRST = (
+    "tests/test_stage_capacity.py",
+    "tests/models/test_stage_machine.py",
+    "tests/test_end_to_end.py",
+    "tests/test_recurring_runs.py",
+    "tests/test_launch_path.py",
+    "tests/test_supervision.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a module (and of the rest) is kept
+
+
 def _postgres_available() -> bool:
     try:
         engine = sa_create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
