@@ -118,7 +118,9 @@ class Settings(BaseSettings):
         default=["jpg", "png", "pdf", "docx", "xlsx"],
         description="允许上传的佐证材料类型（按文件内容识别），逗号分隔：jpg,png,pdf,docx,xlsx",
     )
-    recheck_days: int = Field(default=30, ge=1)
+    # 回头看 after completion, and the deadline of the rework a failed one reopens.
+    recheck_working_days: int = Field(default=20, ge=1)
+    reopen_working_days: int = Field(default=20, ge=1)
     # Runs that may fail a message before it is flagged for an administrator; later runs keep
     # retrying it (hourly) until it is delivered or an administrator gives up on it.
     delivery_attempts: int = Field(default=5, ge=1)

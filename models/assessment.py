@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import exists, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from config.settings import get_settings
 from models import action_links
@@ -24,6 +24,7 @@ from models.case import (
 from models.deadlines import format_local, working_days_after
 from models.enums import (
     FollowUpStatus,
+    ItemStatus,
     Obligation,
     ParticipantRole,
     RaterKind,
@@ -213,6 +214,17 @@ def close(session: Session, topic_id: int, data: AssessmentClose, *, by: int | N
     n = session.exec(select(func.count()).where(Rating.topic_id == topic_id)).one()
     if not n:
         raise Conflict("尚无任何满意度评价，不能办结评估")
+    reworking = session.exec(
+        select(func.count()).where(
+            RectificationItem.topic_id == topic_id,
+            col(RectificationItem.reopened_from_id).is_not(None),
+            RectificationItem.status != ItemStatus.COMPLETED,
+        )
+    ).one()
+    if reworking:
+        raise Conflict(
+            f"尚有 {reworking} 项经回头看发现反弹、已重新交办的整改事项未办结，不能办结评估"
+        )
     now = utcnow()
     result = Assessment(
         topic_id=topic_id,

@@ -210,6 +210,8 @@ def build(records: Records) -> ChainPublic:
             links.add((Kind.ITEM, i.id), (Kind.PLAN, p.id))  # type: ignore[arg-type]
         if i.recheck_due_at or i.rechecked_at:
             links.add((Kind.ITEM, i.id), (Kind.RECHECK, i.id))  # type: ignore[arg-type]
+        if i.reopened_from_id is not None:  # the 回头看 that found the rebound reopened it
+            links.add((Kind.RECHECK, i.reopened_from_id), (Kind.ITEM, i.id))  # type: ignore[arg-type]
     for u in records.progress:
         plan = _plan_of(plans_by_item[u.item_id], u)
         parent = (Kind.PLAN, plan) if plan is not None else (Kind.ITEM, u.item_id)

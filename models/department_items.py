@@ -35,7 +35,7 @@ from models.errors import DomainError, Forbidden
 from models.evidence import KIND_NAMES, limits_text, size_text
 from models.kpis import COUNTS, Window
 from models.rectification import ITEM_STATUS_LABELS
-from models.stages import ensure_in_stage
+from models.stages import ensure_item_work
 from models.tables import (
     LEVEL_LABELS,
     Department,
@@ -311,6 +311,7 @@ class ItemView:
     decline_reason: str | None
     bounce_count: int
     arbitrated: bool
+    reopened_from_id: int | None  # the finished item a failed 回头看 sent back as this one
     progress_percent: int | None
     plan: PlanView | None
     progress: ProgressView | None
@@ -362,9 +363,9 @@ def department_people(session: Session, item_id: int) -> list[tuple[int, str]]:
     return [(int(pid), str(name)) for pid, name in rows]
 
 
-def _under_way(topic: Topic, stage: Stage) -> bool:
+def _under_way(topic: Topic, stage: Stage, item: RectificationItem) -> bool:
     try:
-        ensure_in_stage(topic, stage, "办理")
+        ensure_item_work(topic, stage, "办理", reopened=item.reopened_from_id is not None)
     except DomainError:
         return False
     return True
@@ -377,11 +378,11 @@ def _local(when: dt.datetime | None) -> str | None:
 def _actions(item: RectificationItem, topic: Topic) -> tuple[frozenset[ItemAction], str | None]:
     """The forms the item page shows now, or why it shows none (the operations decide again)."""
     status = ItemStatus(item.status)
-    if status is ItemStatus.TRANSFERRED and _under_way(topic, Stage.TRANSFER):
-        if item.arbitrated_at is not None:
-            return frozenset({ItemAction.ACKNOWLEDGE}), None
+    if status is ItemStatus.TRANSFERRED and _under_way(topic, Stage.TRANSFER, item):
+        if item.arbitrated_at is not None or item.reopened_from_id is not None:
+            return frozenset({ItemAction.ACKNOWLEDGE}), None  # no return: see decline
         return frozenset({ItemAction.ACKNOWLEDGE, ItemAction.DECLINE}), None
-    implementing = _under_way(topic, Stage.IMPLEMENTATION)
+    implementing = _under_way(topic, Stage.IMPLEMENTATION, item)
     if status is ItemStatus.ACKNOWLEDGED and implementing:
         return frozenset({ItemAction.PLAN, ItemAction.EXTENSION}), None
     if status is ItemStatus.IN_PROGRESS and implementing:
@@ -480,6 +481,7 @@ def _view(
         decline_reason=item.decline_reason if status is ItemStatus.DECLINED else None,
         bounce_count=int(item.bounce_count),  # type: ignore[attr-defined]
         arbitrated=item.arbitrated_at is not None,
+        reopened_from_id=item.reopened_from_id,
         progress_percent=100 if completed else item.progress_percent,
         plan=(
             PlanView(
@@ -586,6 +588,7 @@ class OfficeItemView:
     submitted_plan_id: int | None
     officers: list[tuple[int, str]]  # whom a reassignment may name: '区住建局 · 李强'
     rechecked: str | None  # the re-check's outcome once recorded
+    reopened_as_id: int | None  # the item a failed 回头看 opened in its place
 
 
 def office_item_view(
@@ -624,7 +627,7 @@ def office_item_view(
         .order_by(col(Department.name), col(Person.id))
     ).all()
     awaiting_arbitration = item.arbitration_requested_at is not None and item.arbitrated_at is None
-    implementing = _under_way(topic, Stage.IMPLEMENTATION)
+    implementing = _under_way(topic, Stage.IMPLEMENTATION, item)
     actions: set[OfficeAction] = set()
     if status is ItemStatus.DECLINED and awaiting_arbitration:
         actions.add(OfficeAction.ARBITRATE)
@@ -639,7 +642,11 @@ def office_item_view(
     if status is ItemStatus.COMPLETED and item.rechecked_at is None:
         actions.add(OfficeAction.RECHECK)
     actions = {a for a in actions if person.role in OFFICE_ACTION_ROLES[a]}
-    rechecked = None
+    rechecked, reopened_as = None, None
+    if item.rebound:
+        reopened_as = session.exec(
+            select(RectificationItem.id).where(RectificationItem.reopened_from_id == item_id)
+        ).first()
     if item.rechecked_at is not None:
         outcome = "发现反弹，已重新交办" if item.rebound else "整改成效保持"
         rechecked = f"{format_local(item.rechecked_at)} 回头看：{outcome}"
@@ -661,4 +668,5 @@ def office_item_view(
         submitted_plan_id=plan[0] if plan is not None and plan[1] == PlanStatus.SUBMITTED else None,
         officers=[(int(pid), f"{dept} · {name}") for pid, name, dept in officers],
         rechecked=rechecked,
+        reopened_as_id=reopened_as,
     )

@@ -12,7 +12,9 @@ item conditions, for a window:
 * *due* (应办结): counted, and its deadline fell before the end or it was completed in the
   window. An overdue item counts again in each period until it is done.
 * *completed* (已办结): counted and completed before the end; *on time* when
-  completed_at <= deadline; *solved* / *long-term* as the officer recorded.
+  completed_at <= deadline; *long-term* as the officer recorded; *solved* when the officer
+  recorded it solved and it was confirmed before the end: a 回头看 found the fix held, or a
+  rating of that item was satisfied (issue 9: "solved" needs a confirmed re-check or rating).
 * *overdue* (逾期未办结): deadline before the end and not completed before the end.
 * *on-time base*: completed or overdue. An open item past its deadline is not on time, so
   it weighs on the on-time rate before it is completed (DOMAIN.md, ranking rules).
@@ -168,6 +170,23 @@ def _extensions_approved(w: Window) -> Any:
     )
 
 
+def _solved(w: Window) -> ColumnElement[bool]:
+    """Completed, recorded solved, and confirmed by the time the window ends: a 回头看 found the
+    fix held, or a rating of this item was satisfied. The officer's word alone is not enough."""
+    held = and_(w.before_end(_it.rechecked_at), _it.rebound.is_(False))  # type: ignore[union-attr]
+    rated = (
+        select(Rating.id)
+        .where(
+            Rating.item_id == _it.id,  # type: ignore[arg-type]
+            Rating.satisfied.is_(True),  # type: ignore[attr-defined]
+            w.before_end(Rating.created_at),
+        )
+        .correlate(_it)
+        .exists()
+    )
+    return and_(_completed(w), _it.solved.is_(True), or_(held, rated))  # type: ignore[union-attr]
+
+
 def _transferred(w: Window) -> ColumnElement[bool]:
     return w.contains(_it.transferred_at)
 
@@ -207,12 +226,7 @@ COUNTS: dict[str, Count] = {
             Source.ITEM,
             lambda w: and_(_completed(w), _it.completed_at <= _original_deadline()),  # type: ignore[arg-type, operator]
         ),
-        Count(
-            "items_solved",
-            "已解决",
-            Source.ITEM,
-            lambda w: and_(_completed(w), _it.solved.is_(True)),  # type: ignore[union-attr]
-        ),
+        Count("items_solved", "已解决", Source.ITEM, _solved),
         Count(
             "items_long_term",
             "形成长效机制",
@@ -416,6 +430,17 @@ def shown(key: str, value: Any) -> str:
     if key in KPIS:
         return pct(value)
     return "—" if value is None else str(value)
+
+
+def against_target(key: str, counts: Mapping[str, Any]) -> str:
+    """A rate's target and whether it is met, as the demo and the pages say it beside the value
+    ("" for a count or a KPI without a target)."""
+    kpi = KPIS.get(key)
+    if kpi is None or kpi.target_text is None:
+        return ""
+    met = kpi.meets(counts)
+    verdict = "无数据" if met is None else ("达标" if met else "未达标")
+    return f"（目标 {kpi.target_text}，{verdict}）"
 
 
 def with_rates(counts: dict[str, Any]) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from models.enums import (
     Stage,
 )
 from models.errors import Conflict, Forbidden, Invalid
-from models.stages import ensure_in_stage, ensure_open, ensure_preparing, settle, under_way
+from models.stages import ensure_item_work, ensure_open, ensure_preparing, settle, under_way
 from models.tables import (
     LEVEL_LABELS,
     Department,
@@ -320,7 +320,7 @@ def _item(
 ) -> tuple[RectificationItem, Topic]:
     item = get(session, RectificationItem, item_id, for_update=True)
     topic = get(session, Topic, item.topic_id, for_update=True)
-    ensure_in_stage(topic, stage, doing)
+    ensure_item_work(topic, stage, doing, reopened=item.reopened_from_id is not None)
     return item, topic
 
 
@@ -347,6 +347,8 @@ def acknowledge(session: Session, item_id: int, *, by: int | None) -> Rectificat
         session, obligation=Obligation.ACKNOWLEDGEMENT, subject_ids=[item_id], outcome="已签收"
     )
     audit(session, action="item_acknowledged", topic_id=topic.id, actor=person, item_id=item_id)
+    if item.reopened_from_id is not None:  # no stage start is coming to ask for its plan
+        _ask_for_plan(session, topic, item, now=utcnow())
     settle(session, topic)
     return item
 
@@ -360,6 +362,8 @@ def decline(
     person = _ensure_officer(session, item, by, "退回")
     if item.arbitrated_at is not None:
         raise Conflict("协商办已裁定由本单位牵头办理，裁定为最终决定，不能再退回；请签收办理")
+    if item.reopened_from_id is not None:
+        raise Conflict("该事项是本单位已办结事项经回头看发现反弹后重新交办的，不能退回；请签收办理")
     if item.status != ItemStatus.TRANSFERRED:
         raise Conflict(f"事项当前为“{ITEM_STATUS_LABELS[item.status]}”，不能退回")
     now = utcnow()
@@ -583,45 +587,52 @@ def start_implementation(session: Session, topic_id: int, *, now: dt.datetime | 
         )
     ).all()
     for item in items:
-        plan_due = working_days_after(session, now, get_settings().plan_working_days)
-        if plan_due.at > item.deadline:  # never later than the item: it then mirrors that date
-            plan_due = Deadline(item.deadline, provisional=False)
-        item.plan_due_at = plan_due.at
-        officer = get(session, Person, item.officer_id)
-        rungs = schedule_follow_ups(
-            session,
-            obligation=Obligation.PLAN,
-            subject_id=item.id,  # type: ignore[arg-type]
-            topic_id=topic_id,
-            owed_by_id=officer.id,
-            deadline=plan_due,
-            now=now,
-        )
-        rungs += schedule_follow_ups(
-            session,
-            obligation=Obligation.ITEM_DEADLINE,
-            subject_id=item.id,  # type: ignore[arg-type]
-            topic_id=topic_id,
-            owed_by_id=officer.id,
-            deadline=item.deadline,
-            now=now,
-        )
-        item.deadline_provisional = any(r.provisional for r in rungs)
-        queue(
-            session,
-            event_key=f"item:{item.id}:plan_request",
-            recipients=[officer.tag],
-            salutations=addressed(session, officer),
-            template="plan_request",
-            topic_id=topic_id,
-            topic=topic,
-            item=item,
-            officer=officer,
-            plan_deadline=format_local(plan_due.at),
-            deadline=format_local(item.deadline),
-            provisional=plan_due.provisional,
-        )
+        _ask_for_plan(session, topic, item, now=now)
     return len(items)
+
+
+def _ask_for_plan(
+    session: Session, topic: Topic, item: RectificationItem, *, now: dt.datetime
+) -> None:
+    """The plan request and the ladders of the plan and the item deadline."""
+    plan_due = working_days_after(session, now, get_settings().plan_working_days)
+    if plan_due.at > item.deadline:  # never later than the item: it then mirrors that date
+        plan_due = Deadline(item.deadline, provisional=False)
+    item.plan_due_at = plan_due.at
+    officer = get(session, Person, item.officer_id)
+    rungs = schedule_follow_ups(
+        session,
+        obligation=Obligation.PLAN,
+        subject_id=item.id,  # type: ignore[arg-type]
+        topic_id=topic.id,  # type: ignore[arg-type]
+        owed_by_id=officer.id,
+        deadline=plan_due,
+        now=now,
+    )
+    rungs += schedule_follow_ups(
+        session,
+        obligation=Obligation.ITEM_DEADLINE,
+        subject_id=item.id,  # type: ignore[arg-type]
+        topic_id=topic.id,  # type: ignore[arg-type]
+        owed_by_id=officer.id,
+        deadline=item.deadline,
+        now=now,
+    )
+    item.deadline_provisional = any(r.provisional for r in rungs)
+    queue(
+        session,
+        event_key=f"item:{item.id}:plan_request",
+        recipients=[officer.tag],
+        salutations=addressed(session, officer),
+        template="plan_request",
+        topic_id=topic.id,
+        topic=topic,
+        item=item,
+        officer=officer,
+        plan_deadline=format_local(plan_due.at),
+        deadline=format_local(item.deadline),
+        provisional=plan_due.provisional,
+    )
 
 
 def submit_plan(session: Session, item_id: int, data: PlanIn, *, by: int | None) -> Plan:
@@ -753,8 +764,8 @@ def complete(
     for file in evidence:  # what no progress report carries proves the completion
         if file.progress_id is None:
             file.completion = True
-    recheck = end_of_day(local_today(now) + dt.timedelta(days=get_settings().recheck_days))
-    item.recheck_due_at = recheck
+    recheck = working_days_after(session, now, get_settings().recheck_working_days)
+    item.recheck_due_at = recheck.at
     if data.evidence_ref:
         session.add(
             ProgressUpdate(
@@ -915,24 +926,58 @@ def recheck(
     close_follow_ups(
         session, obligation=Obligation.RECHECK, subject_ids=[item_id], outcome="已回头看"
     )
-    if data.rebound:
-        dept = department_name(session, item.lead_department_id)
-        officer = get(session, Person, item.officer_id)
-        salutations = addressed(session, officer)
-        for tag, name in department_heads(session, [item.lead_department_id]).get(
-            item.lead_department_id, []
-        ):
-            salutations[tag] = salutation(Role.DEPARTMENT_HEAD, name=name, department=dept)
-        queue(
-            session,
-            event_key=f"item:{item_id}:rebound",
-            recipients=[*salutations, role_tag(Role.ADMINISTRATOR)],
-            salutations=salutations,
-            template="rebound",
-            topic_id=topic.id,
-            topic=topic,
-            item=item,
-            note=data.note,
-        )
     audit(session, action="item_rechecked", topic_id=topic.id, actor=person, rebound=data.rebound)
+    if data.rebound:
+        _reopen(session, topic, item, note=data.note, by=person)
     return item
+
+
+def _reopen(
+    session: Session, topic: Topic, item: RectificationItem, *, note: str, by: Person
+) -> RectificationItem:
+    """A rebound goes back to the same department as a new, linked item with a fresh ladder
+    (签收, plan, deadline): the finished item keeps its record and counts as a rebound."""
+    now = utcnow()
+    due = working_days_after(session, now, get_settings().reopen_working_days)
+    again = RectificationItem(
+        topic_id=item.topic_id,
+        suggestion_id=item.suggestion_id,
+        title=item.title,
+        lead_department_id=item.lead_department_id,
+        co_department_ids=list(item.co_department_ids),
+        officer_id=item.officer_id,
+        deadline=due.at,
+        reopened_from_id=item.id,
+    )
+    session.add(again)
+    session.flush()
+    audit(
+        session,
+        action="item_reopened",
+        topic_id=topic.id,
+        actor=by,
+        item_id=again.id,
+        reopened_from=item.id,
+    )
+    _send_for_acknowledgement(session, topic, again, now=now)
+    dept = department_name(session, item.lead_department_id)
+    officer = get(session, Person, item.officer_id)
+    salutations = addressed(session, officer)
+    for tag, name in department_heads(session, [item.lead_department_id]).get(
+        item.lead_department_id, []
+    ):
+        salutations[tag] = salutation(Role.DEPARTMENT_HEAD, name=name, department=dept)
+    queue(
+        session,
+        event_key=f"item:{item.id}:rebound",
+        recipients=[*salutations, role_tag(Role.ADMINISTRATOR)],
+        salutations=salutations,
+        template="rebound",
+        topic_id=topic.id,
+        topic=topic,
+        item=item,
+        again=again,
+        note=note,
+        deadline=format_local(again.deadline),
+    )
+    return again

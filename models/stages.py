@@ -74,6 +74,15 @@ def ensure_in_stage(topic: Topic, stage: Stage, doing: str) -> None:
         )
 
 
+def ensure_item_work(topic: Topic, stage: Stage, doing: str, *, reopened: bool) -> None:
+    """An item's work belongs to its stage (签收 to the transfer, plan to completion to the
+    implementation). The rework of an item a failed 回头看 reopened is done in whichever of the
+    two last stages the topic is in: the topic does not go back for it."""
+    if reopened and topic.stage in (Stage.IMPLEMENTATION, Stage.ASSESSMENT):
+        stage = topic.stage
+    ensure_in_stage(topic, stage, doing)
+
+
 STATE_LABELS = {
     StageState.NOT_STARTED: "未启动",
     StageState.RUNNING: "自动处理中",

@@ -386,6 +386,14 @@ class ItemRecord(ItemBase, Versioned):
     recheck_due_at: dt.datetime | None = _ts()
     rechecked_at: dt.datetime | None = _ts()
     rebound: bool | None = None
+    # A 回头看 that found the problem back reopens it as a new item for the same department
+    # (with its own 签收, plan and deadline ladder); this names the item it reopens.
+    reopened_from_id: int | None = Field(
+        default=None,
+        foreign_key="rectification_item.id",
+        index=True,
+        description="回头看发现反弹后重新交办时，被重新交办的原事项",
+    )
     progress_percent: int | None = Field(
         default=None, description="最近一次报送的整改进度（%），尚未报送时为空"
     )
@@ -559,7 +567,7 @@ class EvidenceFile(EvidenceFileRecord, table=True):
 class RatingBase(SQLModel):
     """One satisfaction rating (1–5) of the outcome."""
 
-    item_id: int | None = _ref("rectification_item.id", default=None)
+    item_id: int | None = _ref("rectification_item.id", default=None, index=True)
     score: StrictInt = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=1000)
 

@@ -118,10 +118,11 @@ def demo(as_json: bool = typer.Option(False, "--json", help="最后一行输出 
     for s in result["stages"]:
         typer.echo(f"  {s['stage']:<15} {s['flow_run_id']}  {s['state']}")
     typer.echo("闭环指标：")
-    from models.kpis import LABELS, shown
+    from models.kpis import LABELS, against_target, shown
 
     for key in DEMO_KPIS:
-        typer.echo(f"  {LABELS[key]}：{shown(key, result['kpis'].get(key))}")
+        value = shown(key, result["kpis"].get(key))
+        typer.echo(f"  {LABELS[key]}：{value}{against_target(key, result['kpis'])}")
     typer.echo(
         "示例人员的登录凭据（登录名 / 密码，可在 API 文档 /docs 中 Authorize 后以其身份操作）："
     )

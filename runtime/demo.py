@@ -401,7 +401,41 @@ def run_loop(
         )
 
     stage("assessment")
-    for who, score in ((resident, 5), (resident2, 4), (member, 5)):
+    # 回头看: the first fix held; the second rebounded and goes back to its department as a
+    # new item with a fresh ladder, which it signs for and completes before the office closes.
+    c.post(
+        f"/items/{items[0]['id']}/recheck",
+        {"rebound": False, "note": "电梯运行正常，补贴已发放到户"},
+    )
+    c.post(
+        f"/items/{items[1]['id']}/recheck",
+        {"rebound": True, "note": "低层住户补偿未落实，居民再次反映"},
+    )
+    again = next(
+        i for i in c.rows(f"/topics/{tid}/items") if i["reopened_from_id"] == items[1]["id"]
+    )
+    street = as_(street_officer)
+    street.post(f"/items/{again['id']}/acknowledge")
+    plan = street.post(
+        f"/items/{again['id']}/plan",
+        {
+            "target": "10 个工作日内补偿款发放到户",
+            "measures": "逐户核对补偿名单，公示后发放",
+            "deadline": (today + dt.timedelta(days=14)).isoformat(),
+            "responsible_id": street_officer["id"],
+        },
+    )
+    as_(member).post(f"/plans/{plan['id']}/review", {"approved": True, "note": "同意"})
+    street.upload(
+        f"/items/{again['id']}/evidence", "补偿发放签收表.pdf", DEMO_PDF, "application/pdf"
+    )
+    street.post(
+        f"/items/{again['id']}/complete",
+        {"summary": "补偿款已全部发放到户", "solved": True},
+    )
+    # A resident confirms the rework (a rating of that item), so it counts as solved.
+    as_(resident).post(f"/topics/{tid}/ratings", {"score": 5, "item_id": again["id"]})
+    for who, score in ((resident2, 4), (member, 5)):
         as_(who).post(f"/topics/{tid}/ratings", {"score": score})
     # The expert rates as a third party (第三方评估).
     as_(expert).post(f"/topics/{tid}/ratings", {"score": 4, "comment": "第三方评估：整改到位"})

@@ -102,11 +102,18 @@ def test_case_file_holds_items_report_and_kpis(stack, loop_result, office):
     report = office.http.get(f"/topics/{tid}/report").json()
     assert report["status"] == "approved" and "协商意见建议清单" in report["content"]
     items = office.http.get(f"/topics/{tid}/items").json()["data"]
-    assert len(items) == 2 and {i["status"] for i in items} == {"completed"}
+    # Two items, and the rework of the one whose 回头看 found a rebound, linked to it.
+    assert len(items) == 3 and {i["status"] for i in items} == {"completed"}
     assert all(i["acknowledged_at"] and i["completed_at"] for i in items)
+    reopened = [i for i in items if i["reopened_from_id"]]
+    assert [i["reopened_from_id"] for i in reopened] == [items[1]["id"]]
+    assert [i["rebound"] for i in items[:2]] == [False, True]
     kpis = loop_result["kpis"]
-    assert kpis["items"] == 2 and kpis["completion_rate"] == 1.0
+    assert kpis["items"] == 3 and kpis["completion_rate"] == 1.0
     assert kpis["adoption_rate"] == 1.0 and kpis["response_rate"] == 1.0
+    assert kpis["rebound_rate"] == 0.5  # 1 of 2 re-checked
+    # Solved: the first (its 回头看 held) and the rework (rated satisfied), not the rebound.
+    assert kpis["items_solved"] == 2 and kpis["problem_solved_rate"] == 0.6667
     assert kpis["ratings"] == 4 and kpis["satisfaction_rate"] == 1.0 and kpis["mean_score"] == 4.5
     stages = office.http.get(f"/topics/{tid}/stages").json()["data"]
     assert [s["state"] for s in stages] == ["done"] * 8

@@ -76,6 +76,22 @@ def test_the_chain_links_every_record_both_ways(client, loop):
     assert r.json()["item"][0]["detail"]["status_label"] == "已完成"
 
 
+def test_an_item_a_failed_recheck_reopened_hangs_from_that_recheck(client, loop):
+    topic, items = full_case(loop)
+    rectification.recheck(
+        loop.s,
+        items[1].id,
+        rectification.RecheckIn(rebound=True, note="又出现积水"),
+        by=loop.cast.admin.id,
+    )
+    loop.s.flush()
+    chain = client.get(f"/topics/{topic.id}/chain").json()
+    reopened = [n for n in chain["item"] if n["parents"].get("recheck")]
+    assert [n["parents"]["recheck"] for n in reopened] == [[items[1].id]]
+    recheck = next(n for n in chain["recheck"] if n["id"] == items[1].id)
+    assert recheck["children"]["item"] == [reopened[0]["id"]]
+
+
 def test_the_chain_takes_the_same_queries_for_a_bigger_topic(client, loop, session):
     small, _ = full_case(loop)
     big = loop.advance(loop.topic(title="更大的议题"), to=Stage.IMPLEMENTATION, start=True)

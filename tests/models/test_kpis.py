@@ -30,7 +30,9 @@ T1_AS_OF = {
     "items_on_time": 4,  # a1 b1 b2 b3 (a2 and a5 late)
     "items_overdue": 2,  # a3 (deadline 10-15) and a6 (10-30), open at the moment
     "items_on_time_base": 8,  # 6 completed + 2 overdue
-    "items_solved": 5,  # a1 a2 a5 b1 b3
+    # recorded solved: a1 a2 a5 b1 b3; confirmed: a1 (rated 5 and 4, satisfied) and b1 (its
+    # 回头看 held). a2 was rated 2 (not satisfied), a5 rebounded, b3 was never checked.
+    "items_solved": 2,
     "items_long_term": 1,  # a1
     "items_transferred": 9,
     "items_acknowledged_on_time": 8,  # all but a6 (acknowledged 10-09, due 10-06)
@@ -43,7 +45,7 @@ T1_AS_OF = {
     "mean_score": 3.75,  # (5 + 4 + 2 + 4) / 4
     "completion_rate": 0.75,  # 6 / 8
     "on_time_rate": 0.5,  # 4 / (6 + 2): a3 and a6, open past the deadline, are not on time
-    "problem_solved_rate": 0.625,  # 5 / 8 due (the old topic page said 5 / 11 items)
+    "problem_solved_rate": 0.25,  # 2 / 8 due
     "adoption_rate": 0.75,  # 3 / 4
     "long_term_mechanism_rate": 0.1667,  # 1 / 6
     "satisfaction_rate": 0.75,  # 3 / 4
@@ -59,7 +61,7 @@ ALL_AS_OF = {
     "items_on_time": 10,  # 4 + c1 g1-g3 d1 f1
     "items_overdue": 4,  # a3 a6 c4 g4
     "items_on_time_base": 18,  # 14 + 4
-    "items_solved": 5,  # nothing in T2 is solved
+    "items_solved": 2,  # nothing in T2 is solved
     "items_transferred": 20,
     "items_acknowledged_on_time": 19,  # all but a6
     "suggestions_decided": 5,  # T1 4 + T2 1
@@ -67,7 +69,7 @@ ALL_AS_OF = {
     "ratings": 4,
     "completion_rate": 0.7778,  # 14 / 18
     "on_time_rate": 0.5556,  # 10 / 18
-    "problem_solved_rate": 0.2778,  # 5 / 18
+    "problem_solved_rate": 0.1111,  # 2 / 18
     "adoption_rate": 0.8,  # 4 / 5
     "long_term_mechanism_rate": 0.0714,  # 1 / 14
     "satisfaction_rate": 0.75,
@@ -83,12 +85,12 @@ T1_OCTOBER = {
     "items_completed": 5,  # a1 a2 b1 b2 b3
     "items_on_time": 4,  # a1 b1 b2 b3
     "items_overdue": 2,  # a3 a6
-    "items_solved": 4,  # a1 a2 b1 b3
+    "items_solved": 2,  # recorded a1 a2 b1 b3; confirmed a1 (rated), b1 (re-checked)
     "items_transferred": 2,  # a4 a6 were transferred in October
     "items_rechecked": 2,  # a5 on 10-26, b1 on 10-20
     "completion_rate": 0.7143,  # 5 / 7
     "on_time_rate": 0.5714,  # 4 / (5 + 2)
-    "problem_solved_rate": 0.5714,  # 4 / 7
+    "problem_solved_rate": 0.2857,  # 2 / 7
     "long_term_mechanism_rate": 0.2,  # 1 / 5
     "response_rate": 0.5,  # 1 / 2 (a6 acknowledged late)
     "rebound_rate": 0.5,

@@ -181,6 +181,12 @@ def test_the_recheck_is_recorded_on_the_items_page(client, loop, session):  # ty
     page = office.after(done)
     assert "回头看发现反弹" in page and "/recheck" not in page
     assert _refresh(session, item).rebound is True
+    again = session.exec(
+        select(RectificationItem).where(RectificationItem.reopened_from_id == item.id)
+    ).one()
+    assert f'href="/admin/items/{again.id}"' in page  # the rework, one click away
+    rework = office.get(f"/admin/items/{again.id}").text
+    assert "回头看反弹 · 重新交办" in rework and "待签收" in rework
     told = session.exec(select(Notification).where(Notification.template == "rebound")).all()
     assert {n.recipient for n in told} >= {"role-administrator"} and len(told) >= 2
 

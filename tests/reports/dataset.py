@@ -13,7 +13,8 @@ Department 区住建局 (topic T1)
   a6 transferred 10-03, ack due 10-06, acknowledged 10-09 (late); deadline 10-30,
      completed 11-01 00:10 (after the period): overdue 1 day at the end
   a7 draft, never transferred: not counted
-  → items 5, due 4 (a1 a2 a3 a6), completed 2, on time 1, solved 2, long-term 1, overdue 2,
+  → items 5, due 4 (a1 a2 a3 a6), completed 2, on time 1, solved 1 (a1: recorded solved and
+    rated satisfied; a2's only rating is a 2), long-term 1, overdue 2,
     transferred 2, acknowledged on time 1, re-checked 1, rebound 1
     ratings in October on a1 (5, 4) and a2 (2); one on a1 in November (1) is not counted
 Department 城南街道 (topic T1)
@@ -21,7 +22,8 @@ Department 城南街道 (topic T1)
   b2 deadline 10-12 completed 10-12 14:00 (on time: a deadline is the whole day) not solved;
   b3 deadline 11-30 completed 10-31 23:30 (early, and still October);
   b4 declined (退回待改派), deadline 10-10: not counted
-  → items 3, due 3, completed 3, on time 3, solved 2, re-checked 1, rebound 0
+  → items 3, due 3, completed 3, on time 3, solved 1 (b1, whose 回头看 held; b3 is recorded
+    solved but unconfirmed), re-checked 1, rebound 0
 Department 区交通局 (topic T2)
   c1-c3 deadline 10-10 completed 10-09, 10-12, 10-15; c4 deadline 09-28 open
   → due 4, completed 3, on time 1, overdue 1 (33 days)

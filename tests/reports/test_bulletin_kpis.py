@@ -36,7 +36,7 @@ EXPECTED = {
         "items_due": 4,
         "items_completed": 2,
         "items_on_time": 1,
-        "items_solved": 2,
+        "items_solved": 1,  # a1 (rated satisfied); a2 is recorded solved but rated 2
         "items_long_term": 1,
         "items_overdue": 2,
         "items_on_time_base": 4,  # a1 a2 completed + a3 a6 open past the deadline
@@ -48,7 +48,7 @@ EXPECTED = {
         "ratings_satisfied": 2,
         "completion_rate": 0.5,
         "on_time_rate": 0.25,  # 1 / (2 + 2); was 1 / 2 when overdue items were left out
-        "problem_solved_rate": 0.5,
+        "problem_solved_rate": 0.25,  # 1 / 4
         "long_term_mechanism_rate": 0.5,
         "response_rate": 0.5,
         "rebound_rate": 1.0,
@@ -60,13 +60,13 @@ EXPECTED = {
         "items_due": 3,
         "items_completed": 3,
         "items_on_time": 3,
-        "items_solved": 2,
+        "items_solved": 1,  # b1 (its 回头看 held); b3 is recorded solved, unconfirmed
         "items_overdue": 0,
         "items_rechecked": 1,  # b1 held at the re-check
         "items_rebound": 0,
         "completion_rate": 1.0,
         "on_time_rate": 1.0,
-        "problem_solved_rate": 0.6667,
+        "problem_solved_rate": 0.3333,  # 1 / 3
         "rebound_rate": 0.0,
         "long_term_mechanism_rate": 0.0,
         "response_rate": None,
