@@ -33,7 +33,6 @@ from models.tables import (
     Bulletin,
     BulletinRecord,
     Department,
-    ItemBounce,
     Person,
     Rating,
     RectificationItem,
@@ -328,12 +327,16 @@ def _rows(*sources: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
 def department_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
     """Per lead department: three grouped queries (items, ratings of their items, and the
     returns it made, counted for the department that returned them)."""
-    it = RectificationItem
-    w = period.window
+    return department_rows(session, period.window)
+
+
+def department_rows(session: Session, w: kpis.Window) -> list[dict[str, Any]]:
+    """department_kpis over any window (the KPI dashboard's year or as-of periods too)."""
+    dept = kpis.DEPARTMENT_OF
     rows = _rows(
-        kpis.item_counts(session, w, it.lead_department_id),
-        kpis.rating_counts(session, w, it.lead_department_id, by_item=True),
-        kpis.bounce_counts(session, w, ItemBounce.department_id),  # who returned it
+        kpis.item_counts(session, w, dept[kpis.Source.ITEM]),
+        kpis.rating_counts(session, w, dept[kpis.Source.RATING], by_item=True),
+        kpis.bounce_counts(session, w, dept[kpis.Source.BOUNCE]),  # who returned it
     )
     names = dict(
         session.exec(

@@ -2,7 +2,9 @@
 
 Every surface (topic page, the /kpis endpoint, the stored assessment, the monthly bulletin, the
 quarterly trend, the CLI and the rendered files) takes its numbers and labels from here, so
-the same records over the same window give the same rate everywhere.
+the same records over the same window give the same rate everywhere. The records behind each
+count (the dashboard's drill-down, models.kpi_board) are read with the same conditions over the
+same rows (`base`) and scopes (`TOPIC_OF`, `DEPARTMENT_OF`).
 
 A window is [start, end) in UTC; "as of a moment" is the window (-infinity, as_of). The
 item conditions, for a window:
@@ -460,6 +462,42 @@ def fraction(key: str, counts: Mapping[str, Any]) -> Fraction:
     return KPIS[key].fraction(counts) or Fraction(0)
 
 
+# --- what every query over a source shares --------------------------------------------------
+
+
+def base(source: Source, window: Window) -> list[ColumnElement[bool]]:
+    """The rows of a source any count over the window may take: the aggregates below and the
+    drill-down (models.kpi_board) both start from these, so both see the same records."""
+    if source is Source.ITEM:
+        anything = or_(
+            COUNTS["items"].condition(window),
+            COUNTS["items_transferred"].condition(window),
+            COUNTS["items_rechecked"].condition(window),
+        )
+        return [_it.status != ItemStatus.DECLINED, anything]  # type: ignore[list-item]
+    if source is Source.RATING:
+        return [window.contains(Rating.created_at)]
+    if source is Source.BOUNCE:
+        return [window.contains(ItemBounce.at)]
+    return []
+
+
+# Where a source's record belongs: its topic, and its department (items: the lead department;
+# ratings: the rated item's; bounces: the department that returned the item). Suggestions
+# belong to no department. The bulletin groups by these, the drill-down filters by them.
+TOPIC_OF: dict[Source, Any] = {
+    Source.ITEM: _it.topic_id,
+    Source.RATING: Rating.topic_id,
+    Source.BOUNCE: _it.topic_id,
+    Source.SUGGESTION: Suggestion.topic_id,
+}
+DEPARTMENT_OF: dict[Source, Any] = {
+    Source.ITEM: _it.lead_department_id,
+    Source.RATING: _it.lead_department_id,  # joined through the rated item
+    Source.BOUNCE: ItemBounce.department_id,
+}
+
+
 # --- aggregate queries ---------------------------------------------------------------------
 
 
@@ -481,11 +519,9 @@ def item_counts(
     session: Session, window: Window, group: Any = None, where: Iterable[Any] = ()
 ) -> dict[Any, dict[str, int]]:
     """One aggregate query over the window's items, by `group` (None: one total row)."""
-    conds = {k: COUNTS[k].condition(window) for k in ITEM_KEYS}
-    anything = or_(conds["items"], conds["items_transferred"], conds["items_rechecked"])
-    cols = [_sum(conds[k], k, _value(k, window)) for k in ITEM_KEYS]
+    cols = [_sum(COUNTS[k].condition(window), k, _value(k, window)) for k in ITEM_KEYS]
     stmt = select(*([group] if group is not None else []), *cols).where(
-        _it.status != ItemStatus.DECLINED, anything, *where
+        *base(Source.ITEM, window), *where
     )
     if group is not None:
         stmt = stmt.group_by(group)
@@ -513,7 +549,7 @@ def rating_counts(
     ).select_from(Rating)
     if by_item:
         stmt = stmt.join(_it, _it.id == Rating.item_id)
-    stmt = stmt.where(window.contains(Rating.created_at), *where)
+    stmt = stmt.where(*base(Source.RATING, window), *where)
 
     def row(r: Any) -> dict[str, Any]:
         mean = r._mapping[MEAN_SCORE]
@@ -538,7 +574,7 @@ def bounce_counts(
         )
         .select_from(ItemBounce)
         .join(_it, _it.id == ItemBounce.item_id)
-        .where(window.contains(ItemBounce.at), *where)
+        .where(*base(Source.BOUNCE, window), *where)
     )
     if group is not None:
         rows = session.execute(stmt.group_by(group)).all()
@@ -551,23 +587,21 @@ def suggestion_counts(
     session: Session, window: Window, where: Iterable[Any] = ()
 ) -> dict[str, int]:
     r = session.exec(
-        select(*(_sum(COUNTS[k].condition(window), k) for k in SUGGESTION_KEYS)).where(*where)
+        select(*(_sum(COUNTS[k].condition(window), k) for k in SUGGESTION_KEYS)).where(
+            *base(Source.SUGGESTION, window), *where
+        )
     ).one()
     return {k: int(r._mapping[k] or 0) for k in SUGGESTION_KEYS}
 
 
 def compute(session: Session, window: Window, *, topic_id: int | None = None) -> dict[str, Any]:
     """Every count and rate for one topic (or all topics) over the window: four queries."""
-    items = item_counts(
-        session, window, where=[_it.topic_id == topic_id] if topic_id is not None else []
-    )
-    bounces = bounce_counts(
-        session, window, where=[_it.topic_id == topic_id] if topic_id is not None else []
-    )
-    ratings = rating_counts(
-        session, window, where=[Rating.topic_id == topic_id] if topic_id is not None else []
-    )
-    suggestions = suggestion_counts(
-        session, window, where=[Suggestion.topic_id == topic_id] if topic_id is not None else []
-    )
+
+    def of(source: Source) -> list[Any]:
+        return [TOPIC_OF[source] == topic_id] if topic_id is not None else []
+
+    items = item_counts(session, window, where=of(Source.ITEM))
+    bounces = bounce_counts(session, window, where=of(Source.BOUNCE))
+    ratings = rating_counts(session, window, where=of(Source.RATING))
+    suggestions = suggestion_counts(session, window, where=of(Source.SUGGESTION))
     return with_rates({**items[None], **bounces[None], **suggestions, **ratings[None]})

@@ -47,6 +47,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("待审定", "/approvals", POLICY[Can.DECIDE]),
     NavEntry("议题总览", "/admin", POLICY[Can.RUN_LOOP]),
     NavEntry("未送达通知", "/admin/notifications", POLICY[Can.HANDLE_NOTIFICATIONS]),
+    NavEntry("指标看板", "/admin/kpis", POLICY[Can.OVERSEE]),
     NavEntry("我参与的议题", "/my/topics", frozenset({Role.MEMBER, Role.EXPERT, Role.RESIDENT})),
 )
 

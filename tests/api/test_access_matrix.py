@@ -118,6 +118,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/notifications/{notification_id}/give-up"): ADMIN,
     ("POST", "/follow-ups/sweep"): ADMIN,
     ("GET", "/kpis"): OVERSEERS,
+    ("GET", "/kpis/departments"): OVERSEERS,
+    ("GET", "/kpis/{key}/records"): OVERSEERS,
     ("GET", "/runs/{flow_run_id}"): OVERSEERS,
     ("POST", "/dispatch/weekly"): ADMIN,
     ("GET", "/calendar/working-days"): ALL,
@@ -185,6 +187,7 @@ def case(loop, session):  # type: ignore[no-untyped-def]
         "import_id": 1,
         "extension_id": 1,
         "evidence_id": 1,
+        "key": "completion_rate",
     }
     session.commit()
     roles = {
