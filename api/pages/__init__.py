@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import act, admin, approvals, items, member, notifications, office_items
+from api.pages import (
+    act,
+    admin,
+    approvals,
+    items,
+    member,
+    notifications,
+    office_items,
+    propose,
+)
 from api.pages.render import HERE
 from api.pages.routes import router
 
@@ -20,4 +29,5 @@ def install(app: FastAPI) -> None:
     app.include_router(member.router)
     app.include_router(notifications.router)
     app.include_router(office_items.router)
+    app.include_router(propose.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
