@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import pytest
@@ -20,7 +21,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlmodel import Session, col, select
 
-from config.db import engine_for, migrate
+from api.pages import admin
+from config.db import engine_for, migrate, session_scope
 from models.enums import FollowUpStatus, NotificationStatus, Stage, TopicStatus
 from models.tables import (
     Department,
@@ -65,7 +67,7 @@ class Case:
 
     def client(self) -> TestClient:
         from api.app import create_app
-        from api.deps import get_session
+        from api.deps import get_session, get_unit_of_work
 
         app = create_app()
 
@@ -77,6 +79,7 @@ class Case:
                     s.rollback()
 
         app.dependency_overrides[get_session] = _session
+        app.dependency_overrides[get_unit_of_work] = lambda: partial(session_scope, self.engine)
         return TestClient(app)
 
     def pages(self) -> dict[str, tuple[str, str]]:
@@ -85,12 +88,14 @@ class Case:
         return {
             "议题总览": ("admin", "/admin"),
             "议题总览（超期）": ("admin", "/admin?view=late"),
+            "议题页（协商办）": ("admin", f"/admin/topics/{i['transfer']}"),
             "我的待办（联络员）": ("officer", "/work"),
             "我的待办（协商办）": ("admin", "/work"),
             "本单位事项": ("officer", "/work/items"),
             "本单位事项（负责人）": ("head", "/work/items"),
             "事项页（联络员）": ("officer", f"/work/items/{i['item']}"),
             "待审定": ("approver", "/approvals"),
+            "审定议题页": ("approver", f"/approvals/topics/{i['awaiting']}"),
             "我参与的议题": ("member", "/my/topics"),
             "议题页（委员）": ("member", f"/my/topics/{i['transfer']}"),
             "事项页（协商办）": ("admin", f"/admin/items/{i['item']}"),
@@ -105,7 +110,8 @@ def _small(s: Session, case: Case) -> None:
     implementing = loop.advance(loop.topic(title="背街小巷路灯维修"), to=Stage.IMPLEMENTATION)
     loop.run_stage(implementing, Stage.IMPLEMENTATION)
     transfer = loop.advance(loop.topic(title="社区食堂建设"), to=Stage.TRANSFER, start=True)
-    loop.run_stage(loop.topic(title="河道保洁长效机制"), Stage.TOPIC)
+    awaiting = loop.topic(title="河道保洁长效机制")
+    loop.run_stage(awaiting, Stage.TOPIC)
     s.flush()
     s.execute(
         sa.update(Notification)
@@ -114,7 +120,9 @@ def _small(s: Session, case: Case) -> None:
     )
     item = loop.items(transfer)[0]
     assert item.officer_id == loop.cast.officer.id
-    case.ids.update(implementing=implementing.id, transfer=transfer.id, item=item.id)  # type: ignore[arg-type]
+    case.ids.update(
+        implementing=implementing.id, transfer=transfer.id, item=item.id, awaiting=awaiting.id
+    )  # type: ignore[arg-type]
     c = loop.cast
     case.people.update(
         admin=c.admin.id,
@@ -278,15 +286,9 @@ def case(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Case]:
     found.engine.dispose()
 
 
-def _count(case: Case) -> tuple[dict[str, int], dict[str, str]]:
-    """Each page's SQL statements and text, opened by its person (signed in with the form)."""
-    counts: dict[str, int] = {}
-    texts: dict[str, str] = {}
-    seen: list[str] = []
-
-    def count(*args: object) -> None:
-        seen.append(str(args[2]))
-
+def _clients(case: Case) -> dict[str, TestClient]:
+    """A client per person, signed in with the form (once: a password hash costs time), and
+    one without an account."""
     clients: dict[str, TestClient] = {}
     with case.session() as s:
         for who, login in LOGINS.items():
@@ -296,6 +298,18 @@ def _count(case: Case) -> tuple[dict[str, int], dict[str, str]]:
             sign_in_client(client, s, person, login)
             clients[who] = client
     clients["anyone"] = case.client()
+    return clients
+
+
+def _count(case: Case, clients: dict[str, TestClient]) -> tuple[dict[str, int], dict[str, str]]:
+    """Each page's SQL statements and text, opened by its person."""
+    counts: dict[str, int] = {}
+    texts: dict[str, str] = {}
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(str(args[2]))
+
     event.listen(case.engine, "before_cursor_execute", count)
     try:
         for name, (who, address) in case.pages().items():
@@ -306,8 +320,6 @@ def _count(case: Case) -> tuple[dict[str, int], dict[str, str]]:
             texts[name] = r.text
     finally:
         event.remove(case.engine, "before_cursor_execute", count)
-        for client in clients.values():
-            client.close()
     return counts, texts
 
 
@@ -323,8 +335,13 @@ LISTS = (
 )
 
 
-def test_no_page_reads_more_often_with_10000_items_than_with_a_few(case: Case) -> None:
-    few, _ = _count(case)
+def test_no_page_reads_more_often_with_10000_items_than_with_a_few(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The office's topic page asks Prefect for the topic's runs (no Prefect here): not long.
+    monkeypatch.setattr(admin, "RUNS_WITHIN_SECONDS", 0.2)
+    clients = _clients(case)
+    few, _ = _count(case, clients)
     with case.session() as s:
         _bulk(s, case)
         s.commit()
@@ -336,8 +353,11 @@ def test_no_page_reads_more_often_with_10000_items_than_with_a_few(case: Case) -
             select(sa.func.count()).where(RectificationItem.officer_id == case.people["officer"])
         ).one()
         assert mine > 100  # the officer's own lists grew too
-    many, shown = _count(case)
+    many, shown = _count(case, clients)
+    for client in clients.values():
+        client.close()
     assert [name for name in LISTS if "下一页" not in shown[name]] == []
     assert shown["公开进展"].count('class="item') > 10  # the counted topic's items grew too
-    grown = {name: (few[name], many[name]) for name in few if many[name] != few[name]}
+    # Not one statement more (a page may send one less once a cache is warm).
+    grown = {name: (few[name], many[name]) for name in few if many[name] > few[name]}
     assert grown == {}, f"页面的 SQL 语句数随数据量增长（少量 → 一万项）：{grown}"
