@@ -95,6 +95,10 @@ def public_topic_url(topic_id: int) -> str:
     return base_url() + PUBLIC_TOPIC_PAGE.format(topic_id=topic_id)
 
 
+def propose_url() -> str:
+    return base_url() + PROPOSE_PAGE
+
+
 def base_url() -> str:
     """Where people reach the platform (XS_PUBLIC_URL, else the API address)."""
     s = get_settings()
