@@ -89,7 +89,7 @@ class PublicProposal:
 INTAKE: dict[TopicStatus, tuple[str, str]] = {
     TopicStatus.DRAFT: (
         "已受理",
-        "议题建议已收到，正在进行系统初筛；通过初筛后报同级党组织审定，审定通过即公开协商进展。",
+        "议题建议已收到，等待协商办初筛；通过初筛后报同级党组织审定，审定通过即公开协商进展。",
     ),
     TopicStatus.AWAITING_SCREENING: (
         "待协商办确认初筛",
