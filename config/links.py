@@ -83,6 +83,8 @@ def one_time_url(token: str) -> str:
 # public progress (no account needed). `xieshang up` and the demo print them.
 SIGN_IN_PAGE = "/login"
 PUBLIC_TOPIC_PAGE = "/p/topics/{topic_id}"
+# Where a resident proposes a topic without an account (api/pages/propose.py).
+PROPOSE_PAGE = "/p/propose"
 
 
 def sign_in_url() -> str:
@@ -91,6 +93,10 @@ def sign_in_url() -> str:
 
 def public_topic_url(topic_id: int) -> str:
     return base_url() + PUBLIC_TOPIC_PAGE.format(topic_id=topic_id)
+
+
+def propose_url() -> str:
+    return base_url() + PROPOSE_PAGE
 
 
 def base_url() -> str:

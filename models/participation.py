@@ -23,6 +23,7 @@ from models.tables import (
     Participant,
     Person,
     Rating,
+    ResearchSummary,
     ResearchTask,
     Topic,
 )
@@ -106,6 +107,18 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """The research summary (调研报告) as one who researched for the topic sees it: the domain
+    lets him write it once every required finding is in (models.prestudy.submit_summary)."""
+
+    content: str | None
+    state_label: str
+    review_note: str | None  # what the office asked for when it returned the summary
+    open: bool  # he may write (or revise) it now
+    waiting_for: str | None  # why he may not yet
+
+
+@dataclass(frozen=True)
 class TopicView:
     """One topic as a participant sees it, with what he may do on it now."""
 
@@ -118,6 +131,7 @@ class TopicView:
     rsvp_label: str | None
     rounds: list[Round]
     tasks: list[Task]
+    summary: Summary | None  # shown to the owners of the topic's research tasks
     may_rate: bool
     rating: Rating | None
     on_behalf_of: str | None  # the invitee or task owner the office acts for, if not oneself
@@ -205,6 +219,7 @@ def topic_view(
             col(Rating.item_id).is_(None),
         )
     ).first()
+    summary = _summary(session, topic_id, prestudy_open, mine=person is viewer) if tasks else None
     return TopicView(
         topic_id=topic_id,
         title=topic.title,
@@ -215,6 +230,7 @@ def topic_view(
         rsvp_label=RSVP_LABELS[Rsvp(participant.rsvp)] if participant else None,
         rounds=rounds,
         tasks=tasks,
+        summary=summary,
         may_rate=stage == Stage.ASSESSMENT
         and topic.status == TopicStatus.IN_PROGRESS
         and Role(person.role) in POLICY[Can.RATE]
@@ -223,6 +239,46 @@ def topic_view(
         rating=rating,
         on_behalf_of=None if person is viewer else person.name,
         may_act=_own_or_office(viewer, person.id),
+    )
+
+
+def _summary(session: Session, topic_id: int, prestudy_open: bool, *, mine: bool) -> Summary:
+    """The summary's state, and whether the task owner viewing it may write it now (not the
+    office acting for him: it writes the summary on its own topic page)."""
+    found = session.exec(
+        select(ResearchSummary).where(ResearchSummary.topic_id == topic_id)
+    ).first()
+    missing = session.exec(
+        select(func.count())
+        .select_from(ResearchTask)
+        .where(
+            ResearchTask.topic_id == topic_id,
+            col(ResearchTask.required).is_(True),
+            col(ResearchTask.submitted_at).is_(None),
+        )
+    ).one()
+    if found is None:
+        label = "尚未提交"
+    elif found.accepted_at is not None:
+        label = "已通过协商办审核"
+    elif found.returned_at is not None:
+        label = "已退回修改"
+    else:
+        label = f"已于 {format_local(found.submitted_at)} 提交，待协商办审核"
+    waiting = None
+    if not prestudy_open:
+        waiting = "“商前调研”环节进行中时可在此撰写调研报告。"
+    elif missing:
+        waiting = (
+            f"尚有 {missing} 项必做调研任务未提交成果，全部提交后可撰写调研报告（不调研不协商）。"
+        )
+    accepted = found is not None and found.accepted_at is not None
+    return Summary(
+        content=found.content if found else None,
+        state_label=label,
+        review_note=found.review_note if found and found.returned_at else None,
+        open=mine and waiting is None and not accepted,
+        waiting_for=None if accepted else waiting,
     )
 
 

@@ -2,8 +2,10 @@
 
 Only facts about the matter, never about people: stages, the responsibility list by
 department, progress, the disclosed result and the satisfaction in aggregate. No names, no
-phone numbers, no opinions by author. Topics not yet approved (or rejected, screened out,
-merged) are not public and read as missing."""
+phone numbers, no opinions by author. A proposal not yet approved (or rejected, screened out,
+merged) shows only its number and where it stands, with the rule's reason when it was screened
+out and the topic it joined when merged: its proposer, who may have no account, follows it here,
+and nothing of its text is public before the office has vetted it."""
 
 from __future__ import annotations
 
@@ -14,11 +16,19 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from models.deadlines import format_local
-from models.enums import SOURCE_LABELS, ItemStatus, StageState, TopicStatus
+from models.enums import SOURCE_LABELS, ItemStatus, ScreeningRule, StageState, TopicStatus
 from models.errors import NotFound
 from models.rectification import ITEM_STATUS_LABELS
+from models.screening import RULES
 from models.stages import STATE_LABELS, stage_views
-from models.tables import Assessment, Department, Rating, RectificationItem, Topic
+from models.tables import (
+    Assessment,
+    Department,
+    Rating,
+    RectificationItem,
+    ScreeningDecision,
+    Topic,
+)
 from models.work import PUBLIC_STATUSES
 
 TOPIC_STATUS_LABELS = {TopicStatus.IN_PROGRESS: "推进中", TopicStatus.CLOSED: "已办结"}
@@ -62,6 +72,57 @@ class PublicTopic:
     ratings: int
     satisfied: int
     average_score: float | None
+
+
+@dataclass(frozen=True)
+class PublicProposal:
+    """A proposal on its way in (or turned away): its number and where it stands."""
+
+    id: int
+    status_label: str
+    explanation: str
+    received: str
+    merged_into_id: int | None
+
+
+# Where a proposal stands before (or instead of) entering the loop, as its proposer reads it.
+INTAKE: dict[TopicStatus, tuple[str, str]] = {
+    TopicStatus.DRAFT: (
+        "已受理",
+        "议题建议已收到，等待协商办初筛；通过初筛后报同级党组织审定，审定通过即公开协商进展。",
+    ),
+    TopicStatus.AWAITING_SCREENING: (
+        "待协商办确认初筛",
+        "初筛发现需要核实的情形（是否属于不予协商的事项、有无内容相近的议题），协商办正在确认。",
+    ),
+    TopicStatus.AWAITING_APPROVAL: ("待审定", "已通过初筛，正报同级党组织审定。"),
+    TopicStatus.REJECTED: ("未获审定", "经同级党组织审定，暂不列为协商议题。"),
+    TopicStatus.SCREENED_OUT: ("不予协商", ""),
+    TopicStatus.MERGED: ("已并入其他议题", "与更早提出的议题内容相近，已并入该议题统一协商。"),
+}
+
+
+def public_page(session: Session, topic_id: int) -> PublicTopic | PublicProposal:
+    """What anyone may read of a topic: its progress once approved, else where the proposal
+    stands (no title, no description: the office has not vetted the text)."""
+    topic = session.get(Topic, topic_id)
+    if topic is None:
+        raise NotFound(f"议题 {topic_id} 不存在或尚未公开")
+    if topic.status in PUBLIC_STATUSES:
+        return public_topic(session, topic_id)
+    label, explanation = INTAKE[topic.status]
+    if topic.status is TopicStatus.SCREENED_OUT:
+        rule = session.exec(
+            select(ScreeningDecision.rule).where(ScreeningDecision.topic_id == topic_id)
+        ).first()
+        explanation = RULES[ScreeningRule(rule)].reason if rule else "经初筛，不予协商。"
+    return PublicProposal(
+        id=topic_id,
+        status_label=label,
+        explanation=explanation,
+        received=format_local(topic.created_at),
+        merged_into_id=topic.merged_into_id,
+    )
 
 
 def _local(when: dt.datetime | None) -> str | None:

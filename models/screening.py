@@ -57,10 +57,16 @@ class RuleSpec:
     rule: ScreeningRule
     label: str
     reason: str  # what the proposer is told when the topic is excluded on this rule
-    claimed: Callable[[Topic], bool]
+    # The proposal's field that holds the proposer's answer, and the value that claims the rule.
+    field: str
+    claimed_when: bool
     claim: str  # the proposer's answer, as the hint names it
+    matter: str  # the matters the rule covers, as the proposal form explains and asks it
     keywords: tuple[str, ...]
     categories: tuple[str, ...] = ()
+
+    def claimed(self, topic: Topic) -> bool:
+        return bool(getattr(topic, self.field)) is self.claimed_when
 
 
 RULES: dict[ScreeningRule, RuleSpec] = {
@@ -70,8 +76,10 @@ RULES: dict[ScreeningRule, RuleSpec] = {
             ScreeningRule.LITIGATION,
             "涉法涉诉不协商",
             "涉法涉诉事项不纳入协商（涉法涉诉不协商）",
-            lambda t: t.in_litigation,
+            "in_litigation",
+            True,
             "提出人申报“已进入诉讼或仲裁”",
+            "已进入诉讼、仲裁等法律程序的事项",
             ("诉讼", "起诉", "法院", "判决", "仲裁", "上诉", "打官司", "立案"),
             ("司法", "诉讼"),
         ),
@@ -79,8 +87,10 @@ RULES: dict[ScreeningRule, RuleSpec] = {
             ScreeningRule.PETITION,
             "纳入信访不协商",
             "已纳入信访程序的事项不纳入协商（纳入信访不协商）",
-            lambda t: t.in_petition,
+            "in_petition",
+            True,
             "提出人申报“已纳入信访程序”",
+            "已纳入信访程序的事项",
             ("信访", "上访", "信访件", "信访局"),
             ("信访",),
         ),
@@ -88,16 +98,20 @@ RULES: dict[ScreeningRule, RuleSpec] = {
             ScreeningRule.NOT_GENERAL,
             "不具代表性不协商",
             "事项不具普遍性和代表性（不具代表性不协商）",
-            lambda t: not t.of_general_concern,
+            "of_general_concern",
+            False,
             "提出人申报“仅涉及个人或个别家庭”",
+            "仅涉及个人或个别家庭、不具普遍性的事项",
             ("我家", "本人家", "个人纠纷", "私人", "邻居家"),
         ),
         RuleSpec(
             ScreeningRule.POLICY_EXPLICIT,
             "已有明确规定不协商",
             "党委政府已有明确规定的事项无需协商",
-            lambda t: t.policy_explicit,
+            "policy_explicit",
+            True,
             "提出人申报“已有明确政策规定”",
+            "党委政府已有明确规定、按规定办理即可的事项",
             ("已有明确规定", "明文规定", "政策已明确", "按规定执行"),
         ),
     )
@@ -503,6 +517,16 @@ def view(session: Session, topic_id: int) -> ScreeningPublic:
         decided_at=row.decided_at,
         supporters=supporters(session, topic_id),
     )
+
+
+def claims(rules: Iterable[ScreeningRule]) -> dict[str, bool]:
+    """The proposal's answers for the rules its proposer says apply (the proposal form's
+    ticks), every other answer at its 'does not apply' value."""
+    ticked = set(rules)
+    return {
+        spec.field: spec.claimed_when if spec.rule in ticked else not spec.claimed_when
+        for spec in RULES.values()
+    }
 
 
 def rule_choices() -> Iterable[tuple[str, str]]:

@@ -9,7 +9,7 @@ import time
 
 import typer
 
-from config.links import public_topic_url, sign_in_url
+from config.links import propose_url, public_topic_url, sign_in_url
 from config.settings import get_settings
 from runtime.cli_accounts import apikey_app, user_app
 from runtime.cli_audit import app as audit_app
@@ -53,6 +53,7 @@ def up() -> None:
     typer.echo("正在启动 Prefect 服务与协商平台……")
     stack.start()
     typer.echo(f"协商平台：  {sign_in_url()}（登录后进入我的待办）")
+    typer.echo(f"群众出题：  {propose_url()}（无需登录）")
     typer.echo(f"API 文档：  {stack.api_url}/docs")
     typer.echo(f"Prefect UI：{stack.ui_url}")
     typer.echo(f"日志目录：  {stack.log_dir}    按 Ctrl-C 停止")

@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import act, admin, approvals, items, kpis, member, notifications, office_items
+from api.pages import (
+    act,
+    admin,
+    approvals,
+    items,
+    kpis,
+    member,
+    notifications,
+    office_items,
+    propose,
+)
 from api.pages.render import HERE
 from api.pages.routes import router
 
@@ -21,4 +31,5 @@ def install(app: FastAPI) -> None:
     app.include_router(notifications.router)
     app.include_router(office_items.router)
     app.include_router(kpis.router)
+    app.include_router(propose.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

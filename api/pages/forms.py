@@ -65,13 +65,14 @@ def submit(
     labels: Mapping[str, str],
     read: FormReader,
     run: Callable[[Any], Any],
-    done_url: str,
+    done_url: str | Callable[[Any], str],
     done: str,
     again: Again,
 ) -> Response:
-    """One form post: 303 to `done_url` with `done` shown once, or `again` with the errors
-    (422 for input, 403 or 409 as the operation refused). A refusal of a field the form has
-    (`values`) sits beside it; any other beside the form."""
+    """One form post: 303 to `done_url` (or the address it gives for what `run` made) with
+    `done` shown once, or `again` with the errors (422 for input, 403 or 409 as the operation
+    refused). A refusal of a field the form has (`values`) sits beside it; any other beside
+    the form."""
     errors: dict[str, str] = {}
     data = None
     try:
@@ -81,14 +82,15 @@ def submit(
     status = 422
     if not errors:
         try:
-            run(data)
+            made = run(data)
         except DomainError as exc:
             session.rollback()
             errors[exc.field if exc.field and exc.field in values else "form"] = exc.message
             status = exc.status_code if exc.status_code in (403, 409) else 422
         else:
             commit(session)  # the page is read again after the redirect
-            response = RedirectResponse(done_url, status_code=303)
+            target = done_url(made) if callable(done_url) else done_url
+            response = RedirectResponse(target, status_code=303)
             flash(response, done)
             return response
     return again(errors, status)

@@ -1,6 +1,6 @@
 """Pages of the members, experts and residents who take part in a topic (我参与的议题): the
 list of their topics and one topic's page, where they answer the invitation, submit the
-findings of their research tasks, give their opinion in a session round while it takes
+findings of their research tasks and, once all are in, the research summary, give their opinion in a session round while it takes
 opinions, and rate the outcome.
 
 Each action is a plain form post carrying the session's CSRF token; it calls the same domain
@@ -72,6 +72,7 @@ def _render(
     # shows its reason at the top.
     on_page = {"rsvp"} if view.rsvp == Rsvp.PENDING and view.may_act else set()
     on_page |= {f"task-{t.task_id}" for t in view.tasks if t.open and view.may_act}
+    on_page |= {"summary"} if view.summary and view.summary.open else set()
     on_page |= {f"round-{r.session_id}" for r in view.rounds if r.open}
     on_page |= {"rate"} if view.may_rate else set()
     errors = dict(errors or {})
@@ -232,6 +233,39 @@ def submit_findings(
         read=read,
         run=lambda data: prestudy.submit_findings(session, task_id, data, by=person.id),
         done="已提交调研成果",
+    )
+
+
+@router.post(MY_TOPICS + "/{topic_id}/research-summary")
+def submit_summary(
+    request: Request,
+    session: SessionDep,
+    person: Reader,
+    topic_id: PathId,
+    content: Annotated[str, Form(max_length=60000)] = "",
+) -> Response:
+    """The research summary (调研报告), by one who researched for the topic, once every
+    required finding is in (the domain refuses otherwise); the office reviews it."""
+    participation.topic_view(session, person, topic_id)  # 404 for a topic he may not see
+
+    def read(errors: dict[str, str]) -> prestudy.SummaryIn | None:
+        text = content.strip()
+        if len(text) < 20:
+            errors["summary"] = "请填写调研报告（不少于 20 个字）"
+        elif len(text) > 50000:
+            errors["summary"] = "调研报告不能超过 50000 个字"
+        return None if errors else prestudy.SummaryIn(content=text)
+
+    return _act(
+        request,
+        session,
+        person,
+        topic_id,
+        form="summary",
+        values={"summary": content},
+        read=read,
+        run=lambda data: prestudy.submit_summary(session, topic_id, data, by=person.id),
+        done="已提交调研报告，待协商办审核",
     )
 
 

@@ -120,7 +120,11 @@ def my_work(
 def public_topic(
     request: Request, session: SessionDep, visitor: Visitor, topic_id: PathId
 ) -> Response:
-    """A topic's progress for anyone, without an account and without personal data."""
-    found = public.public_topic(session, topic_id)
+    """A topic's progress for anyone, without an account and without personal data; a
+    proposal not yet approved (or turned away) shows where it stands."""
+    found = public.public_page(session, topic_id)
     session.commit()
+    if isinstance(found, public.PublicProposal):
+        title = f"议题建议第 {found.id} 号"
+        return page(request, "proposal_public.html", person=visitor, title=title, proposal=found)
     return page(request, "topic_public.html", person=visitor, title=found.title, topic=found)

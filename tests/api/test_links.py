@@ -70,11 +70,13 @@ def test_an_action_prints_as_a_link_to_its_page_and_names_its_record():
 
 
 def test_the_page_addresses_the_command_line_prints_are_pages_of_the_app(client):  # type: ignore[no-untyped-def]
-    from config.links import PUBLIC_TOPIC_PAGE, SIGN_IN_PAGE
+    from config.links import PROPOSE_PAGE, PUBLIC_TOPIC_PAGE, SIGN_IN_PAGE
     from tests.conftest import ANONYMOUS
 
     sign_in = client.get(SIGN_IN_PAGE, headers=ANONYMOUS)
     assert sign_in.status_code == 200 and "<h1>登录</h1>" in sign_in.text
+    propose = client.get(PROPOSE_PAGE, headers=ANONYMOUS)
+    assert propose.status_code == 200 and "<h1>提出议题建议</h1>" in propose.text
     # An unknown topic: the public page's own answer, not the app's bare 404.
     public = client.get(PUBLIC_TOPIC_PAGE.format(topic_id=999999), headers=ANONYMOUS)
     assert public.status_code == 404 and "不存在或尚未公开" in public.text
