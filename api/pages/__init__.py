@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import act, admin, approvals, items, member, notifications, office_items
+from api.pages import (
+    act,
+    admin,
+    approvals,
+    bulletins,
+    calendar,
+    items,
+    member,
+    notifications,
+    office_items,
+)
 from api.pages.render import HERE
 from api.pages.routes import router
 
@@ -20,4 +30,6 @@ def install(app: FastAPI) -> None:
     app.include_router(member.router)
     app.include_router(notifications.router)
     app.include_router(office_items.router)
+    app.include_router(calendar.router)
+    app.include_router(bulletins.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -47,6 +47,8 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("待审定", "/approvals", POLICY[Can.DECIDE]),
     NavEntry("议题总览", "/admin", POLICY[Can.RUN_LOOP]),
     NavEntry("未送达通知", "/admin/notifications", POLICY[Can.HANDLE_NOTIFICATIONS]),
+    NavEntry("工作日日历", "/admin/calendar", POLICY[Can.RUN_LOOP]),
+    NavEntry("调度与通报", "/admin/bulletins", POLICY[Can.RUN_LOOP]),
     NavEntry("我参与的议题", "/my/topics", frozenset({Role.MEMBER, Role.EXPERT, Role.RESIDENT})),
 )
 
