@@ -299,3 +299,20 @@ def test_the_page_takes_the_same_queries_for_ten_years_as_for_one(client, loop, 
     finally:
         event.remove(bind, "before_cursor_execute", count)
     assert shown.text.count('<a href="?year=') == 10
+
+
+def test_the_command_line_reads_the_same_lines(committed_db, tmp_path):  # type: ignore[no-untyped-def]
+    """One reader for the page and `xieshang calendar load`: the office's CSV loads there too,
+    and a bad line is refused there with the same words."""
+    from typer.testing import CliRunner
+
+    from runtime.cli import app
+
+    path = tmp_path / "2027.csv"
+    path.write_text(LINES_2027, encoding="utf-8")
+    loaded = CliRunner().invoke(app, ["calendar", "load", str(path)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "已导入 2027 年放假安排：放假 10 天，调休上班 1 天" in loaded.output
+    path.write_text("2027-01-01,放假,元旦\n2027-13-01,放假,元旦\n", encoding="utf-8")
+    refused = CliRunner().invoke(app, ["calendar", "load", str(path)])
+    assert refused.exit_code == 2 and "第 2 行：“2027-13-01”不是日期" in refused.output
