@@ -27,8 +27,9 @@ from config.deployments import (
     WEEKLY_DISPATCH_FLOW,
     deployment_ref,
 )
-from models import stages
+from models import bulletin, stages
 from models.base import Page
+from models.bulletin import BulletinKind
 from models.case import get
 from models.enums import Stage
 from models.tables import AppMeta, Topic
@@ -404,6 +405,54 @@ async def launch_bulletin(
         parameters["interim"] = True
     tags = [f"bulletin:{kind}"] + (["interim"] if interim else [])
     return await launch_recurring(BULLETIN_FLOWS[kind], parameters, tags=tags)
+
+
+async def launch_bulletin_on_demand(
+    kind: BulletinKind, period: str | None = None, *, interim: bool = False
+) -> FlowRunPublic:
+    """A bulletin a person asks for (API or page): a bad period is refused (422) and one that
+    has not ended (or an interim one that has) too (409), before anything starts; the flow
+    applies the same rule when it runs. Empty means the last full period."""
+    chosen = bulletin.choose_period(kind, period, interim=interim)
+    return await launch_bulletin(
+        kind.value, chosen.key if period or interim else None, interim=interim
+    )
+
+
+async def recurring_runs(limit: int = 10) -> list[FlowRunPublic]:
+    """The latest runs of the weekly dispatch and the bulletins (scheduled or on demand), newest
+    first, as Prefect records them; the far-off scheduled ones are left out."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+    )
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    names = [WEEKLY_DISPATCH_FLOW, *BULLETIN_FLOWS.values()]
+    try:
+        async with get_client() as client:
+            flows = {
+                f.id: f.name
+                for f in await client.read_flows(
+                    flow_filter=FlowFilter(name=FlowFilterName(any_=names))
+                )
+            }
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=names)),
+                flow_run_filter=FlowRunFilter(
+                    expected_start_time=FlowRunFilterExpectedStartTime(
+                        before_=dt.datetime.now(dt.UTC) + DUE_WITHIN
+                    )
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                limit=limit,
+            )
+    except (httpx.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(f"流程引擎（Prefect）暂不可用：{exc}") from exc
+    return [_public(run, flows.get(run.flow_id)) for run in runs]
 
 
 def _topic_install_id(uow: UnitOfWork, topic_id: int) -> str:

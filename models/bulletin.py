@@ -56,6 +56,9 @@ class FileFormat(StrEnum):
     XLSX = "xlsx"
 
 
+# How each file is named to a person (links, refusals).
+FORMAT_LABELS = {FileFormat.HTML: "网页版", FileFormat.PDF: "PDF", FileFormat.XLSX: "数据表"}
+
 MEDIA_TYPES = {
     FileFormat.HTML: "text/html; charset=utf-8",
     FileFormat.PDF: "application/pdf",
@@ -620,9 +623,14 @@ def download_name(bulletin: Bulletin, fmt: FileFormat) -> str:
     return f"{period_of_row(bulletin).title}.{fmt.value}"
 
 
+def file_address(bulletin_id: int, fmt: FileFormat) -> str:
+    """The file's download address on this site, as the API serves it."""
+    return f"/bulletins/{bulletin_id}/files/{fmt.value}"
+
+
 def file_links(bulletin_id: int) -> dict[str, str]:
     base = base_url()
-    return {f.value: f"{base}/bulletins/{bulletin_id}/files/{f.value}" for f in FileFormat}
+    return {f.value: f"{base}{file_address(bulletin_id, f)}" for f in FileFormat}
 
 
 def record(

@@ -9,7 +9,9 @@ moves the version every process checks, and recounts every open deadline the yea
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool, TypeAdapter, ValidationError
@@ -446,3 +448,264 @@ def open_deadlines(
         for obligation, tid, sid, owed, deadline, counted_from, working_days, flag in rows.data
     ]
     return Listing(lines, rows.count)
+
+
+# --- a schedule as an office has it: a file or pasted text ---------------------------------
+
+HOLIDAY_KINDS = frozenset({"放假", "休", "假", "休息", "节假日", "holiday"})
+WORKDAY_KINDS = frozenset({"上班", "班", "补班", "调休", "调休上班", "workday"})
+SCHEDULE_FIELDS = frozenset({"year", "holidays", "workdays", "note", "source"})
+LINE_FORMAT = "每行“日期,类型,名称”，如 2027-01-01,放假,元旦 或 2027-02-07,上班"
+_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+_RANGE = re.compile(r"\s*(?:~|～|至|到|—|–)\s*")
+_SPLIT = re.compile(r"\s*[,，\t]\s*")
+
+
+@dataclass(frozen=True)
+class ScheduleText:
+    """What a file or pasted text says: the body of `load_schedule` (and its year, if named)."""
+
+    year: int | None
+    holidays: list[Any]
+    workdays: list[Any]
+    note: str | None
+
+
+def parse_schedule(text: str, *, filename: str = "", note: str | None = None) -> ScheduleText:
+    """Read a schedule the way the office has it: the CLI's JSON or YAML file
+    ({year, holidays: [{date, name}], workdays: [date]}) or lines of “日期,类型,名称” (CSV from a
+    spreadsheet, or pasted), where 类型 is 放假 or 上班 and a date may span a range
+    (2027-02-05~2027-02-11,放假,春节). Lines starting with # are comments. A note, the file's
+    name or a heading comment that marks it as an example is kept as its note (refused later
+    unless forced). Anything unreadable is refused (field `schedule`), naming its line."""
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise Invalid("请粘贴放假安排或选择文件", field="schedule")
+    suffix = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
+    stripped = text.lstrip()
+    if suffix == "json" or stripped.startswith(("{", "[")):
+        data = _structured(text, json_text=True)
+    elif suffix in ("yaml", "yml") or re.search(r"^(holidays|workdays|year)\s*:", text, re.M):
+        data = _structured(text, json_text=False)
+    else:
+        data = _lines(text)
+    given = (note or "").strip() or (data.note or "")
+    return ScheduleText(
+        year=data.year,
+        holidays=data.holidays,
+        workdays=data.workdays,
+        note=_example_note(filename, text, given) or given or None,
+    )
+
+
+def _example_note(filename: str, text: str, given: str) -> str | None:
+    """Why the schedule is an example: its note, its file's name or a heading comment."""
+    if is_example(given):
+        return given
+    if filename and is_example(filename):
+        return f"文件名 {filename}"
+    comments = [line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")]
+    return next((c for c in comments if is_example(c)), None)
+
+
+def _structured(text: str, *, json_text: bool) -> ScheduleText:
+    import json
+
+    import yaml
+
+    try:
+        data = json.loads(text) if json_text else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        kind = "JSON" if json_text else "YAML"
+        raise Invalid(f"无法按 {kind} 读取：{exc}", field="schedule") from exc
+    if not isinstance(data, dict):
+        raise Invalid("内容须为对象：{year, holidays, workdays}", field="schedule")
+    unknown = set(data) - SCHEDULE_FIELDS
+    if unknown:
+        raise Invalid("无法识别的字段：" + "、".join(sorted(map(str, unknown))), field="schedule")
+    year = data.get("year")
+    if year is not None and not isinstance(year, int):
+        raise Invalid(f"year 须为年份数字，读到的是“{year}”", field="schedule")
+    workdays = [w.get("date") if isinstance(w, dict) else w for w in data.get("workdays") or []]
+    note = data.get("note")
+    return ScheduleText(
+        year=year,
+        holidays=data.get("holidays") or [],
+        workdays=workdays,
+        note=note.strip() if isinstance(note, str) else None,
+    )
+
+
+def _date(cell: str, number: int) -> dt.date:
+    found = _DATE.match(cell.strip())
+    try:
+        if found is None:
+            raise ValueError(cell)
+        return dt.date(*(int(part) for part in found.groups()))
+    except ValueError:
+        raise Invalid(
+            f"第 {number} 行：“{cell}”不是日期（格式 YYYY-MM-DD，如 2027-01-01）", field="schedule"
+        ) from None
+
+
+def _lines(text: str) -> ScheduleText:
+    holidays: list[Any] = []
+    workdays: list[Any] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        cells = _SPLIT.split(line)
+        if number == 1 and cells[0] in ("日期", "date"):
+            continue  # a spreadsheet's heading row
+        if len(cells) < 2 or len(cells) > 3:
+            raise Invalid(f"第 {number} 行：“{line}”无法识别；{LINE_FORMAT}", field="schedule")
+        span = _RANGE.split(cells[0], maxsplit=1)
+        first = _date(span[0], number)
+        last = _date(span[1], number) if len(span) > 1 else first
+        if last < first or (last - first).days > 31:
+            raise Invalid(f"第 {number} 行：日期范围“{cells[0]}”不合理", field="schedule")
+        kind, name = cells[1], (cells[2] if len(cells) == 3 else "")
+        days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+        if kind in HOLIDAY_KINDS:
+            holidays += [{"date": day, "name": name} for day in days]
+        elif kind in WORKDAY_KINDS:
+            workdays += days
+        else:
+            raise Invalid(
+                f"第 {number} 行：类型“{kind}”无法识别，应为“放假”或“上班”", field="schedule"
+            )
+    years = {d["date"].year for d in holidays} | {d.year for d in workdays}
+    return ScheduleText(
+        year=years.pop() if len(years) == 1 else None,
+        holidays=holidays,
+        workdays=workdays,
+        note=None,
+    )
+
+
+def schedule_year(typed: str, parsed: ScheduleText) -> int:
+    """The year a form loads: the one typed, else the one the schedule names (or all its dates
+    fall in); they must agree."""
+    text = typed.strip()
+    if text:
+        if not (text.isascii() and text.isdigit()):
+            raise Invalid(f"年份须为四位数字，如 {local_today(utcnow()).year + 1}", field="year")
+        year = int(text)
+        if parsed.year is not None and parsed.year != year:
+            raise Invalid(
+                f"安排中写明的是 {parsed.year} 年，与填写的 {year} 年不一致", field="year"
+            )
+    elif parsed.year is not None:
+        year = parsed.year
+    else:
+        raise Invalid("请填写年份（安排中的日期不在同一年）", field="year")
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise Invalid(f"年份须在 {MIN_YEAR}–{MAX_YEAR} 之间", field="year")
+    return year
+
+
+class LoadedYear(BaseModel):
+    year: int
+    holidays: int
+    workdays: int
+    loaded_at: dt.datetime
+
+
+def loaded_years(session: Session) -> list[LoadedYear]:
+    """Every year whose official schedule was loaded, newest first (one query)."""
+    rows = session.exec(
+        select(  # type: ignore[call-overload]
+            HolidaySchedule.year,
+            func.sum(case((HolidaySchedule.working.is_(False), 1), else_=0)),  # type: ignore[attr-defined]
+            func.sum(case((HolidaySchedule.working.is_(True), 1), else_=0)),  # type: ignore[attr-defined]
+            func.max(HolidaySchedule.loaded_at),
+        )
+        .group_by(HolidaySchedule.year)  # type: ignore[arg-type]
+        .order_by(HolidaySchedule.year.desc())  # type: ignore[attr-defined]
+    ).all()
+    return [
+        LoadedYear(year=y, holidays=int(off), workdays=int(on), loaded_at=at)
+        for y, off, on, at in rows
+    ]
+
+
+class SchedulePreview(BaseModel):
+    """What loading would do, before anything is written: the days it reads, and against the
+    year as it stands, the days it adds and drops."""
+
+    year: int
+    holidays: list[DayOut]
+    workdays: list[DayOut]
+    replaces: int
+    added: list[DayOut]
+    dropped: list[DayOut]
+
+
+def preview_schedule(
+    session: Session, year: int, *, holidays: list[Any], workdays: list[Any]
+) -> SchedulePreview:
+    """Check a schedule by every rule of `load_schedule` and compare it with what is loaded."""
+    days_off, days_on = _validated(year, holidays, workdays)
+    new = [DayOut(date=h.date, name=h.name or HOLIDAY_NAME) for h in days_off]
+    new_on = [DayOut(date=d, name=WORKDAY_NAME) for d in days_on]
+    rows = session.exec(select(HolidaySchedule).where(HolidaySchedule.year == year)).all()
+    old = {(r.day, r.working): r.name for r in rows}
+    wanted = {(d.date, False): d.name for d in new} | {(d.date, True): d.name for d in new_on}
+    return SchedulePreview(
+        year=year,
+        holidays=sorted(new, key=lambda d: d.date),
+        workdays=sorted(new_on, key=lambda d: d.date),
+        replaces=len(rows),
+        added=[DayOut(date=k[0], name=n) for k, n in sorted(wanted.items()) if k not in old],
+        dropped=[DayOut(date=k[0], name=n) for k, n in sorted(old.items()) if k not in wanted],
+    )
+
+
+def day_text(day: dt.date) -> str:
+    """2027年2月7日 星期日 — a date as the office reads it."""
+    return f"{day.year}年{day.month}月{day.day}日 星期{WEEKDAYS[day.weekday()]}"
+
+
+class DaySpan(BaseModel):
+    """Consecutive days of one name, as a notice states them: 春节 2月5日至11日, 7 天."""
+
+    name: str
+    first: dt.date
+    last: dt.date
+    days: int
+    text: str
+
+
+def spans(days: list[DayOut]) -> list[DaySpan]:
+    """The days grouped into runs of consecutive dates with the same name."""
+    runs: list[list[DayOut]] = []
+    for day in sorted(days, key=lambda d: d.date):
+        last = runs[-1][-1] if runs else None
+        if last and last.name == day.name and (day.date - last.date).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return [
+        DaySpan(
+            name=run[0].name,
+            first=run[0].date,
+            last=run[-1].date,
+            days=len(run),
+            text=day_text(run[0].date)
+            if len(run) == 1
+            else f"{day_text(run[0].date)} 至 {day_text(run[-1].date)}",
+        )
+        for run in runs
+    ]
+
+
+def summary_text(summary: LoadSummary) -> str:
+    """What a load did, in one sentence for the person who loaded it."""
+    return (
+        f"已导入 {summary.year} 年官方放假安排：放假 {summary.holidays} 天，"
+        f"调休上班 {summary.workdays} 天（替换原有 {summary.replaced_rows} 条）；"
+        f"重新计算未到期提醒 {summary.recomputed} 条，其中 {summary.moved} 个期限随之变动"
+        f"{'（已通知相关责任人）' if summary.moved else ''}，"
+        f"仍为暂估 {summary.still_provisional} 条。"
+    )

@@ -6,7 +6,6 @@ so an administrator can load next year's schedule the day the State Council publ
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,44 +15,23 @@ app = typer.Typer(help="工作日日历：导入官方放假安排、查看某�
 
 
 def read_schedule_file(path: Path) -> dict[str, Any]:
-    """A JSON or YAML file: {year, holidays: [{date, name}], workdays: [date]} (note: optional)."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        data = json.loads(text)
-    else:
-        import yaml
+    """A JSON, YAML or “日期,类型,名称” file, read as the pages read it (models.schedule)."""
+    from models.schedule import parse_schedule
 
-        data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ValueError("文件内容须为对象：{year, holidays, workdays}")
-    unknown = set(data) - {"year", "holidays", "workdays", "note", "source"}
-    if unknown:
-        raise ValueError("无法识别的字段：" + "、".join(sorted(unknown)))
-    workdays = [w.get("date") if isinstance(w, dict) else w for w in data.get("workdays") or []]
+    parsed = parse_schedule(path.read_text(encoding="utf-8"), filename=path.name)
     return {
-        "year": data.get("year"),
-        "holidays": data.get("holidays") or [],
-        "workdays": workdays,
-        "note": example_note(path, text, data.get("note")),
+        "year": parsed.year,
+        "holidays": parsed.holidays,
+        "workdays": parsed.workdays,
+        "note": parsed.note,
     }
-
-
-def example_note(path: Path, text: str, note: object) -> str | None:
-    """The file's note, or why its name or heading comments mark it as an example."""
-    from models.schedule import is_example
-
-    given = note.strip() if isinstance(note, str) else ""
-    if is_example(given):
-        return given
-    if is_example(path.name):
-        return f"文件名 {path.name}"
-    comments = [line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")]
-    return next((c for c in comments if is_example(c)), None) or given or None
 
 
 @app.command("load", help="导入（替换）某年官方放假安排，并重新计算受影响的未到期期限")
 def load(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON 或 YAML 文件"),
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="JSON、YAML 或“日期,类型,名称”文本文件"
+    ),
     year: int | None = typer.Option(None, help="年份（默认取文件中的 year）"),
     by: int | None = typer.Option(
         None, "--by", help="导入人（协商办工作人员）的人员编号，记入审计"
@@ -64,13 +42,13 @@ def load(
 ) -> None:
     """Load (replace) a year's official schedule and recount the open deadlines it touches."""
     from config.db import migrate, session_scope
-    from models.errors import DomainError
+    from models.errors import DomainError, Invalid
     from models.schedule import is_example, load_schedule
 
     try:
         data = read_schedule_file(file)
-    except (ValueError, OSError) as exc:
-        typer.echo(f"无法读取 {file}：{exc}", err=True)
+    except (Invalid, OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"无法读取 {file}：{getattr(exc, 'message', exc)}", err=True)
         raise typer.Exit(2) from exc
     year = year or data["year"]
     if not isinstance(year, int):

@@ -9,6 +9,8 @@ from api.pages import (
     act,
     admin,
     approvals,
+    bulletins,
+    calendar,
     items,
     kpis,
     member,
@@ -32,4 +34,6 @@ def install(app: FastAPI) -> None:
     app.include_router(office_items.router)
     app.include_router(kpis.router)
     app.include_router(propose.router)
+    app.include_router(calendar.router)
+    app.include_router(bulletins.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

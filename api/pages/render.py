@@ -48,6 +48,8 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("议题总览", "/admin", POLICY[Can.RUN_LOOP]),
     NavEntry("未送达通知", "/admin/notifications", POLICY[Can.HANDLE_NOTIFICATIONS]),
     NavEntry("指标看板", "/admin/kpis", POLICY[Can.OVERSEE]),
+    NavEntry("工作日日历", "/admin/calendar", POLICY[Can.RUN_LOOP]),
+    NavEntry("调度与通报", "/admin/bulletins", POLICY[Can.RUN_LOOP]),
     NavEntry("我参与的议题", "/my/topics", frozenset({Role.MEMBER, Role.EXPERT, Role.RESIDENT})),
 )
 

@@ -11,14 +11,12 @@ from api.auth import BulletinReader, OfficeBrief
 from api.deps import Limit, Offset, PathId, ReadSessionDep, SessionDep
 from models import bulletin
 from models.base import Body
-from models.bulletin import BulletinKind, FileFormat
+from models.bulletin import FORMAT_LABELS, BulletinKind, FileFormat
 from models.case import get
 from models.errors import NotFound
 from models.tables import Bulletin
 
 router = APIRouter(prefix="/bulletins", tags=["bulletins"])
-
-FORMAT_LABELS = {FileFormat.HTML: "网页版", FileFormat.PDF: "PDF", FileFormat.XLSX: "数据表"}
 
 
 class BulletinRun(Body):
@@ -36,11 +34,7 @@ class BulletinRun(Body):
 
 async def _launch(kind: BulletinKind, data: BulletinRun | None) -> launcher.FlowRunPublic:
     data = data or BulletinRun()
-    # 422 for a bad period, 409 for one that has not ended (or an interim one that has),
-    # before anything starts; the flow applies the same rule when it runs.
-    chosen = bulletin.choose_period(kind, data.period, interim=data.interim)
-    period = chosen.key if data.period or data.interim else None
-    return await launcher.launch_bulletin(kind.value, period, interim=data.interim)
+    return await launcher.launch_bulletin_on_demand(kind, data.period, interim=data.interim)
 
 
 @router.post("/monthly", response_model=launcher.FlowRunPublic, status_code=202)
