@@ -57,6 +57,8 @@ def test_the_office_sees_what_did_not_arrive_and_resends_or_gives_up(client, loo
     assert "/resend" not in cards[pending] and "/give-up" in cards[pending]
     assert "/resend" in cards[unknown] and "/give-up" in cards[unknown]
     assert 'href="/admin/notifications"' in shown.text  # in the office's navigation
+    # Each button's form carries the session's CSRF token, as a browser would post it.
+    assert f'name="csrf_token" value="{csrf}"' in cards[failed]
 
     again = client.post(
         f"/admin/notifications/{unknown}/resend",
