@@ -57,13 +57,12 @@ def _backfill() -> None:
     report = sa.Table("report", meta, autoload_with=bind)
     suggestion = sa.Table("suggestion", meta, autoload_with=bind)
     topic = sa.Table("topic", meta, autoload_with=bind)
+    # Reflected as stored: the report's timestamps are copied as they are (UTC, no zone).
     version = sa.Table(
         "report_version",
         meta,
         sa.Column("suggestions", sa.JSON()),
         sa.Column("opinions", sa.JSON()),
-        sa.Column("submitted_at", UTCDateTime()),
-        sa.Column("decided_at", UTCDateTime()),
         autoload_with=bind,
     )
     reports = sa.select(report, topic.c.title.label("topic_title")).join(
