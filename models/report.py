@@ -171,7 +171,7 @@ def _submit_version(
         select(sa.func.max(ReportVersion.number)).where(ReportVersion.report_id == report.id)
     ).one()
     suggestions, opinions = _lists(session, report.topic_id)
-    version = ReportVersion(
+    row = ReportVersion(
         report_id=report.id,  # type: ignore[arg-type]
         number=(last or 0) + 1,
         topic_title=topic.title,
@@ -182,10 +182,10 @@ def _submit_version(
         submitted_at=now,
         submitted_by_id=by,
     )
-    session.add(version)
-    report.current_version = version.number
+    session.add(row)
+    report.current_version = row.number
     session.flush()
-    return version
+    return row
 
 
 def _current(session: Session, report: Report) -> ReportVersion | None:
@@ -207,15 +207,15 @@ def _decide(
     adoptions: dict[int, Suggestion] | None = None,
 ) -> None:
     """Record how the current version ended (once): its row is final from here on."""
-    version = _current(session, report)
-    if version is None or version.decision is not None:
+    row = _current(session, report)
+    if row is None or row.decision is not None:
         return
-    version.decision = decision
-    version.decision_comment = comment
-    version.decided_by_id = by
-    version.decided_at = now
+    row.decision = decision
+    row.decision_comment = comment
+    row.decided_by_id = by
+    row.decided_at = now
     if adoptions is not None:
-        version.suggestions = [
+        row.suggestions = [
             entry
             | (
                 {
@@ -225,7 +225,7 @@ def _decide(
                 if entry["id"] in adoptions
                 else {}
             )
-            for entry in version.suggestions
+            for entry in row.suggestions
         ]
 
 
@@ -378,13 +378,13 @@ def revise(session: Session, report_id: int, data: ReportUpdate, *, by: int | No
     resubmitted = report.status == ReportStatus.RETURNED
     report.status = ReportStatus.SUBMITTED
     report.return_reason = None
-    version = _submit_version(session, report, topic, by=editor.id, now=now)
+    submitted = _submit_version(session, report, topic, by=editor.id, now=now)
     audit(
         session,
         action="report_revised",
         topic_id=topic.id,
         actor=editor,
-        report_version=version.number,
+        report_version=submitted.number,
     )
     if resubmitted:
         report.submitted_at = now

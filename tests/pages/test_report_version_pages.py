@@ -1,22 +1,27 @@
 """The report's versions on the pages: the administrator's topic page and the approver's report
 page list every version with its decision and links to its DOCX and PDF, the links download for
-the signed-in reader, and the pages' queries do not grow with the number of versions."""
+the signed-in reader, and the pages' queries do not grow with the number of versions. In a real
+Chromium on a phone: the approver downloads a version's PDF by its link, under its Chinese name."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from models import approvals
+from config.db import engine_for, migrate, session_scope
+from models import accounts, approvals
 from models import report as reports
 from models.enums import Stage
 from models.tables import Report
 from tests.conftest import ANONYMOUS
-from tests.pages.conftest import sign_in_client
+from tests.factories import LoopBuilder
+from tests.pages.conftest import PASSWORD, sign_in, sign_in_client
 from tests.pages.test_admin_pages import prefect_down  # noqa: F401  (a fixture)
 
 
@@ -107,3 +112,42 @@ def test_the_report_page_takes_the_same_queries_however_many_versions(  # type: 
     finally:
         event.remove(bind, "before_cursor_execute", count)
     assert [v.number for v in found.versions] == [5, 4, 3, 2, 1]
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A report returned once and resubmitted (two versions), for the browser."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('report_versions') / 'case.db'}"
+    migrate(url)
+    with session_scope(engine_for(url)) as s:
+        loop = LoopBuilder(s)
+        report = _returned_and_resubmitted(loop, s)
+        accounts.set_password(s, loop.cast.approver.id, "chenjianguo", PASSWORD)
+        found = {"url": url, "report_id": report.id, "topic_id": report.topic_id}
+    engine_for(url).dispose()
+    return found
+
+
+def test_on_a_phone_the_approver_downloads_a_version_by_its_link(  # type: ignore[no-untyped-def]
+    phone_page, case, tmp_path: Path
+) -> None:
+    page = phone_page
+    page.goto(f"/approvals/reports/{case['report_id']}")
+    sign_in(page, "chenjianguo")
+    page.wait_for_url(re.compile(rf"/approvals/reports/{case['report_id']}$"))
+    first = page.locator("#version-1")
+    assert "退回修改" in first.inner_text() and "请补充资金来源" in first.inner_text()
+    link = first.get_by_role("link", name="下载 PDF")
+    assert (
+        link.is_visible()
+        and page.locator("#version-2").get_by_role("link", name="下载 Word（DOCX）").is_visible()
+    )
+    width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width <= inner  # no horizontal scroll at 390 px
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == f"协商成果报告-议题{case['topic_id']}-第1版.pdf"
+    saved = tmp_path / "v1.pdf"
+    download.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF-")
