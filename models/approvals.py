@@ -27,6 +27,7 @@ from models.enums import (
     TopicSource,
     TopicStatus,
 )
+from models.report import VersionLine, version_lines
 from models.tables import (
     LEVEL_LABELS,
     LEVEL_NONE,
@@ -98,6 +99,7 @@ class ReportToDecide:
     suggestions: list[SuggestionToAdopt]
     status_note: str | None
     line: ApprovalLine | None
+    versions: list[VersionLine]
 
 
 def _latest_request(obligation: Obligation) -> Any:
@@ -314,4 +316,5 @@ def report_to_decide(
         suggestions=suggestions,
         status_note=note,
         line=line,
+        versions=version_lines(session, report_id),
     )

@@ -39,6 +39,7 @@ from models.errors import DomainError
 from models.obligations import DEFAULT_OWNER_ROLE, fulfilled_condition
 from models.obligations import SPECS as OBLIGATIONS
 from models.rectification import ITEM_STATUS_LABELS
+from models.report import VersionLine, version_lines
 from models.stages import (
     CLOSED_STATUSES,
     SPECS,
@@ -367,6 +368,7 @@ class ReportLine:
     status_label: str
     return_reason: str | None
     editable: bool
+    versions: list[VersionLine]
 
 
 @dataclass(frozen=True)
@@ -599,6 +601,7 @@ def topic_board(session: Session, topic_id: int, *, now: dt.datetime | None = No
                 status_label=REPORT_STATUS_LABELS[ReportStatus(report.status)],
                 return_reason=report.return_reason,
                 editable=report_editable,
+                versions=version_lines(session, report.id),  # type: ignore[arg-type]
             )
             if report
             else None

@@ -140,6 +140,14 @@ class ReportStatus(StrEnum):
     APPROVED = "approved"
 
 
+class VersionDecision(StrEnum):
+    """How one submitted version of a report ended: each version ends at most once."""
+
+    RETURNED = "returned"  # 退回修改 with the approver's comment
+    APPROVED = "approved"  # 审定通过
+    SUPERSEDED = "superseded"  # the office revised it before any decision (已被新版本取代)
+
+
 class ItemStatus(StrEnum):
     DRAFT = "draft"
     TRANSFERRED = "transferred"

@@ -35,6 +35,7 @@ from models.enums import (
     StageState,
     TopicSource,
     TopicStatus,
+    VersionDecision,
 )
 
 
@@ -337,10 +338,50 @@ class ReportRecord(ReportBase, Versioned):
     return_reason: str | None = Field(default=None, max_length=500)
     approved_by_id: int | None = Field(default=None, foreign_key="person.id")
     approved_at: dt.datetime | None = _ts()
+    current_version: int = Field(
+        default=1,
+        nullable=False,
+        sa_column_kwargs={"server_default": "1"},
+        description="当前报送的是第几版（每次报送、重新报送加一；各版见 /reports/{id}/versions）",
+    )
 
 
 class Report(ReportRecord, table=True):
     __tablename__ = "report"
+    id: int | None = Field(default=None, primary_key=True)
+
+
+class ReportVersionRecord(SQLModel):
+    """One submission of a report as it was sent (第 N 版): written once, never edited; only its
+    decision is filled in, once (returned with a comment, approved, or superseded by the next)."""
+
+    report_id: int = Field(foreign_key="report.id", index=True)
+    number: int = Field(ge=1)
+    topic_title: str = Field(max_length=200, description="报送时的议题名称")
+    title: str = Field(max_length=200)
+    content: str = Field(sa_type=sa.Text)
+    # The 协商意见建议清单 as it stood at submission: [{"id", "content"}]; at approval each
+    # entry gains its adoption ("adopted": bool, "note").
+    suggestions: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    # The consensus opinions (共识意见) the suggestions came from: [{"id", "speaker", "content"}].
+    opinions: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    submitted_at: dt.datetime = _ts(nullable=False, default_now=True)
+    submitted_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decision: VersionDecision | None = Field(
+        default=None, sa_type=enum_type(VersionDecision), nullable=True
+    )
+    decision_comment: str | None = Field(default=None, max_length=1000)
+    decided_by_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: dt.datetime | None = _ts()
+
+
+class ReportVersion(ReportVersionRecord, table=True):
+    __tablename__ = "report_version"
+    __table_args__ = (sa.UniqueConstraint("report_id", "number"),)
     id: int | None = Field(default=None, primary_key=True)
 
 

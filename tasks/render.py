@@ -1,9 +1,8 @@
 """Turns a bulletin's data (models.bulletin.compute) into charts, HTML, PDF and XLSX bytes.
 
 Pure functions, no file I/O: the tasks in tasks/reports.py write what these return.
-Chinese text renders from the Noto Sans CJK SC face of the `noto-cjk-sans-otc` package, so a
-fresh machine gets the font through `uv sync` and nothing is fetched at run time. Every text of a
-chart (titles, ticks, legend, the numbers on the bars) is set in that one face.
+Chinese text renders from the one CJK face declared in models/fonts.py (Noto Sans CJK SC of the
+`noto-cjk-sans-otc` package, nothing fetched at run time). Every text of a chart (titles, ticks, legend, the numbers on the bars) is set in that one face.
 
 An interim report (中期, data["mark"]) says so on every page: the title, a banner under it, the
 PDF's running header, each sheet's header and the overview of the XLSX, the chart titles.
@@ -22,17 +21,10 @@ from typing import Any, cast
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from models.bulletin import COMPLETION, COMPLETION_TARGET, KPI_LABELS, RATE_KEYS, TREND_KEYS
+from models.fonts import FONT_FACE, FONT_FAMILY, font_path
 from models.kpis import LABELS, pct, short_label
 
-FONT_FAMILY = "Noto Sans CJK SC"
-FONT_FACE = 2  # NotoSansCJK-Regular.ttc: JP, KR, SC, TC, HK, then the Mono faces
 KIND_COLORS = {"red": (200, 30, 30), "black": (40, 40, 40)}
-
-
-def font_path() -> Path:
-    import noto_cjk_sans_otc
-
-    return Path(str(noto_cjk_sans_otc.FONT_PATH))
 
 
 # --- table layouts shared by HTML, PDF and XLSX ------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 from sqlmodel import Session
 
 from api.auth import (
@@ -16,8 +18,10 @@ from api.auth import (
     Replier,
 )
 from api.deps import PageDep, PathId, ReadSessionDep, SessionDep, commit
-from models import access, consultation, prestudy, rectification, subject
+from api.routes.ledger import attachment
+from models import access, consultation, prestudy, rectification, report_document, subject
 from models import report as reports
+from models.base import MAX_ID
 from models.case import Listing, children, get
 from models.tables import (
     ConsultationSession,
@@ -29,6 +33,7 @@ from models.tables import (
     ProgressUpdate,
     RectificationItem,
     Report,
+    ReportVersion,
     ResearchTask,
 )
 
@@ -144,6 +149,41 @@ def read_report(report_id: PathId, session: ReadSessionDep, reader: CaseReader) 
     report = get(session, Report, report_id)
     access.see_topic(session, reader, report.topic_id)
     return report
+
+
+@router.get(
+    "/reports/{report_id}/versions", response_model=reports.ReportVersionsPublic, tags=["report"]
+)
+def list_report_versions(
+    report_id: PathId, session: ReadSessionDep, page: PageDep, reader: CaseReader
+) -> Listing[ReportVersion]:
+    """每次报送的版本 (第 1 版起), each with its decision and its DOCX and PDF downloads."""
+    report = get(session, Report, report_id)
+    access.see_topic(session, reader, report.topic_id)
+    return reports.versions(session, report_id, **page)
+
+
+@router.get(
+    "/reports/{report_id}/versions/{number}.{kind}",
+    response_class=Response,
+    tags=["report"],
+    responses={
+        200: {
+            "description": "本版协商成果报告文档（Word 或 PDF）",
+            "content": {t: {} for t in report_document.CONTENT_TYPES.values()},
+        }
+    },
+)
+def download_report_version(
+    report_id: PathId,
+    number: Annotated[int, Path(ge=1, le=MAX_ID, description="版本号（第几版）")],
+    kind: Annotated[report_document.DocumentKind, Path(description="docx 或 pdf")],
+    session: ReadSessionDep,
+    reader: CaseReader,
+) -> Response:
+    """下载某一版的协商成果报告: the same readers as the report itself."""
+    doc = report_document.document(session, report_id, number, kind, reader)
+    return Response(doc.data, media_type=doc.content_type, headers=attachment(doc.filename))
 
 
 @router.put("/reports/{report_id}", response_model=reports.ReportPublic, tags=["report"])

@@ -2,7 +2,7 @@
 solved item needs a confirmed re-check or a satisfied rating of it)
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-04 04:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0013"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

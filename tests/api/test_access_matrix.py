@@ -87,6 +87,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/sessions/{session_id}/opinions"): ADMIN,
     ("POST", "/sessions/{session_id}/conclude"): ADMIN,
     ("GET", "/reports/{report_id}"): ALL,
+    ("GET", "/reports/{report_id}/versions"): ALL,
+    ("GET", "/reports/{report_id}/versions/{number}.{kind}"): ALL,
     ("PUT", "/reports/{report_id}"): ADMIN,
     ("POST", "/reports/{report_id}/approve"): {"approver"},
     ("POST", "/reports/{report_id}/return"): {"approver"},
@@ -188,6 +190,8 @@ def case(loop, session):  # type: ignore[no-untyped-def]
         "extension_id": 1,
         "evidence_id": 1,
         "key": "completion_rate",
+        "number": 1,
+        "kind": "pdf",
     }
     session.commit()
     roles = {
