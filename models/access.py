@@ -58,6 +58,7 @@ class Can(StrEnum):
     DECIDE_EXTENSION = "decide_extension"  # 审批延期申请
     EXTEND_DEADLINE = "extend_deadline"  # 直接调整整改期限
     RECHECK = "recheck"  # 回头看
+    IMPORT_LEDGER = "import_ledger"  # 导入台账（协商办任一单位，单位本单位）
     READ_EVIDENCE = "read_evidence"  # 下载佐证材料（本单位事项、协商办、审定人）
     SUPERVISE_ITEM = (
         "supervise_item"  # 事项督办页：改派、裁定、方案审核、延期审批、调整期限、回头看
@@ -82,6 +83,7 @@ POLICY: dict[Can, frozenset[Role]] = {
     Can.DECIDE_EXTENSION: frozenset({ADMIN, APPROVER}),
     Can.EXTEND_DEADLINE: frozenset({ADMIN, APPROVER}),
     Can.RECHECK: frozenset({ADMIN, MEMBER, SUPERVISOR}),
+    Can.IMPORT_LEDGER: frozenset({ADMIN}) | DEPARTMENT_ROLES,
     Can.READ_EVIDENCE: frozenset({ADMIN, APPROVER}) | DEPARTMENT_ROLES,
     # Everyone some decision on an item belongs to (the page shows each only its own forms).
     Can.SUPERVISE_ITEM: frozenset({ADMIN, APPROVER, MEMBER, SUPERVISOR}),
@@ -104,6 +106,7 @@ ACTION_LABELS: dict[Can, str] = {
     Can.DECIDE_EXTENSION: "审批延期申请",
     Can.EXTEND_DEADLINE: "调整整改期限",
     Can.RECHECK: "开展回头看",
+    Can.IMPORT_LEDGER: "导入台账",
     Can.READ_EVIDENCE: "下载佐证材料",
     Can.SUPERVISE_ITEM: "督办整改事项",
 }

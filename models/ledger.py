@@ -41,8 +41,9 @@ from pydantic import computed_field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
+from models.access import Can, require
 from models.base import Page, utcnow
-from models.case import audit, get, require_role
+from models.case import audit, get
 from models.deadlines import end_of_day, local_today
 from models.enums import Adoption, ItemStatus, Role, TopicStatus
 from models.errors import Conflict, Forbidden, Invalid, NotFound
@@ -865,12 +866,9 @@ def imports_dir() -> Path:
     return get_settings().data_dir / "imports"
 
 
-IMPORTER_ROLES = (Role.ADMINISTRATOR, Role.OFFICER, Role.DEPARTMENT_HEAD)
-
-
 def check_import_role(person: Person) -> None:
     """Only the office and departments' officers and heads import ledgers at all."""
-    require_role(person, *IMPORTER_ROLES, action="导入台账")
+    require(person, Can.IMPORT_LEDGER, action="导入台账")
 
 
 def check_importer(session: Session, person: Person, department_id: int) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from config.settings import get_settings
+from models.access import Can, require
 from models.base import Body, Id, Page, utcnow
 from models.case import (
     Listing,
@@ -28,7 +29,6 @@ from models.case import (
     get,
     queue,
     request_approval,
-    require_role,
     role_tag,
 )
 from models.deadlines import format_local
@@ -366,7 +366,7 @@ def _report(session: Session, report_id: int) -> tuple[Report, Topic]:
 def revise(session: Session, report_id: int, data: ReportUpdate, *, by: int | None) -> Report:
     report, topic = _report(session, report_id)
     editor = get(session, Person, by)
-    require_role(editor, Role.ADMINISTRATOR, action="修改协商成果报告")
+    require(editor, Can.RUN_LOOP, action="修改协商成果报告")
     if report.status == ReportStatus.APPROVED:
         raise Conflict("报告已审定，不能修改")
     now = utcnow()
@@ -397,7 +397,7 @@ def return_report(
 ) -> Report:
     report, topic = _report(session, report_id)
     approver = get(session, Person, by)
-    require_role(approver, Role.APPROVER, action="审定协商成果报告")
+    require(approver, Can.DECIDE, action="审定协商成果报告")
     if report.status != ReportStatus.SUBMITTED:
         raise Conflict("报告不在待审定状态")
     report.status = ReportStatus.RETURNED
@@ -438,7 +438,7 @@ def return_report(
 def approve(session: Session, report_id: int, data: ReportApproval, *, by: int | None) -> Report:
     report, topic = _report(session, report_id)
     approver = get(session, Person, by)
-    require_role(approver, Role.APPROVER, action="审定协商成果报告")
+    require(approver, Can.DECIDE, action="审定协商成果报告")
     if report.status != ReportStatus.SUBMITTED:
         raise Conflict("报告不在待审定状态")
     suggestions = {

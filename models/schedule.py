@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, delete, func, or_
 from sqlmodel import Session, select
 
 from config.workdays import SOURCE_LABELS, Source, WorkCalendar
+from models.access import Can, require
 from models.base import Body, Page, utcnow
 from models.calendar import bump_version, calendar_for
 from models.case import (
@@ -27,11 +28,10 @@ from models.case import (
     get,
     listing,
     mark_items_provisional,
-    require_role,
     tell_deadline_changed,
 )
 from models.deadlines import end_of_day, local_today, rung_due_at
-from models.enums import FollowUpStatus, FollowUpStep, Obligation, Role
+from models.enums import FollowUpStatus, FollowUpStep, Obligation
 from models.errors import Invalid
 from models.followup import OBLIGATION_LABELS
 from models.tables import (
@@ -204,7 +204,7 @@ def load_schedule(
     actor = None
     if by is not None:
         actor = get(session, Person, by)
-        require_role(actor, Role.ADMINISTRATOR, action="导入放假安排")
+        require(actor, Can.RUN_LOOP, action="导入放假安排")
     days_off, days_on = _validated(year, holidays, workdays)
     replaced = session.execute(delete(HolidaySchedule).where(HolidaySchedule.year == year)).rowcount  # type: ignore[arg-type, attr-defined]
     session.add_all(
