@@ -125,7 +125,8 @@ class TopicRecord(TopicBase, Versioned):
     stage: Stage = _enum(Stage, Stage.TOPIC)
     stage_state: StageState = _enum(StageState, StageState.NOT_STARTED)
     status: TopicStatus = _enum(TopicStatus, TopicStatus.DRAFT, index=True)
-    status_reason: str | None = Field(default=None, max_length=500)
+    # A rule's reason with the office's justification (up to 1000), or an approver's reason.
+    status_reason: str | None = Field(default=None, max_length=1200)
     merged_into_id: int | None = Field(default=None, foreign_key="topic.id")
     approved_at: dt.datetime | None = _ts()
     closed_at: dt.datetime | None = _ts()
@@ -335,7 +336,7 @@ class ReportRecord(ReportBase, Versioned):
     topic_id: int = Field(foreign_key="topic.id", unique=True)
     status: ReportStatus = _enum(ReportStatus, ReportStatus.SUBMITTED)
     submitted_at: dt.datetime = _ts(nullable=False, default_now=True)
-    return_reason: str | None = Field(default=None, max_length=500)
+    return_reason: str | None = Field(default=None, max_length=1000)  # as ReportReturn takes it
     approved_by_id: int | None = Field(default=None, foreign_key="person.id")
     approved_at: dt.datetime | None = _ts()
     current_version: int = Field(

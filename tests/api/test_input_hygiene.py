@@ -211,3 +211,26 @@ def test_a_bulletin_action_read_with_get_is_405_not_a_bad_id(client):
     r = client.get("/bulletins/monthly")
     assert r.status_code == 405 and r.json()["detail"] == "该地址不支持此请求方法"
     assert client.get("/bulletins/424242").status_code == 404
+
+
+def test_the_longest_reason_a_decision_takes_is_kept_whole(client, loop, session):
+    """A reason as long as the request allows is stored, not cut and not refused by the
+    database (PostgreSQL enforces a column's length; SQLite does not)."""
+    c = loop.cast
+    long_reason = "理由" * 500  # 1000 characters, the most a rejection or a return takes
+    topic = loop.topic(title="老旧小区屋面防水")
+    loop.run_stage(topic, Stage.TOPIC)
+    session.commit()
+    approver = client.as_(c.approver)
+    r = client.post(f"/topics/{topic.id}/reject", json={"reason": long_reason}, headers=approver)
+    assert r.status_code == 200, r.text
+    assert client.get(f"/topics/{topic.id}").json()["status_reason"] == long_reason
+
+    other = loop.advance(loop.topic(title="背街小巷路灯"), to=Stage.REPORT, start=True)
+    session.commit()
+    report = client.get(f"/topics/{other.id}/report").json()
+    r = client.post(
+        f"/reports/{report['id']}/return", json={"reason": long_reason}, headers=approver
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["return_reason"] == long_reason
