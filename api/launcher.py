@@ -251,8 +251,9 @@ ACTIVE_STATES = ("SCHEDULED", "PENDING", "RUNNING")
 DUE_WITHIN = dt.timedelta(seconds=10)
 
 
-async def _recent_runs(flow_name: str, parameters: dict[str, Any]) -> list[Any]:
-    """Runs of the deployment with these parameters, due by now + DUE_WITHIN, newest first."""
+async def _recent_runs(flow_name: str, parameters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The deployment's id, and its runs with these parameters due by now + DUE_WITHIN,
+    newest first."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -274,7 +275,7 @@ async def _recent_runs(flow_name: str, parameters: dict[str, Any]) -> list[Any]:
                 sort=FlowRunSort.EXPECTED_START_TIME_DESC,
                 limit=50,
             )
-    return [r for r in runs if dict(r.parameters or {}) == parameters]
+    return str(deployment.id), [r for r in runs if dict(r.parameters or {}) == parameters]
 
 
 def _in_flight(runs: list[Any]) -> Any | None:
@@ -289,7 +290,8 @@ async def active_run(
     flow_name: str, parameters: dict[str, Any] | None = None
 ) -> FlowRunPublic | None:
     """The run of this kind (and these parameters) queued or running now, if any."""
-    run = _in_flight(await _recent_runs(flow_name, parameters or {}))
+    _, runs = await _recent_runs(flow_name, parameters or {})
+    run = _in_flight(runs)
     return _public(run, flow_name, existing=True) if run is not None else None
 
 
@@ -302,11 +304,15 @@ async def launch_recurring(
     Requests at the same moment converge on one new run: its idempotency key names the last
     on-demand run before it, which is the same for all of them until the new one exists. In
     one API process they are also taken one at a time, so all but the first are told the run
-    already existed (across processes the key alone converges them)."""
+    already existed (across processes the key alone converges them).
+
+    The key also names the deployment: Prefect keeps a key per flow, so a deployment made
+    again (a new id, none of the old runs in its list) would otherwise be handed an old,
+    finished run that once had the key "after nothing"."""
     parameters = parameters or {}
     kind = f"{flow_name}:{json.dumps(parameters, sort_keys=True)}"
     async with _launch_lock(kind):
-        runs = await _recent_runs(flow_name, parameters)
+        deployment_id, runs = await _recent_runs(flow_name, parameters)
         current = _in_flight(runs)
         if current is not None:
             return _public(current, flow_name, existing=True)
@@ -316,7 +322,7 @@ async def launch_recurring(
             what=RECURRING_NAMES[flow_name],
             parameters=parameters,
             tags=["on-demand", *(tags or [])],
-            idempotency_key=f"{kind}:after:{last.id if last else '-'}",
+            idempotency_key=f"{deployment_id}:{kind}:after:{last.id if last else '-'}",
         )
 
 

@@ -9,7 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from config.db import session_scope
-from models import dispatch
+from models import dispatch, evidence
 from tasks.retry import retrying
 
 
@@ -18,6 +18,15 @@ def run_weekly_dispatch() -> dict[str, Any]:
     """Sweep and digests in one transaction; a retry or a second run this week adds nothing."""
     with session_scope() as session:
         return dispatch.weekly_dispatch(session)
+
+
+@task(name="evidence-leftovers", **retrying())
+def remove_evidence_leftovers() -> int:
+    """Upload leftovers: a `.part` file no row names, left by a process that died between
+    writing an evidence file and committing its row (a day old at least, so no upload still
+    under way is touched)."""
+    with session_scope() as session:
+        return evidence.sweep_orphans(session)
 
 
 @task(name="weekly-dispatch-artifact", cache_policy=NO_CACHE)

@@ -5,6 +5,7 @@ the API and the CLI."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from sqlmodel import Session, select
 
 from config.db import engine_for
 from config.deployments import DEPLOYMENT, WEEKLY_DISPATCH_CRON, WEEKLY_DISPATCH_FLOW
+from config.settings import get_settings
 from flows.weekly_dispatch import weekly_dispatch
 from models.tables import Department, Person, RectificationItem
 from tests.factories import LoopBuilder, administrator_headers
@@ -53,9 +55,20 @@ def case(committed_db, inbox, tmp_path, monkeypatch, time_machine) -> dict[str, 
 
 async def test_one_digest_per_recipient_and_an_artifact(prefect_server, case, inbox, time_machine):
     time_machine.move_to(dt.datetime(2026, 4, 20, 9, tzinfo=SH), tick=True)
+    # What interrupted uploads left: one from last week, one from an upload under way now.
+    leftovers = get_settings().evidence_dir / "tmp"
+    leftovers.mkdir(parents=True, exist_ok=True)
+    stale, fresh = leftovers / f"{'a' * 64}.x1.part", leftovers / f"{'b' * 64}.x2.part"
+    for path, when in ((stale, dt.datetime(2026, 4, 14, 9)), (fresh, dt.datetime(2026, 4, 20, 8))):
+        path.write_bytes(b"%PDF-1.7 half")
+        stamp = when.replace(tzinfo=SH).timestamp()
+        os.utime(path, (stamp, stamp))
     before = len(inbox.log)
     state = await weekly_dispatch(return_state=True)
     result = await state.result()
+    assert result["evidence_leftovers_removed"] == 1
+    assert not stale.exists() and fresh.exists()
+    fresh.unlink()
     digests = [m for m in inbox.log[before:] if m.title.startswith("【周调度】")]
     assert sorted(m.path for m in digests) == sorted(
         [case["officer"], case["other"], case["head"], "role-administrator", "role-approver"]
@@ -131,3 +144,27 @@ async def test_api_starts_it_on_demand(prefect_server, committed_db):
     assert "on-demand" in run["tags"]
     async with get_client() as client:
         await client.delete_flow_run(run["id"])  # no runner here; leave nothing to pick up
+
+
+async def test_a_deployment_made_again_is_not_handed_an_old_finished_run(prefect_server):
+    """Prefect keeps an idempotency key per flow: after the deployment was made again (a new
+    id, an empty run list), the first on-demand request must start a run, not get back the
+    finished one an earlier deployment's first request made."""
+    from prefect.states import Completed
+
+    from api import launcher
+
+    first_id = await (await weekly_dispatch.ato_deployment(name=DEPLOYMENT)).apply()
+    first = await launcher.launch_weekly_dispatch()
+    async with get_client() as client:
+        await client.set_flow_run_state(first.id, Completed(), force=True)
+        await client.delete_deployment(first_id)
+    await (await weekly_dispatch.ato_deployment(name=DEPLOYMENT)).apply()
+    second = await launcher.launch_weekly_dispatch()
+    try:
+        assert second.id != first.id
+        assert second.state_name == "Scheduled" and not second.existing
+    finally:
+        async with get_client() as client:
+            for run in (first, second):
+                await client.delete_flow_run(run.id)
