@@ -7,6 +7,8 @@ import json
 import re
 
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.settings import get_settings
@@ -43,7 +45,7 @@ class BodyLimitMiddleware:
         limit = body_limit(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _send_refusal(send, limit)
+            await _send_refusal(scope, receive, send, limit)
             return
         if declared is not None:
             await self.app(scope, receive, send)  # the server stops at the declared length
@@ -58,7 +60,7 @@ class BodyLimitMiddleware:
             seen += len(chunks[-1])
             more = message.get("more_body", False)
             if seen > limit:
-                await _send_refusal(send, limit)
+                await _send_refusal(scope, receive, send, limit)
                 return
         body = b"".join(chunks)
         replayed = False
@@ -73,7 +75,30 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-async def _send_refusal(send: Send, limit: int) -> None:
+def _wants_page(scope: Scope) -> bool:
+    """A browser's form post (it accepts HTML) is answered with a page, a client with JSON."""
+    accept = dict(scope.get("headers") or []).get(b"accept", b"")
+    return b"text/html" in accept
+
+
+def _page_refusal(scope: Scope, limit: int) -> Response:
+    from api.pages.render import page  # the pages' layout, only for a browser's request
+
+    s = get_settings()
+    if _UPLOAD.match(scope.get("path", "")):
+        text = (
+            f"上传的文件过大：佐证材料每份不能超过 {s.evidence_max_bytes // (1024 * 1024)} MB，"
+            "本次未做任何修改。请返回上一页，压缩或另选文件后重新上传。"
+        )
+    else:
+        text = f"提交的内容过大：不能超过 {limit // 1024} KB，本次未做任何修改。请返回上一页修改后再提交。"
+    return page(Request(scope), "error.html", status_code=413, title="内容过大", message=text)
+
+
+async def _send_refusal(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    if _wants_page(scope):
+        await _page_refusal(scope, limit)(scope, receive, send)
+        return
     body = _refusal(limit)
     await send(
         {

@@ -37,3 +37,20 @@ def test_a_body_over_the_limit_is_refused_and_nothing_is_written(client, session
         "/topics", content=json.dumps(ok), headers={**ANONYMOUS, "Content-Type": "application/json"}
     )
     assert r.status_code == 201
+
+
+def test_a_browsers_oversized_form_post_gets_a_page_not_json(client, session):
+    """The same refusal, for a form a person sent: an HTML page in zh-CN he can read."""
+    before = _topics(session)
+    r = client.post(
+        "/p/propose",
+        content=b"title=" + b"x" * (1100 * 1024),
+        headers={
+            **ANONYMOUS,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "text/html,application/xhtml+xml",
+        },
+    )
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
+    assert "提交的内容过大：不能超过 1024 KB，本次未做任何修改" in r.text
+    assert _topics(session) == before

@@ -149,6 +149,16 @@ def test_an_officer_acts_on_his_items_from_what_he_owes(page, case):  # type: ig
     page.locator("#e-file").wait_for()
     assert "文件类型不支持" in page.locator("#e-file").inner_text()
     assert page.locator(".files li").count() == 0
+    # A file over the limit is refused before it is read: a page that says so, not JSON.
+    page.locator("#f-file").set_input_files(
+        {"name": "整段录像.png", "mimeType": "image/png", "buffer": b"\0" * (11 * 1024 * 1024)}
+    )
+    page.get_by_role("button", name="上传").click()
+    page.locator(".error-page").wait_for()
+    assert "佐证材料每份不能超过 10 MB" in page.locator(".error-page").inner_text()
+    page.go_back()
+    page.locator("#f-file").wait_for()
+    assert page.locator(".files li").count() == 0
     page.locator("#f-file").set_input_files(
         {"name": "更换后路灯.png", "mimeType": "image/png", "buffer": tiny_png(7)}
     )
