@@ -55,7 +55,8 @@ else:
 os.environ.pop("XS_APPRISE_CONFIG", None)
 
 from sqlalchemy import create_engine as sa_create_engine  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from config.db import engine_for, migrate  # noqa: E402
@@ -128,6 +129,23 @@ def fresh_postgres(prefix: str, template: str | None = None) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def sql_statements(bind: Session | Engine) -> Iterator[list[str]]:
+    """The SQL statements sent inside the block, through a session's engine or an engine: what
+    the query-count tests compare (a page must not send more as the data grows)."""
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 @contextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from models import kpi_board, kpis
@@ -18,6 +17,7 @@ from models.errors import Invalid, NotFound
 from models.kpi_board import Scope
 from models.kpis import KPIS, Source
 from models.tables import Department, ItemBounce, Person, Rating, RectificationItem
+from tests.conftest import sql_statements
 from tests.reports.dataset import DEPARTMENTS, TZ, at, build
 
 AS_OF = kpi_board.parse_period("2026-10-31")  # everything up to 2026-11-01 00:00 local
@@ -252,11 +252,6 @@ def _more(session: Session, ds, start: int = 0) -> None:  # type: ignore[no-unty
 
 def test_the_dashboard_and_the_records_take_the_same_queries_however_many_rows(session):
     ds = _build(session)
-    bind = session.get_bind()
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
 
     def measure() -> tuple[int, int]:
         statements.clear()
@@ -268,14 +263,11 @@ def test_the_dashboard_and_the_records_take_the_same_queries_however_many_rows(s
         )
         return board, len(statements)
 
-    event.listen(bind, "before_cursor_execute", count)
-    try:
+    with sql_statements(session) as statements:
         few = measure()
         _more(session, ds)  # ten more departments, each with items, ratings and a return
         many = measure()
         _more(session, ds, start=10)
         more = measure()
-    finally:
-        event.remove(bind, "before_cursor_execute", count)
     assert more == many == few
     assert few[1] <= 3  # the topic's title, the count, one page

@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from config.db import engine_for, migrate, session_scope
@@ -18,7 +17,7 @@ from models import accounts, approvals
 from models.deadlines import format_local
 from models.enums import Adoption, Obligation, ReportStatus, Stage, TopicStatus
 from models.tables import FollowUp, Report, Suggestion, Topic
-from tests.conftest import ANONYMOUS
+from tests.conftest import ANONYMOUS, sql_statements
 from tests.factories import LoopBuilder
 from tests.pages.conftest import PASSWORD, screenshot, sign_in
 
@@ -199,14 +198,7 @@ def test_the_inbox_takes_one_query_per_list_however_many_wait(loop, session: Ses
     first, more = TITLES[:3], TITLES[3:]
     for title in first:
         loop.run_stage(loop.topic(title=title), Stage.TOPIC)
-    statements: list[str] = []
-    bind = session.get_bind()
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(bind, "before_cursor_execute", count)
-    try:
+    with sql_statements(session) as statements:
         approvals.awaiting_topics(session)
         few = len(statements)
         for title in more:
@@ -215,8 +207,6 @@ def test_the_inbox_takes_one_query_per_list_however_many_wait(loop, session: Ses
         statements.clear()
         found = approvals.awaiting_topics(session, page_size=4)
         assert len(statements) <= few
-    finally:
-        event.remove(bind, "before_cursor_execute", count)
     assert found.count == 8 and found.pages == 2 and len(found.lines) == 4
     assert [line.title for line in found.lines[:3]] == first
     assert approvals.awaiting_topics(session, page=3, page_size=4).count == 8

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import Session
 
 from api.pages.admin import prefect_run_url
 from models import bulletin
 from models.bulletin import BulletinKind
 from models.tables import Bulletin
-from tests.conftest import ANONYMOUS
+from tests.conftest import ANONYMOUS, sql_statements
 from tests.pages.conftest import sign_in_client
 from tests.pages.test_admin_pages import prefect_down  # noqa: F401  (the fixture, used by name)
 
@@ -107,22 +106,13 @@ def test_the_list_is_paged_in_the_same_queries_for_thirty_bulletins_as_for_three
             make_bulletin(session, bulletin.month_of(day), {"pdf": b"%PDF-1.7"})
 
     make(months[:3])
-    statements: list[str] = []
-    bind = session.get_bind()
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(bind, "before_cursor_execute", count)
-    try:
+    with sql_statements(session) as statements:
         assert client.get(PAGE, headers=ANONYMOUS).status_code == 200
         few = len(statements)
         make(months[3:])
         statements.clear()
         first = client.get(PAGE, headers=ANONYMOUS)
         assert len(statements) <= few
-    finally:
-        event.remove(bind, "before_cursor_execute", count)
     assert len(_cards(first.text)) == 20 and "第 1 / 2 页" in first.text
     assert "2026年6月整改工作月通报" in first.text  # the newest of the thirty
     second = client.get(PAGE + "?page=2", headers=ANONYMOUS)

@@ -10,12 +10,11 @@ import json
 import re
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from models import schedule
 from models.tables import FollowUp, HolidaySchedule
-from tests.conftest import ANONYMOUS
+from tests.conftest import ANONYMOUS, sql_statements
 from tests.pages.conftest import sign_in_client
 
 PAGE = "/admin/calendar"
@@ -271,11 +270,6 @@ def test_only_the_office_loads_the_calendar(client, loop, session):  # type: ign
 
 def test_the_page_takes_the_same_queries_for_ten_years_as_for_one(client, loop, session):  # type: ignore[no-untyped-def]
     sign_in_client(client, session, loop.cast.admin, "office-admin")
-    statements: list[str] = []
-    bind = session.get_bind()
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
 
     def load(year: int) -> None:
         schedule.load_schedule(
@@ -287,8 +281,7 @@ def test_the_page_takes_the_same_queries_for_ten_years_as_for_one(client, loop, 
         session.commit()
 
     load(2030)
-    event.listen(bind, "before_cursor_execute", count)
-    try:
+    with sql_statements(session) as statements:
         assert client.get(PAGE + "?year=2030", headers=ANONYMOUS).status_code == 200
         few = len(statements)
         for year in range(2031, 2040):
@@ -296,8 +289,6 @@ def test_the_page_takes_the_same_queries_for_ten_years_as_for_one(client, loop, 
         statements.clear()
         shown = client.get(PAGE + "?year=2030", headers=ANONYMOUS)
         assert len(statements) <= few
-    finally:
-        event.remove(bind, "before_cursor_execute", count)
     assert shown.text.count('<a href="?year=') == 10
 
 

@@ -9,14 +9,13 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from config.db import engine_for, migrate, session_scope
 from models import accounts
 from models.enums import Role
 from models.tables import Person
-from tests.conftest import ANONYMOUS
+from tests.conftest import ANONYMOUS, sql_statements
 from tests.pages.conftest import PASSWORD, sign_in, sign_in_client
 from tests.reports.dataset import build
 
@@ -134,11 +133,6 @@ def test_an_officer_is_told_who_may_read_the_dashboard(client, session: Session,
 
 def test_the_pages_take_the_same_queries_however_many_rows(client, session: Session):  # type: ignore[no-untyped-def]
     sign_in_client(client, session, _admin(session) or _seed_admin(session), "office")
-    statements: list[str] = []
-    bind = session.get_bind()
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
 
     def measure() -> tuple[int, int]:
         out = []
@@ -148,14 +142,11 @@ def test_the_pages_take_the_same_queries_however_many_rows(client, session: Sess
             out.append(len(statements))
         return out[0], out[1]
 
-    event.listen(bind, "before_cursor_execute", count)
-    try:
+    with sql_statements(session) as statements:
         empty = measure()
         build(session)  # seven departments, two topics, twenty items, ratings, suggestions
         session.commit()
         full = measure()
-    finally:
-        event.remove(bind, "before_cursor_execute", count)
     assert full == empty
 
 

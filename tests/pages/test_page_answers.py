@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import event
-
 from api.pages.render import PageForbidden, local_path, who_may
 from models import followup, rectification, work
 from models.access import Can
 from models.enums import Stage
-from tests.conftest import ANONYMOUS
+from tests.conftest import ANONYMOUS, sql_statements
 from tests.pages.conftest import sign_in_client
 
 
@@ -85,14 +83,7 @@ def test_my_work_lists_what_is_owed_by_name_and_by_role_most_urgent_first(loop, 
     chased = work.my_work(session, c.officer, now=later).lines[0]
     assert chased.overdue and chased.level_label == "督办" and chased.time_left.startswith("已超期")
 
-    statements: list[str] = []
-    bind = session.get_bind()
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(bind, "before_cursor_execute", count)
-    try:
+    with sql_statements(session) as statements:
         work.my_work(session, c.admin, now=later)
         few = len(statements)
         statements.clear()
@@ -101,8 +92,6 @@ def test_my_work_lists_what_is_owed_by_name_and_by_role_most_urgent_first(loop, 
         statements.clear()
         work.my_work(session, c.officer, now=later)
         assert len(statements) <= max(few, 2)
-    finally:
-        event.remove(bind, "before_cursor_execute", count)
 
     for item in loop.items(topic):
         rectification.acknowledge(session, item.id, by=item.officer_id)

@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from config.db import engine_for, migrate, session_scope
@@ -19,7 +18,7 @@ from models import accounts, approvals
 from models import report as reports
 from models.enums import Stage
 from models.tables import Report
-from tests.conftest import ANONYMOUS
+from tests.conftest import ANONYMOUS, sql_statements
 from tests.factories import LoopBuilder
 from tests.pages.conftest import PASSWORD, sign_in, sign_in_client
 from tests.pages.test_admin_pages import prefect_down  # noqa: F401  (a fixture)
@@ -86,14 +85,7 @@ def test_the_report_page_takes_the_same_queries_however_many_versions(  # type: 
 ) -> None:
     topic = loop.advance(loop.topic(), to=Stage.REPORT, start=True)
     report = session.exec(select(Report).where(Report.topic_id == topic.id)).one()
-    statements: list[str] = []
-    bind = session.get_bind()
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(bind, "before_cursor_execute", count)
-    try:
+    with sql_statements(session) as statements:
         session.expire_all()
         approvals.report_to_decide(session, report.id)
         few = len(statements)
@@ -109,8 +101,6 @@ def test_the_report_page_takes_the_same_queries_however_many_versions(  # type: 
         statements.clear()
         found = approvals.report_to_decide(session, report.id)
         assert len(statements) <= few
-    finally:
-        event.remove(bind, "before_cursor_execute", count)
     assert [v.number for v in found.versions] == [5, 4, 3, 2, 1]
 
 
