@@ -357,6 +357,31 @@ def run_loop(
     ]
     stage("transfer")
     owners = {items[0]["id"]: officer, items[1]["id"]: street_officer}
+    # 退单 without ping-pong: the street returns the compensation item with a coded reason,
+    # the office hands it to housing, housing returns it too, and after the second return the
+    # office arbitrates (final): the street leads, and signs for it.
+    disputed = items[1]["id"]
+    as_(street_officer).post(
+        f"/items/{disputed}/decline",
+        {"code": "not_our_duty", "reason": "补偿标准由住建局制定，应由住建局牵头"},
+    )
+    c.post(
+        f"/items/{disputed}/reassign",
+        {"lead_department_id": housing["id"], "officer_id": officer["id"]},
+    )
+    as_(officer).post(
+        f"/items/{disputed}/decline",
+        {"code": "shared_duty", "reason": "低层住户补偿需属地逐户协调，应由街道牵头"},
+    )
+    c.post(
+        f"/items/{disputed}/arbitrate",
+        {
+            "lead_department_id": streets["id"],
+            "officer_id": street_officer["id"],
+            "co_department_ids": [housing["id"]],
+            "note": "补偿协调属属地职责，由城南街道牵头、区住建局配合，裁定为最终决定",
+        },
+    )
     for item in items:
         as_(owners[item["id"]]).post(f"/items/{item['id']}/acknowledge")
 

@@ -112,6 +112,12 @@ def test_case_file_holds_items_report_and_kpis(stack, loop_result, office):
     assert kpis["items"] == 3 and kpis["completion_rate"] == 1.0
     assert kpis["adoption_rate"] == 1.0 and kpis["response_rate"] == 1.0
     assert kpis["rebound_rate"] == 0.5  # 1 of 2 re-checked
+    # The disputed item: returned by the street, then by housing; the office arbitrated.
+    disputed = items[1]
+    bounces = office.http.get(f"/items/{disputed['id']}/bounces").json()["data"]
+    assert [b["code"] for b in bounces] == ["not_our_duty", "shared_duty"]
+    assert disputed["arbitrated_at"] and disputed["arbitration_note"]
+    assert kpis["bounces"] == 2
     # Solved: the first (its 回头看 held) and the rework (rated satisfied), not the rebound.
     assert kpis["items_solved"] == 2 and kpis["problem_solved_rate"] == 0.6667
     assert kpis["ratings"] == 4 and kpis["satisfaction_rate"] == 1.0 and kpis["mean_score"] == 4.5
