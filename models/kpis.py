@@ -440,7 +440,8 @@ def against_target(key: str, counts: Mapping[str, Any]) -> str:
     kpi = KPIS.get(key)
     if kpi is None or kpi.target_text is None:
         return ""
-    met = kpi.meets(counts)
+    known = kpi.numerator in counts and kpi.denominator in counts
+    met = kpi.meets(counts) if known else None
     verdict = "无数据" if met is None else ("达标" if met else "未达标")
     return f"（目标 {kpi.target_text}，{verdict}）"
 

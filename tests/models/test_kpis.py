@@ -204,3 +204,20 @@ def test_due_means_deadline_before_the_window_end(session, moment, expected):
     # Open past the deadline at the moment: c4 (and a3 from 10-16 on); c2 and c3 were late
     # but completed by 10-15 10:00, g4 and a6 fall due later.
     assert counts["items_overdue"] == expected
+
+
+def test_the_demo_prints_each_kpi_against_its_target(session):
+    """The CLI's lines for the golden topic: the hand-computed values, the target beside each
+    KPI that has one, met or not by the exact fraction."""
+    from runtime.cli import kpi_lines
+
+    ds = build(session)
+    lines = kpi_lines(assessment.kpis(session, topic_id=ds.topics["T1"], as_of=AS_OF))
+    assert "  整改完成率：75.0%（目标 ≥80%，未达标）" in lines  # 6 / 8
+    assert "  问题解决率：25.0%（目标 ≥90%，未达标）" in lines  # 2 / 8
+    assert "  群众满意度：75.0%（目标 ≥90%，未达标）" in lines  # 3 / 4
+    assert "  反弹率：50.0%（目标 ≤5%，未达标）" in lines  # 1 / 2, lower is better
+    assert "  响应率：88.9%" in lines  # no target in DOMAIN.md: none shown
+    assert "  平均评分：3.75" in lines
+    nothing = kpi_lines(kpis.zero())
+    assert "  整改完成率：—（目标 ≥80%，无数据）" in nothing
