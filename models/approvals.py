@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from models.base import utcnow
+from models.base import PAGE_SIZE, utcnow
 from models.calendar import calendar_for
 from models.case import get
 from models.deadlines import WorkdayCounter, format_local, local_today
@@ -37,8 +37,6 @@ from models.tables import (
     Suggestion,
     Topic,
 )
-
-PAGE_SIZE = 20
 
 
 @dataclass(frozen=True)

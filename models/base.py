@@ -15,6 +15,14 @@ from sqlalchemy.orm import declared_attr
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
+# Rows per page of every list a person reads (pages and their models).
+PAGE_SIZE = 20
+
+
+def page_count(count: int, size: int = PAGE_SIZE) -> int:
+    """How many pages `count` rows fill (at least one, so an empty list is page 1 of 1)."""
+    return max(1, -(-count // size))
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from models.base import utcnow
+from models.base import PAGE_SIZE, utcnow
 from models.calendar import calendar_for
 from models.case import ROLE_NAMES, get
 from models.consultation import FORM_LABELS
@@ -64,7 +64,6 @@ from models.tables import (
     Topic,
 )
 
-PAGE_SIZE = 20
 # How the office names the values a person picks in the topic page's forms.
 PARTICIPANT_ROLE_LABELS = {
     ParticipantRole.ORGANIZER: "组织方（党委政府）",

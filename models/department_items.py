@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from models.access import POLICY, Can, see_item
-from models.base import utcnow
+from models.base import PAGE_SIZE, utcnow
 from models.calendar import calendar_for
 from models.case import department_name, get
 from models.deadlines import WorkdayCounter, format_local, local_today
@@ -50,7 +50,6 @@ from models.tables import (
     item_level,
 )
 
-PAGE_SIZE = 20
 PLAN_STATUS_LABELS = {
     PlanStatus.SUBMITTED: "待审核",
     PlanStatus.APPROVED: "审核通过",

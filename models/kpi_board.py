@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models import bulletin, kpis
-from models.base import utcnow
+from models.base import PAGE_SIZE, utcnow
 from models.chain import ADOPTION_LABELS
 from models.deadlines import format_local
 from models.enums import DECLINE_CODE_LABELS, Adoption, DeclineCode, ItemStatus
@@ -41,7 +41,6 @@ from models.tables import (
     Topic,
 )
 
-PAGE_SIZE = 20
 NOW_LABEL = "截至目前"
 PERIOD_HINT = "期间格式应为 2026（年）、2026Q4（季度）、2026-10（月）或 2026-10-31（截至该日）"
 

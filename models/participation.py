@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, func, select
 
 from models.access import POLICY, Can, own_or_office, see_topic
-from models.base import utcnow
+from models.base import PAGE_SIZE, utcnow
 from models.case import get
 from models.consultation import FORM_LABELS, ensure_window_open
 from models.deadlines import format_local
@@ -28,7 +28,6 @@ from models.tables import (
     Topic,
 )
 
-PAGE_SIZE = 20
 RSVP_LABELS = {Rsvp.PENDING: "待回复", Rsvp.ACCEPTED: "已接受邀请", Rsvp.DECLINED: "已谢绝"}
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from models.base import PAGE_SIZE, page_count
 from models.deadlines import format_local
 from models.enums import SOURCE_LABELS, ItemStatus, ScreeningRule, StageState, TopicStatus
 from models.errors import NotFound
@@ -65,8 +66,11 @@ class PublicTopic:
     stage_label: str
     stages: list[PublicStage]
     stages_done: int
-    items: list[PublicItem]
+    items: list[PublicItem]  # one page of them
+    items_total: int
     items_done: int
+    page: int
+    pages: int
     result: str | None  # the disclosed result list, once the assessment is closed
     closed: str | None
     ratings: int
@@ -102,14 +106,14 @@ INTAKE: dict[TopicStatus, tuple[str, str]] = {
 }
 
 
-def public_page(session: Session, topic_id: int) -> PublicTopic | PublicProposal:
+def public_page(session: Session, topic_id: int, *, page: int = 1) -> PublicTopic | PublicProposal:
     """What anyone may read of a topic: its progress once approved, else where the proposal
     stands (no title, no description: the office has not vetted the text)."""
     topic = session.get(Topic, topic_id)
     if topic is None:
         raise NotFound(f"议题 {topic_id} 不存在或尚未公开")
     if topic.status in PUBLIC_STATUSES:
-        return public_topic(session, topic_id)
+        return public_topic(session, topic_id, page=page)
     label, explanation = INTAKE[topic.status]
     if topic.status is TopicStatus.SCREENED_OUT:
         rule = session.exec(
@@ -129,7 +133,7 @@ def _local(when: dt.datetime | None) -> str | None:
     return format_local(when) if when else None
 
 
-def public_topic(session: Session, topic_id: int) -> PublicTopic:
+def public_topic(session: Session, topic_id: int, *, page: int = 1) -> PublicTopic:
     topic = session.get(Topic, topic_id)
     if topic is None or topic.status not in PUBLIC_STATUSES:
         raise NotFound(f"议题 {topic_id} 不存在或尚未公开")
@@ -142,6 +146,10 @@ def public_topic(session: Session, topic_id: int) -> PublicTopic:
             finished=_local(v.finished_at),
         )
         for v in stage_views(session, topic_id)
+    ]
+    transferred = [
+        col(RectificationItem.topic_id) == topic_id,
+        col(RectificationItem.status) != ItemStatus.DRAFT,
     ]
     items = [
         PublicItem(
@@ -161,13 +169,23 @@ def public_topic(session: Session, topic_id: int) -> PublicTopic:
                 col(RectificationItem.deadline),
             )
             .join(Department, col(Department.id) == RectificationItem.lead_department_id)
-            .where(
-                col(RectificationItem.topic_id) == topic_id,
-                col(RectificationItem.status) != ItemStatus.DRAFT,
-            )
+            .where(*transferred)
             .order_by(col(RectificationItem.id))
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
         ).all()
     ]
+    total, done = session.execute(
+        sa.select(
+            sa.func.count(col(RectificationItem.id)),
+            sa.func.coalesce(
+                sa.func.sum(
+                    sa.case((col(RectificationItem.status) == ItemStatus.COMPLETED, 1), else_=0)
+                ),
+                0,
+            ),
+        ).where(*transferred)
+    ).one()
     assessment = session.exec(
         select(Assessment).where(Assessment.topic_id == topic_id, col(Assessment.public).is_(True))
     ).first()
@@ -192,7 +210,10 @@ def public_topic(session: Session, topic_id: int) -> PublicTopic:
         stages=stages,
         stages_done=sum(s.state is StageState.DONE for s in stages),
         items=items,
-        items_done=sum(i.completed for i in items),
+        items_total=int(total),
+        items_done=int(done),
+        page=page,
+        pages=page_count(int(total)),
         result=assessment.summary if assessment else None,
         closed=_local(assessment.closed_at) if assessment else None,
         ratings=int(ratings),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from config.links import ADDRESS
-from models.base import utcnow
+from models.base import PAGE_SIZE, utcnow
 from models.calendar import calendar_for
 from models.deadlines import WorkdayCounter, format_local, local_today
 from models.enums import FollowUpStatus, Obligation, Role, TopicStatus
@@ -32,7 +32,6 @@ from models.tables import (
     Topic,
 )
 
-PAGE_SIZE = 20
 # Topics anyone may follow on the public progress page.
 PUBLIC_STATUSES = (TopicStatus.IN_PROGRESS, TopicStatus.CLOSED)
 # What a department person owes on an item and does on the item's page (签收, 方案, 整改期限).

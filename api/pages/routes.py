@@ -118,11 +118,15 @@ def my_work(
 
 @router.get("/p/topics/{topic_id}")
 def public_topic(
-    request: Request, session: SessionDep, visitor: Visitor, topic_id: PathId
+    request: Request,
+    session: SessionDep,
+    visitor: Visitor,
+    topic_id: PathId,
+    page_no: PageNumber = 1,
 ) -> Response:
-    """A topic's progress for anyone, without an account and without personal data; a
-    proposal not yet approved (or turned away) shows where it stands."""
-    found = public.public_page(session, topic_id)
+    """A topic's progress for anyone, without an account and without personal data (its items
+    a page at a time); a proposal not yet approved (or turned away) shows where it stands."""
+    found = public.public_page(session, topic_id, page=page_no)
     session.commit()
     if isinstance(found, public.PublicProposal):
         title = f"议题建议第 {found.id} 号"

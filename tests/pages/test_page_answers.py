@@ -133,3 +133,21 @@ def test_an_expired_session_reads_as_signed_out_not_as_a_loop(client) -> None:  
         assert public.status_code == 404
     finally:
         client.cookies.clear()
+
+
+def test_the_public_page_lists_a_topics_items_a_page_at_a_time(client, loop, session):  # type: ignore[no-untyped-def]
+    from models.tables import RectificationItem
+
+    topic = loop.advance(loop.topic(), to=Stage.TRANSFER, start=True)
+    first = loop.items(topic)[0]
+    fields = first.model_dump(exclude={"id", "version", "external_id"})
+    for n in range(23):  # 25 in all, transferred
+        session.add(RectificationItem(**{**fields, "title": f"整改事项第 {n + 3} 项"}))
+    session.commit()
+    one = client.get(f"/p/topics/{topic.id}", headers=ANONYMOUS)
+    assert one.status_code == 200
+    assert one.text.count('<li class="item') == 20 and "已完成 0 / 25 项" in one.text
+    assert 'href="?page=2"' in one.text and "第 1 / 2 页" in one.text
+    two = client.get(f"/p/topics/{topic.id}?page=2", headers=ANONYMOUS)
+    assert two.text.count('<li class="item') == 5 and "整改事项第 25 项" in two.text
+    assert 'href="?page=1"' in two.text and "下一页" not in two.text
