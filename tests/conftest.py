@@ -75,6 +75,7 @@ LONGEST_FIRST = (
     "tests/test_stage_capacity.py",
     "tests/models/test_stage_machine.py",
     "tests/test_end_to_end.py",
+    "tests/test_page_walk.py",
     "tests/test_recurring_runs.py",
     "tests/test_launch_path.py",
     "tests/test_supervision.py",

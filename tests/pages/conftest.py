@@ -50,12 +50,11 @@ def _fontconfig(tmp: Path) -> Path:
     return conf
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def launch_chromium(tmp: Path) -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, with the CJK fonts (for a module's fixture)."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
-    tmp = tmp_path_factory.mktemp("chromium")
     env = {**os.environ, "FONTCONFIG_FILE": str(_fontconfig(tmp))}
     with sync_playwright() as p:
         chromium = p.chromium.launch(
@@ -63,6 +62,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    yield from launch_chromium(tmp_path_factory.mktemp("chromium"))
 
 
 class Server:
