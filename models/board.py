@@ -20,6 +20,9 @@ from models.case import ROLE_NAMES, get
 from models.consultation import FORM_LABELS
 from models.deadlines import WorkdayCounter, format_local, local_today
 from models.enums import (
+    ADOPTION_LABELS,
+    PARTICIPANT_ROLE_LABELS,
+    RSVP_LABELS,
     STAGE_ORDER,
     Adoption,
     FollowUpStatus,
@@ -64,31 +67,16 @@ from models.tables import (
     Topic,
 )
 
-# How the office names the values a person picks in the topic page's forms.
-PARTICIPANT_ROLE_LABELS = {
-    ParticipantRole.ORGANIZER: "组织方（党委政府）",
-    ParticipantRole.DEPARTMENT: "职能部门",
-    ParticipantRole.RESIDENT: "群众代表、利益相关方",
-    ParticipantRole.EXPERT: "专家",
-    ParticipantRole.MEMBER: "政协委员",
-    ParticipantRole.SUPERVISOR: "监督员",
-}
 RESEARCH_METHOD_LABELS = {
     ResearchMethod.FIELD_VISIT: "实地走访",
     ResearchMethod.FORUM: "座谈会",
     ResearchMethod.QUESTIONNAIRE: "问卷调查",
     ResearchMethod.POLICY_REVIEW: "政策梳理",
 }
-RSVP_LABELS = {Rsvp.PENDING: "待回复", Rsvp.ACCEPTED: "接受", Rsvp.DECLINED: "谢绝"}
 REPORT_STATUS_LABELS = {
     ReportStatus.SUBMITTED: "已报送，待审定",
     ReportStatus.RETURNED: "已退回修改",
     ReportStatus.APPROVED: "已审定",
-}
-ADOPTION_LABELS = {
-    Adoption.PENDING: "待审定",
-    Adoption.ADOPTED: "采纳",
-    Adoption.NOT_ADOPTED: "未采纳",
 }
 TOPIC_STATUS_LABELS = {
     TopicStatus.DRAFT: "待筛选",

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models.case import get
-from models.enums import Adoption, PlanStatus
+from models.enums import ADOPTION_LABELS, PLAN_STATUS_LABELS
 from models.rectification import ITEM_STATUS_LABELS
 from models.tables import (
     ConsultationSession,
@@ -74,18 +74,6 @@ class ChainPublic(BaseModel):
     evidence: list[ChainNode]
     rating: list[ChainNode]
     recheck: list[ChainNode]
-
-
-ADOPTION_LABELS = {
-    Adoption.PENDING: "待定",
-    Adoption.ADOPTED: "采纳",
-    Adoption.NOT_ADOPTED: "未采纳",
-}
-PLAN_STATUS_LABELS = {
-    PlanStatus.SUBMITTED: "待审核",
-    PlanStatus.APPROVED: "已通过",
-    PlanStatus.RETURNED: "已退回",
-}
 
 
 @dataclass

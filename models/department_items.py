@@ -24,6 +24,7 @@ from models.deadlines import WorkdayCounter, format_local, local_today
 from models.enums import (
     DECLINE_CODE_LABELS,
     EXTENSION_DECISION_LABELS,
+    PLAN_STATUS_LABELS,
     DeclineCode,
     ExtensionDecision,
     ItemStatus,
@@ -49,12 +50,6 @@ from models.tables import (
     Topic,
     item_level,
 )
-
-PLAN_STATUS_LABELS = {
-    PlanStatus.SUBMITTED: "待审核",
-    PlanStatus.APPROVED: "审核通过",
-    PlanStatus.RETURNED: "退回修改",
-}
 
 
 class ItemAction(StrEnum):

@@ -279,3 +279,17 @@ class ScreeningOutcome(StrEnum):
     ADMITTED = "admitted"
     EXCLUDED = "excluded"
     MERGED = "merged"
+
+
+# How a person reads these values, on every page, list and document (declared once here).
+RSVP_LABELS = {Rsvp.PENDING: "待回复", Rsvp.ACCEPTED: "已接受邀请", Rsvp.DECLINED: "已谢绝"}
+ADOPTION_LABELS = {
+    Adoption.PENDING: "待审定",
+    Adoption.ADOPTED: "采纳",
+    Adoption.NOT_ADOPTED: "未采纳",
+}
+PLAN_STATUS_LABELS = {
+    PlanStatus.SUBMITTED: "待审核",
+    PlanStatus.APPROVED: "审核通过",
+    PlanStatus.RETURNED: "退回修改",
+}

@@ -15,7 +15,7 @@ from models.base import PAGE_SIZE, utcnow
 from models.case import get
 from models.consultation import FORM_LABELS, ensure_window_open
 from models.deadlines import format_local
-from models.enums import Role, Rsvp, SessionStatus, Stage, StageState, TopicStatus
+from models.enums import RSVP_LABELS, Role, Rsvp, SessionStatus, Stage, StageState, TopicStatus
 from models.errors import DomainError, NotFound
 from models.tables import (
     ConsultationSession,
@@ -27,8 +27,6 @@ from models.tables import (
     ResearchTask,
     Topic,
 )
-
-RSVP_LABELS = {Rsvp.PENDING: "待回复", Rsvp.ACCEPTED: "已接受邀请", Rsvp.DECLINED: "已谢绝"}
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,12 @@ from config.db import engine_for, session_scope
 from config.settings import Settings, get_settings
 from models import accounts
 from models import people as ppl
-from models.board import PARTICIPANT_ROLE_LABELS  # the labels the office's page shows
-from models.enums import ParticipantRole, Role, Stage
+from models.enums import (
+    PARTICIPANT_ROLE_LABELS,  # the labels the office's page shows
+    ParticipantRole,
+    Role,
+    Stage,
+)
 from runtime.demo import DEMO_PDF
 from runtime.stack import Stack
 from tests.conftest import empty_case_file

@@ -44,7 +44,7 @@ from models.base import utcnow
 from models.case import get
 from models.consultation import FORM_LABELS
 from models.deadlines import local_today
-from models.enums import Stage
+from models.enums import PARTICIPANT_ROLE_LABELS, Stage
 from models.errors import DomainError, NotFound
 from models.tables import ConsultationSession, Person, Report
 
@@ -183,7 +183,7 @@ async def _render(
         form=form,
         values=values or {},
         errors=errors or {},
-        role_choices=board.PARTICIPANT_ROLE_LABELS.items(),
+        role_choices=PARTICIPANT_ROLE_LABELS.items(),
         method_choices=board.RESEARCH_METHOD_LABELS.items(),
         form_choices=FORM_LABELS.items(),
         today=local_today(utcnow()).isoformat(),
