@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,6 +131,41 @@ def fresh_postgres(prefix: str, template: str | None = None) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def running_stack(
+    base: Path, database_url: str, *, apprise_url: str | None = None, **settings: Any
+) -> Iterator[Any]:
+    """The stack of `xieshang up` (the app process serving the API and every deployment) on
+    this case file and the test session's Prefect server, its messages to one receiver; the
+    follow-up sweep hourly unless `settings` say otherwise. Stopped afterwards."""
+    from config.settings import Settings, get_settings
+    from runtime.stack import Stack
+
+    defaults = get_settings()
+    if apprise_url is not None:
+        apprise_yaml = base / "apprise.yml"
+        apprise_yaml.write_text(f"urls:\n  - {apprise_url}:\n      tag: always\n", "utf-8")
+        settings.setdefault("apprise_config", apprise_yaml)
+    settings.setdefault("follow_up_interval_seconds", 3600)
+    running = Stack(
+        Settings(
+            data_dir=base / "data",
+            database_url=database_url,
+            api_port=defaults.api_port,
+            prefect_port=defaults.prefect_port,
+            prefect_api_url=defaults.prefect_api_url,
+            **settings,
+        ),
+        log_dir=base / "logs",
+    )
+    running.start_prefect()
+    running.start_app()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @contextmanager

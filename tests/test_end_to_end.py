@@ -13,12 +13,10 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from config.db import engine_for
-from config.settings import Settings, get_settings
 from models.enums import NotificationStatus
 from models.tables import Notification
 from runtime.demo import STAGES, Client, run_loop, wait_for_run
-from runtime.stack import Stack
-from tests.conftest import empty_case_file
+from tests.conftest import empty_case_file, running_stack
 from tests.factories import stack_client
 from tests.receivers import HttpReceiver
 
@@ -42,24 +40,9 @@ def stack(
     prefect_server: str, inbox: HttpReceiver, case_file: str, tmp_path_factory
 ) -> Iterator[str]:
     base: Path = tmp_path_factory.mktemp("e2e")
-    apprise_yaml = base / "apprise.yml"
-    apprise_yaml.write_text(f"urls:\n  - {inbox.url()}:\n      tag: always\n", encoding="utf-8")
-    defaults = get_settings()
-    settings = Settings(
-        data_dir=base / "data",
-        database_url=case_file,
-        apprise_config=apprise_yaml,
-        api_port=defaults.api_port,
-        prefect_port=defaults.prefect_port,
-        prefect_api_url=defaults.prefect_api_url,
-        follow_up_interval_seconds=3600,
-    )
-    running = Stack(settings, log_dir=base / "logs")
-    running.start_prefect()
-    running.start_app()
-    _DATABASES[running.api_url] = settings.resolved_database_url
-    yield running.api_url
-    running.stop()
+    with running_stack(base, case_file, apprise_url=inbox.url()) as running:
+        _DATABASES[running.api_url] = running.settings.resolved_database_url
+        yield running.api_url
 
 
 _DATABASES: dict[str, str] = {}

@@ -16,10 +16,9 @@ import httpx
 import psycopg
 import pytest
 
-from config.settings import Settings, get_settings
 from runtime.demo import Client, wait_for_run
 from runtime.stack import Stack
-from tests.conftest import fresh_postgres, require_postgres
+from tests.conftest import fresh_postgres, require_postgres, running_stack
 from tests.factories import stack_client
 from tests.receivers import HttpReceiver
 
@@ -49,27 +48,9 @@ def inbox() -> Iterator[HttpReceiver]:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def stack(request, prefect_server: str, inbox: HttpReceiver, tmp_path_factory) -> Iterator[Stack]:
     base: Path = tmp_path_factory.mktemp(f"launch-{request.param}")
-    apprise_yaml = base / "apprise.yml"
-    apprise_yaml.write_text(f"urls:\n  - {inbox.url()}:\n      tag: always\n", encoding="utf-8")
     for url in _database(request.param, base):
-        defaults = get_settings()
-        settings = Settings(
-            data_dir=base / "data",
-            database_url=url,
-            apprise_config=apprise_yaml,
-            api_port=defaults.api_port,
-            prefect_port=defaults.prefect_port,
-            prefect_api_url=defaults.prefect_api_url,
-            follow_up_interval_seconds=3600,
-            zombie_after_seconds=40,
-        )
-        running = Stack(settings, log_dir=base / "logs")
-        running.start_prefect()
-        running.start_app()
-        try:
+        with running_stack(base, url, apprise_url=inbox.url(), zombie_after_seconds=40) as running:
             yield running
-        finally:
-            running.stop()
 
 
 def _office(stack: Stack) -> Client:

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import pytest
 
 from config.db import engine_for, session_scope
-from config.settings import Settings, get_settings
+from config.settings import get_settings
 from models import accounts
 from models import people as ppl
 from models.enums import (
@@ -33,8 +33,7 @@ from models.enums import (
     Stage,
 )
 from runtime.demo import DEMO_PDF
-from runtime.stack import Stack
-from tests.conftest import empty_case_file
+from tests.conftest import empty_case_file, running_stack
 from tests.pages.conftest import PASSWORD, launch_chromium, require_chromium, screenshot
 from tests.receivers import HttpReceiver, Received
 
@@ -69,27 +68,14 @@ def stack(
     """(pages' address, case file) of a running stack on a fresh SQLite case file."""
     require_chromium()  # no browser: skip before paying for the stack
     base: Path = tmp_path_factory.mktemp("walk")
-    apprise_yaml = base / "apprise.yml"
-    apprise_yaml.write_text(f"urls:\n  - {inbox.url()}:\n      tag: always\n", encoding="utf-8")
-    defaults = get_settings()
-    with empty_case_file("sqlite", base, "walk") as url:
-        settings = Settings(
-            data_dir=base / "data",
-            database_url=url,
-            apprise_config=apprise_yaml,
-            api_port=defaults.api_port,
-            prefect_port=defaults.prefect_port,
-            prefect_api_url=defaults.prefect_api_url,
-            follow_up_interval_seconds=3600,
-        )
-        running = Stack(settings, log_dir=base / "logs")
-        running.start_prefect()
-        running.start_app()
+    with (
+        empty_case_file("sqlite", base, "walk") as url,
+        running_stack(base, url, apprise_url=inbox.url()) as running,
+    ):
         try:
-            yield running.api_url, settings.resolved_database_url
+            yield running.api_url, running.settings.resolved_database_url
         finally:
-            running.stop()
-            engine_for(settings.resolved_database_url).dispose()
+            engine_for(running.settings.resolved_database_url).dispose()
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,12 @@ from openpyxl import load_workbook
 from sqlmodel import Session
 
 from config.db import engine_for
-from config.settings import Settings, get_settings
+from config.settings import get_settings
 from models import ledger
 from models.enums import Stage
 from runtime.demo import wait_for_run
 from runtime.stack import Stack
+from tests.conftest import running_stack
 from tests.factories import LoopBuilder, stack_client
 from tests.models.test_ledger import case, new_row, sheet
 
@@ -90,22 +91,8 @@ def test_imports_are_refused_clearly(client, loop, session):
 @pytest.fixture(scope="module")
 def stack(prefect_server: str, tmp_path_factory) -> Iterator[Stack]:
     base: Path = tmp_path_factory.mktemp("ledger")
-    defaults = get_settings()
-    settings = Settings(
-        data_dir=base / "data",
-        database_url=f"sqlite:///{base / 'ledger.db'}",
-        api_port=defaults.api_port,
-        prefect_port=defaults.prefect_port,
-        prefect_api_url=defaults.prefect_api_url,
-        follow_up_interval_seconds=3600,
-    )
-    running = Stack(settings, log_dir=base / "logs")
-    running.start_prefect()
-    running.start_app()
-    try:
+    with running_stack(base, f"sqlite:///{base / 'ledger.db'}") as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_applying_runs_a_flow_and_the_items_appear(stack):
