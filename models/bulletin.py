@@ -354,13 +354,18 @@ def department_rows(session: Session, w: kpis.Window) -> list[dict[str, Any]]:
 
 
 def topic_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
-    """Per topic: three grouped queries (items, all ratings of the topic, its returns)."""
+    """Per topic: four grouped queries (items, all ratings of the topic, its returns, and who
+    was asked to rate it)."""
     w = period.window
     rows = _rows(
         kpis.item_counts(session, w, RectificationItem.topic_id),
         kpis.rating_counts(session, w, Rating.topic_id),
         kpis.bounce_counts(session, w, RectificationItem.topic_id),
+        kpis.request_counts_by_topic(session, w),
     )
+    for row in rows.values():  # a topic nobody was asked to rate: none asked, none answered
+        for key in kpis.REQUEST_KEYS:
+            row.setdefault(key, 0)
     titles = dict(session.exec(select(Topic.id, Topic.title).where(Topic.id.in_(list(rows)))).all())  # type: ignore[union-attr]
     result = [
         {"topic_id": t, "topic": titles.get(t, str(t)), **kpis.with_rates(row)}

@@ -34,7 +34,9 @@ from models.kpis import COUNTS, KPIS, Source, Window
 from models.rectification import ITEM_STATUS_LABELS
 from models.tables import (
     Department,
+    FollowUp,
     ItemBounce,
+    Person,
     Rating,
     RectificationItem,
     Suggestion,
@@ -122,7 +124,9 @@ class Scope:
             out.append(kpis.TOPIC_OF[source] == self.topic_id)
         if self.department_id is not None:
             if source not in kpis.DEPARTMENT_OF:
-                raise Invalid("意见建议不属于任何单位，不能按单位统计", field="department_id")
+                raise Invalid(
+                    f"{KIND_LABELS[source]}不属于任何单位，不能按单位统计", field="department_id"
+                )
             out.append(kpis.DEPARTMENT_OF[source] == self.department_id)
         return out
 
@@ -258,6 +262,23 @@ def _records_of(key: str, window: Window, scope: Scope) -> Any:
             .join(Topic, Topic.id == Rating.topic_id)
             .where(*cond)
         )
+    if source is Source.RATING_REQUEST:
+        answered = kpis.COUNTS["rating_requests_answered"].condition(window)
+        cols = {
+            "record_id": FollowUp.id,
+            "topic_id": FollowUp.topic_id,
+            "topic_title": Topic.title,
+            "at": FollowUp.created_at,
+            "text": Person.name,  # who was asked
+            "code": sa.case((answered, "answered"), else_="waiting"),
+        }
+        return (
+            select(*_columns(source, cols))
+            .select_from(FollowUp)
+            .join(Topic, Topic.id == FollowUp.topic_id)
+            .outerjoin(Person, Person.id == FollowUp.owed_by_id)
+            .where(*cond)
+        )
     cols = {
         "record_id": Suggestion.id,
         "topic_id": Suggestion.topic_id,
@@ -285,7 +306,8 @@ class KpiRecord(BaseModel):
     """One record behind a number, with what a person needs to recognise it."""
 
     kind: Source = Field(
-        description="记录类别：item 整改事项、bounce 退回、rating 评价、suggestion 建议"
+        description="记录类别：item 整改事项、bounce 退回、rating 评价、suggestion 建议、"
+        "rating_request 评价邀请"
     )
     kind_label: str
     record_id: int
@@ -320,6 +342,7 @@ KIND_LABELS = {
     Source.BOUNCE: "退回",
     Source.RATING: "评价",
     Source.SUGGESTION: "意见建议",
+    Source.RATING_REQUEST: kpis.LABELS["rating_requests"],
 }
 
 
@@ -352,13 +375,26 @@ def _record(row: Any) -> KpiRecord:
         long_term=m["long_term"],
         rebound=m["rebound"],
         extensions=m["extensions"],
-        at=_shown(m["at"]) if kind in (Source.RATING, Source.BOUNCE) else None,
+        at=_shown(m["at"]) if kind in _DATED else None,
         score=m["score"],
         satisfied=m["satisfied"],
         adoption_label=ADOPTION_LABELS[Adoption(m["adoption"])] if m["adoption"] else None,
         text=m["text"],
-        code_label=DECLINE_CODE_LABELS[DeclineCode(m["code"])] if m["code"] else None,
+        code_label=_code_label(kind, m["code"]),
     )
+
+
+_DATED = (Source.RATING, Source.BOUNCE, Source.RATING_REQUEST)
+_ANSWERS = {"answered": "已评价", "waiting": "未评价"}
+
+
+def _code_label(kind: Source, code: str | None) -> str | None:
+    """A return's coded reason, or whether the person asked to rate has rated."""
+    if code is None:
+        return None
+    if kind is Source.RATING_REQUEST:
+        return _ANSWERS[code]
+    return DECLINE_CODE_LABELS[DeclineCode(code)]
 
 
 class Part(BaseModel):

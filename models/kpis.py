@@ -60,8 +60,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, select
 
 from config.settings import get_settings
-from models.enums import Adoption, ExtensionDecision, ItemStatus
-from models.tables import ItemBounce, ItemExtension, Rating, RectificationItem, Suggestion
+from models.enums import Adoption, ExtensionDecision, ItemStatus, Obligation
+from models.tables import (
+    FollowUp,
+    ItemBounce,
+    ItemExtension,
+    Rating,
+    RectificationItem,
+    Suggestion,
+)
 
 # --- windows -------------------------------------------------------------------------------
 
@@ -107,6 +114,8 @@ class Source(StrEnum):
     SUGGESTION = "suggestion"
     RATING = "rating"
     BOUNCE = "bounce"  # item_bounce rows, by the department that returned the item
+    # Who was asked to rate (a follow_up row of the rating obligation: one per person and topic)
+    RATING_REQUEST = "rating_request"
     DERIVED = "derived"  # the sum of other counts (`parts`), once they are all known
 
 
@@ -205,6 +214,20 @@ def _bounced(w: Window) -> ColumnElement[bool]:
     return w.contains(ItemBounce.at)
 
 
+def _request_answered(w: Window) -> ColumnElement[bool]:
+    """The person asked rated the topic before the window ended."""
+    return (
+        select(Rating.id)
+        .where(
+            Rating.topic_id == FollowUp.subject_id,  # type: ignore[arg-type]
+            Rating.person_id == FollowUp.owed_by_id,  # type: ignore[arg-type]
+            w.before_end(Rating.created_at),
+        )
+        .correlate(FollowUp)
+        .exists()
+    )
+
+
 COUNTS: dict[str, Count] = {
     c.key: c
     for c in (
@@ -293,14 +316,16 @@ COUNTS: dict[str, Count] = {
             _all,
             parts=("items_transferred", "bounces"),
         ),
+        Count("rating_requests", "评价邀请", Source.RATING_REQUEST, _all),
+        Count("rating_requests_answered", "已评价的邀请", Source.RATING_REQUEST, _request_answered),
         Count("ratings", "评价数", Source.RATING, _all),
         Count("ratings_satisfied", "满意评价", Source.RATING, lambda _: Rating.satisfied.is_(True)),  # type: ignore[attr-defined]
     )
 }
 ITEM_KEYS = [k for k, c in COUNTS.items() if c.source is Source.ITEM]
-SUGGESTION_KEYS = [k for k, c in COUNTS.items() if c.source is Source.SUGGESTION]
 RATING_KEYS = [k for k, c in COUNTS.items() if c.source is Source.RATING]
 BOUNCE_KEYS = [k for k, c in COUNTS.items() if c.source is Source.BOUNCE]
+REQUEST_KEYS = [k for k, c in COUNTS.items() if c.source is Source.RATING_REQUEST]
 DERIVED = [c for c in COUNTS.values() if c.source is Source.DERIVED]
 MEAN_SCORE = "mean_score"
 
@@ -388,6 +413,14 @@ KPIS: dict[str, Kpi] = {
             0.7,
         ),
         Kpi("satisfaction_rate", "群众满意度", "满意度", "ratings_satisfied", "ratings", 0.9),
+        # Beside the satisfaction, which counts only those who rated: how many of those asked did.
+        Kpi(
+            "rating_response_rate",
+            "评价参与率",
+            "参与率",
+            "rating_requests_answered",
+            "rating_requests",
+        ),
         Kpi(
             "rebound_rate",
             "反弹率",
@@ -480,17 +513,20 @@ def base(source: Source, window: Window) -> list[ColumnElement[bool]]:
         return [window.contains(Rating.created_at)]
     if source is Source.BOUNCE:
         return [window.contains(ItemBounce.at)]
+    if source is Source.RATING_REQUEST:
+        return [FollowUp.obligation == Obligation.RATING, window.contains(FollowUp.created_at)]  # type: ignore[list-item]
     return []
 
 
 # Where a source's record belongs: its topic, and its department (items: the lead department;
 # ratings: the rated item's; bounces: the department that returned the item). Suggestions
-# belong to no department. The bulletin groups by these, the drill-down filters by them.
+# and rating requests (made per topic) belong to no department. The bulletin groups by these, the drill-down filters by them.
 TOPIC_OF: dict[Source, Any] = {
     Source.ITEM: _it.topic_id,
     Source.RATING: Rating.topic_id,
     Source.BOUNCE: _it.topic_id,
     Source.SUGGESTION: Suggestion.topic_id,
+    Source.RATING_REQUEST: FollowUp.topic_id,
 }
 DEPARTMENT_OF: dict[Source, Any] = {
     Source.ITEM: _it.lead_department_id,
@@ -584,19 +620,33 @@ def bounce_counts(
     return {None: {k: int(r._mapping[k] or 0) for k in BOUNCE_KEYS}}
 
 
-def suggestion_counts(
-    session: Session, window: Window, where: Iterable[Any] = ()
+def unit_counts(
+    session: Session, source: Source, window: Window, where: Iterable[Any] = ()
 ) -> dict[str, int]:
+    """The counts of a source that has no department (suggestions, rating requests): one row."""
+    keys = [k for k, c in COUNTS.items() if c.source is source]
     r = session.exec(
-        select(*(_sum(COUNTS[k].condition(window), k) for k in SUGGESTION_KEYS)).where(
-            *base(Source.SUGGESTION, window), *where
+        select(*(_sum(COUNTS[k].condition(window), k) for k in keys)).where(
+            *base(source, window), *where
         )
     ).one()
-    return {k: int(r._mapping[k] or 0) for k in SUGGESTION_KEYS}
+    return {k: int(r._mapping[k] or 0) for k in keys}
+
+
+def request_counts_by_topic(session: Session, window: Window) -> dict[Any, dict[str, int]]:
+    """Who was asked to rate in the window and who did, per topic (the bulletin's topic rows)."""
+    keys = REQUEST_KEYS
+    group = TOPIC_OF[Source.RATING_REQUEST]
+    rows = session.exec(
+        select(group, *(_sum(COUNTS[k].condition(window), k) for k in keys))
+        .where(*base(Source.RATING_REQUEST, window))
+        .group_by(group)
+    ).all()
+    return {r[0]: {k: int(r._mapping[k] or 0) for k in keys} for r in rows}
 
 
 def compute(session: Session, window: Window, *, topic_id: int | None = None) -> dict[str, Any]:
-    """Every count and rate for one topic (or all topics) over the window: four queries."""
+    """Every count and rate for one topic (or all topics) over the window: five queries."""
 
     def of(source: Source) -> list[Any]:
         return [TOPIC_OF[source] == topic_id] if topic_id is not None else []
@@ -604,5 +654,6 @@ def compute(session: Session, window: Window, *, topic_id: int | None = None) ->
     items = item_counts(session, window, where=of(Source.ITEM))
     bounces = bounce_counts(session, window, where=of(Source.BOUNCE))
     ratings = rating_counts(session, window, where=of(Source.RATING))
-    suggestions = suggestion_counts(session, window, where=of(Source.SUGGESTION))
-    return with_rates({**items[None], **bounces[None], **suggestions, **ratings[None]})
+    suggestions = unit_counts(session, Source.SUGGESTION, window, where=of(Source.SUGGESTION))
+    requests = unit_counts(session, Source.RATING_REQUEST, window, where=of(Source.RATING_REQUEST))
+    return with_rates({**items[None], **bounces[None], **suggestions, **ratings[None], **requests})

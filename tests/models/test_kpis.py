@@ -166,6 +166,7 @@ def test_every_kpi_is_declared_once():
         "adoption_rate",
         "long_term_mechanism_rate",
         "satisfaction_rate",
+        "rating_response_rate",
         "rebound_rate",
         "response_rate",
         "bounce_rate",
