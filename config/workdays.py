@@ -19,7 +19,6 @@ from enum import StrEnum
 from functools import lru_cache
 
 import chinese_calendar
-import holidays as holiday_rules
 from chinese_calendar import constants as cc_data
 
 
@@ -119,7 +118,11 @@ def package_covers(year: int) -> bool:
 
 @lru_cache(maxsize=64)
 def rule_holidays(year: int) -> Mapping[dt.date, str]:
-    """Statutory holidays of a year by rule, in Chinese; the package's 调休 swaps left out."""
+    """Statutory holidays of a year by rule, in Chinese; the package's 调休 swaps left out.
+    Imported here: only a year beyond the shipped schedules needs it, and every run is a fresh
+    process that would otherwise pay for the package."""
+    import holidays as holiday_rules
+
     days = holiday_rules.China(years=year, language="zh_CN")
     return {day: name for day, name in sorted(days.items()) if "调休" not in name}
 

@@ -11,23 +11,34 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from typing import TYPE_CHECKING, Any
 
 from config.links import ADDRESS, action, ids_of, url
 from config.settings import get_settings
 
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    undefined=StrictUndefined,
-    keep_trailing_newline=False,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=False,
-)
-_env.globals["action"] = action  # where the recipient acts, from the one table of actions
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    """The message templates' environment, built at the first message: a stage run that
+    queues nothing never pays for importing Jinja (each run is a fresh process)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.globals["action"] = action  # where the recipient acts, from the one table of actions
+    return env
+
 
 # format_local's shape, read back for the machine-readable deadline.
 _LOCAL = re.compile(r"(\d{4})年(\d{2})月(\d{2})日 (\d{2}):(\d{2})")
@@ -47,7 +58,7 @@ class Message:
 
 def render(template: str, context: dict[str, Any]) -> tuple[str, str]:
     """(title, body) of an event's message."""
-    text = _env.get_template(f"{template}.txt").render(**context).strip()
+    text = _env().get_template(f"{template}.txt").render(**context).strip()
     title, _, body = text.partition("\n")
     return title.strip(), body.strip()
 

@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request, Response
 
 from api import auth
-from api.deps import SessionDep, commit
+from api.deps import ReadSessionDep, SessionDep, commit
 from api.pages.member import SCORES
 from api.pages.render import PageRoute, page
 from api.routes.links import LinkActionIn, perform
@@ -104,7 +104,7 @@ def _form(
 
 
 @router.get(ONE_TIME)
-def link_page(request: Request, session: SessionDep, token: Token) -> Response:
+def link_page(request: Request, session: ReadSessionDep, token: Token) -> Response:
     """What the link will do; opening it does nothing yet."""
     try:
         view = action_links.view(session, token)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
 from api import auth, launcher
-from api.deps import PathId, SessionDep, UnitOfWorkDep, commit
+from api.deps import PathId, ReadSessionDep, UnitOfWorkDep, commit
 from api.errors import VALIDATION_MESSAGES, ServiceUnavailable
 from api.launcher import UnitOfWork
 from api.pages.render import PageRoute, flash, page, require
@@ -107,7 +107,7 @@ def prefect_run_url(flow_run_id: str) -> str:
 @router.get(ADMIN)
 def board_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     person: Reader,
     page_no: PageNumber = 1,
     stage: Annotated[Stage | None, Query()] = None,
@@ -200,7 +200,7 @@ async def topic_page(
 
 
 @router.get(ADMIN + "/reports/{report_id}")
-def report_page(session: SessionDep, person: Reader, report_id: PathId) -> Response:
+def report_page(session: ReadSessionDep, person: Reader, report_id: PathId) -> Response:
     """A report is edited on its topic's page (messages about a report name the report)."""
     require(person, Can.RUN_LOOP)
     report = get(session, Report, report_id)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from api.deps import PathId, SessionDep, commit
+from api.deps import PathId, ReadSessionDep, SessionDep, commit
 from api.pages.render import PageRoute, flash, page, require
 from api.pages.routes import Reader
 from models import approvals
@@ -45,7 +45,7 @@ def _reason_error(exc: ValidationError | Invalid, what: str) -> str:
 @router.get(INBOX)
 def inbox(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     person: Reader,
     topics_page: ListPage = 1,
     reports_page: ListPage = 1,
@@ -92,7 +92,7 @@ def _topic_page(
 
 @router.get(INBOX + "/topics/{topic_id}")
 def topic_decision(
-    request: Request, session: SessionDep, person: Reader, topic_id: PathId
+    request: Request, session: ReadSessionDep, person: Reader, topic_id: PathId
 ) -> Response:
     """A topic as the approver reads it, with the two decisions."""
     require(person, Can.DECIDE)
@@ -177,7 +177,7 @@ def _report_page(
 
 @router.get(INBOX + "/reports/{report_id}")
 def report_decision(
-    request: Request, session: SessionDep, person: Reader, report_id: PathId
+    request: Request, session: ReadSessionDep, person: Reader, report_id: PathId
 ) -> Response:
     """A report as the approver reads it: its content, the suggestions to adopt, two decisions."""
     require(person, Can.DECIDE)

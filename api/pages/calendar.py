@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
 from api import auth
-from api.deps import SessionDep, commit
+from api.deps import ReadSessionDep, SessionDep, commit
 from api.pages.render import PageRoute, flash, page, require
 from api.pages.routes import Reader
 from models import schedule
@@ -70,7 +70,7 @@ def _render(
 
 @router.get(CALENDAR)
 def calendar_page(
-    request: Request, session: SessionDep, person: Reader, year: YearQuery = None
+    request: Request, session: ReadSessionDep, person: Reader, year: YearQuery = None
 ) -> Response:
     """The loaded years and one year (this year unless chosen) as the calendar counts it."""
     require(person, Can.RUN_LOOP)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from api import auth
-from api.deps import PathId, SessionDep
+from api.deps import PathId, ReadSessionDep, SessionDep
 from api.pages.forms import FormReader, field_errors, moved_on, submit
 from api.pages.render import PageRoute, page, require
 from api.pages.routes import PageNumber, Reader
@@ -61,7 +61,7 @@ Text = Annotated[str, Form()]
 @router.get(ITEMS)
 def list_items(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     person: Reader,
     page_no: PageNumber = 1,
     view: Annotated[Literal["all", "overdue"], Query()] = "all",
@@ -77,7 +77,9 @@ def list_items(
 
 
 @router.get(ITEMS + "/{item_id}")
-def item_page(request: Request, session: SessionDep, person: Reader, item_id: PathId) -> Response:
+def item_page(
+    request: Request, session: ReadSessionDep, person: Reader, item_id: PathId
+) -> Response:
     """One item and the forms for what the person may do on it now."""
     view = department_items.item_view(session, person, item_id)
     session.commit()

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import QueryId, SessionDep
+from api.deps import QueryId, ReadSessionDep
 from api.pages.render import PageRoute, page, require
 from api.pages.routes import PageNumber, Reader
 from models import kpi_board
@@ -57,7 +57,7 @@ def _period(text: str | None) -> tuple[kpi_board.KpiPeriod, str | None]:
 @router.get(DASHBOARD)
 def dashboard_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     person: Reader,
     period: PeriodText = None,
     topic_id: QueryId = None,
@@ -86,7 +86,7 @@ def dashboard_page(
 @router.get(RECORDS)
 def records_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     person: Reader,
     key: str,
     part: Annotated[Literal["numerator", "denominator"], Query()] = "numerator",

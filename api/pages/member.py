@@ -20,7 +20,7 @@ from fastapi import APIRouter, Form, Request, Response
 from sqlmodel import Session
 
 from api import auth
-from api.deps import PathId, SessionDep
+from api.deps import PathId, ReadSessionDep, SessionDep
 from api.pages.forms import submit
 from api.pages.render import PageRoute, page, require
 from api.pages.routes import PageNumber, Reader
@@ -45,7 +45,7 @@ SCORES: tuple[tuple[int, str], ...] = (
 
 @router.get(MY_TOPICS)
 def list_topics(
-    request: Request, session: SessionDep, person: Reader, page_no: PageNumber = 1
+    request: Request, session: ReadSessionDep, person: Reader, page_no: PageNumber = 1
 ) -> Response:
     """The topics the person takes part in, newest first."""
     found = participation.my_topics(session, person, page=page_no)
@@ -96,20 +96,24 @@ def _render(
 
 
 @router.get(MY_TOPICS + "/{topic_id}")
-def topic_page(request: Request, session: SessionDep, person: Reader, topic_id: PathId) -> Response:
+def topic_page(
+    request: Request, session: ReadSessionDep, person: Reader, topic_id: PathId
+) -> Response:
     """One topic as the participant sees it, with the forms for what he may do on it now."""
     return _render(request, session, person, topic_id)
 
 
 @router.get(MY_TOPICS + "/{topic_id}/rate")
-def rate_page(request: Request, session: SessionDep, person: Reader, topic_id: PathId) -> Response:
+def rate_page(
+    request: Request, session: ReadSessionDep, person: Reader, topic_id: PathId
+) -> Response:
     """Where a rating request points: the topic's page, its rating form first."""
     return _render(request, session, person, topic_id, focus="rate")
 
 
 @router.get("/my/invitations/{participant_id}")
 def invitation_page(
-    request: Request, session: SessionDep, person: Reader, participant_id: PathId
+    request: Request, session: ReadSessionDep, person: Reader, participant_id: PathId
 ) -> Response:
     """Where an invitation points: the topic's page with the reply form."""
     invited = participation.my_participant(session, person, participant_id)
@@ -118,7 +122,7 @@ def invitation_page(
 
 @router.get("/my/research/{task_id}")
 def research_page(
-    request: Request, session: SessionDep, person: Reader, task_id: PathId
+    request: Request, session: ReadSessionDep, person: Reader, task_id: PathId
 ) -> Response:
     """Where a research assignment points: the topic's page with the findings form."""
     task = participation.my_task(session, person, task_id)

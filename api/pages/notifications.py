@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api import auth
-from api.deps import PathId, SessionDep, commit
+from api.deps import PathId, ReadSessionDep, SessionDep, commit
 from api.pages.render import PageRoute, flash, page, require
 from api.pages.routes import PageNumber, Reader
 from models import outbox
@@ -38,7 +38,7 @@ ABANDONABLE = RESENDABLE | {NotificationStatus.PENDING}
 @router.get(NOTIFICATIONS)
 def notifications_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     person: Reader,
     page_no: PageNumber = 1,
 ) -> Response:

@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from api import auth
-from api.deps import PathId, SessionDep
+from api.deps import PathId, ReadSessionDep, SessionDep
 from api.pages.forms import FormReader, moved_on, submit
 from api.pages.render import PageRoute, page, require
 from api.pages.routes import Reader
@@ -49,7 +49,9 @@ LABELS = {
 
 
 @router.get(ITEM_PAGE)
-def item_page(request: Request, session: SessionDep, person: Reader, item_id: PathId) -> Response:
+def item_page(
+    request: Request, session: ReadSessionDep, person: Reader, item_id: PathId
+) -> Response:
     """The item, its returns and ledger, and the forms of what the office may decide now."""
     require(person, Can.SUPERVISE_ITEM)
     view = office_item_view(session, person, item_id)
@@ -58,7 +60,7 @@ def item_page(request: Request, session: SessionDep, person: Reader, item_id: Pa
 
 
 @router.get("/admin/extensions/{extension_id}")
-def extension_page(session: SessionDep, person: Reader, extension_id: PathId) -> Response:
+def extension_page(session: ReadSessionDep, person: Reader, extension_id: PathId) -> Response:
     """An extension request is decided on its item's page (messages name the request)."""
     require(person, Can.SUPERVISE_ITEM)
     line = get(session, ItemExtension, extension_id)
@@ -67,7 +69,7 @@ def extension_page(session: SessionDep, person: Reader, extension_id: PathId) ->
 
 
 @router.get("/admin/plans/{plan_id}")
-def plan_page(session: SessionDep, person: Reader, plan_id: PathId) -> Response:
+def plan_page(session: ReadSessionDep, person: Reader, plan_id: PathId) -> Response:
     """A plan is reviewed on its item's page (messages name the plan)."""
     require(person, Can.SUPERVISE_ITEM)
     plan = get(session, Plan, plan_id)

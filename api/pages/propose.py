@@ -20,7 +20,7 @@ from fastapi import APIRouter, Form, Request, Response
 from sqlmodel import Session
 
 from api import auth
-from api.deps import PathId, SessionDep
+from api.deps import PathId, ReadSessionDep, SessionDep
 from api.pages.act import form_nonce, nonce_ok
 from api.pages.forms import submit
 from api.pages.render import PageRoute, page
@@ -130,7 +130,7 @@ def _create(session: Session, data: topics.TopicCreate, visitor: Person | None) 
 
 @router.get(RECEIVED_PAGE)
 def received_page(
-    request: Request, session: SessionDep, visitor: Visitor, topic_id: PathId
+    request: Request, session: ReadSessionDep, visitor: Visitor, topic_id: PathId
 ) -> Response:
     """The proposal's number and where to follow it."""
     found = public.public_page(session, topic_id)

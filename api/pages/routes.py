@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api import auth
-from api.deps import PathId, SessionDep
+from api.deps import PathId, ReadSessionDep, SessionDep
 from api.pages.render import HOME, SIGN_IN, PageRoute, flash, local_path, page
 from models import public, work
 from models.errors import DomainError, NotSignedIn
@@ -108,7 +108,7 @@ def sign_out(request: Request, person: Reader) -> Response:
 
 @router.get(HOME)
 def my_work(
-    request: Request, session: SessionDep, person: Reader, page_no: PageNumber = 1
+    request: Request, session: ReadSessionDep, person: Reader, page_no: PageNumber = 1
 ) -> Response:
     """What the person owes, most urgent first."""
     found = work.my_work(session, person, page=page_no)
@@ -119,7 +119,7 @@ def my_work(
 @router.get("/p/topics/{topic_id}")
 def public_topic(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     visitor: Visitor,
     topic_id: PathId,
     page_no: PageNumber = 1,
