@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import exists, func, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
 from models import audit as audit_trail
@@ -236,12 +235,18 @@ def insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: li
     """Bulk insert that skips rows whose unique key exists: the outbox's 'never twice'."""
     if not rows:
         return
+    # The dialect's insert is imported here: importing the PostgreSQL dialect loads every driver
+    # module it knows, which a stage run on SQLite (a fresh process each) would pay for.
     dialect = session.get_bind().dialect.name
     table = model.__table__  # type: ignore[attr-defined]
-    stmt: postgresql.Insert | sqlite.Insert
+    stmt: Any
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         stmt = postgresql.insert(table).on_conflict_do_nothing()
     elif dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         stmt = sqlite.insert(table).on_conflict_do_nothing()
     else:  # pragma: no cover - only the two supported backends
         raise RuntimeError(f"unsupported database {dialect}")
