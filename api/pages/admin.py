@@ -37,6 +37,7 @@ from models import (
     screening,
     subject,
 )
+from models import evaluation as evaluations
 from models import report as reports
 from models import topic as topics
 from models.access import Can
@@ -120,9 +121,15 @@ def board_page(
     return page(request, "admin_board.html", person=person, title="议题总览", board=found)
 
 
-def _read(
-    uow: UnitOfWork, topic_id: int
-) -> tuple[board.TopicBoard, screening.ScreeningPublic | None, prestudy.SummaryPublic | None]:
+Read = tuple[
+    board.TopicBoard,
+    screening.ScreeningPublic | None,
+    prestudy.SummaryPublic | None,
+    list[evaluations.EvaluationPublic],
+]
+
+
+def _read(uow: UnitOfWork, topic_id: int) -> Read:
     with uow() as session:
         found = board.topic_board(session, topic_id)
         try:
@@ -131,7 +138,7 @@ def _read(
             screened = None
         summary = prestudy.summary_of(session, topic_id)
         shown = prestudy.SummaryPublic.model_validate(summary) if summary else None
-        return found, screened, shown
+        return found, screened, shown, evaluations.of_topic(session, topic_id)
 
 
 async def _runs(uow: UnitOfWork, topic_id: int) -> tuple[list[launcher.FlowRunPublic], str | None]:
@@ -157,7 +164,7 @@ async def _render(
     errors: Mapping[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    view, screened, summary = await anyio.to_thread.run_sync(_read, uow, topic_id)
+    view, screened, summary, evaluated = await anyio.to_thread.run_sync(_read, uow, topic_id)
     runs, runs_error = await _runs(uow, topic_id)
     by_id = {run.id: run for run in runs}
     return page(
@@ -169,6 +176,7 @@ async def _render(
         topic=view,
         screening=screened,
         summary=summary,
+        evaluations=evaluated,
         rule_choices=list(screening.rule_choices()),
         rule_labels=dict(screening.rule_choices()),
         merge_choices=[
