@@ -351,9 +351,7 @@ def _checked(data: EvaluationIn) -> tuple[dict[str, int], dict[str, str]]:
             else:
                 raise Invalid(f"“{c.label}”的评分应为 {whole}", field=f"scores.{c.key}")
         if not rubric.SCALE_MIN <= value <= rubric.SCALE_MAX:
-            raise Invalid(
-                f"“{c.label}”的评分应为 {whole}，不能是 {value}", field=f"scores.{c.key}"
-            )
+            raise Invalid(f"“{c.label}”的评分应为 {whole}，不能是 {value}", field=f"scores.{c.key}")
         scores[c.key] = value
         note = (data.notes.get(c.key) or "").strip()
         if value <= rubric.LOW_SCORE and not note:
