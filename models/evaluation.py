@@ -179,6 +179,16 @@ def waiting_for(session: Session, topic_id: int) -> list[str]:
     )
 
 
+def evaluator_choices(session: Session) -> list[tuple[str, str]]:
+    """Who the office may pick from: the people whose role scores (experts, supervisors)."""
+    rows = session.exec(
+        select(Person.id, Person.name, Person.role)
+        .where(col(Person.role).in_(sorted(POLICY[Can.SCORE])))
+        .order_by(Person.name)
+    ).all()
+    return [(str(i), f"{name}（{ROLE_NAMES[Role(role)]}）") for i, name, role in rows]
+
+
 # --- the rules -------------------------------------------------------------------------
 
 

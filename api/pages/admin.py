@@ -96,6 +96,8 @@ LABELS = {
     "justification": "理由",
     "minutes": "会议纪要",
     "note": "审核意见",
+    "evaluator_id": "评估人",
+    "reason": "撤回理由",
 }
 
 
@@ -126,6 +128,7 @@ Read = tuple[
     screening.ScreeningPublic | None,
     prestudy.SummaryPublic | None,
     list[evaluations.EvaluationPublic],
+    list[tuple[str, str]],
 ]
 
 
@@ -138,7 +141,8 @@ def _read(uow: UnitOfWork, topic_id: int) -> Read:
             screened = None
         summary = prestudy.summary_of(session, topic_id)
         shown = prestudy.SummaryPublic.model_validate(summary) if summary else None
-        return found, screened, shown, evaluations.of_topic(session, topic_id)
+        evaluated = evaluations.of_topic(session, topic_id)
+        return found, screened, shown, evaluated, evaluations.evaluator_choices(session)
 
 
 async def _runs(uow: UnitOfWork, topic_id: int) -> tuple[list[launcher.FlowRunPublic], str | None]:
@@ -164,7 +168,9 @@ async def _render(
     errors: Mapping[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    view, screened, summary, evaluated = await anyio.to_thread.run_sync(_read, uow, topic_id)
+    view, screened, summary, evaluated, evaluators = await anyio.to_thread.run_sync(
+        _read, uow, topic_id
+    )
     runs, runs_error = await _runs(uow, topic_id)
     by_id = {run.id: run for run in runs}
     return page(
@@ -177,6 +183,7 @@ async def _render(
         screening=screened,
         summary=summary,
         evaluations=evaluated,
+        evaluator_choices=evaluators,
         rule_choices=list(screening.rule_choices()),
         rule_labels=dict(screening.rule_choices()),
         merge_choices=[
@@ -706,6 +713,51 @@ async def add_item(
         ),
         run=lambda s, data: rectification.create_item(s, topic_id, data),
         done="已建立整改事项。",
+    )
+
+
+@router.post(TOPIC_PAGE + "/evaluations")
+async def assign_evaluator(
+    request: Request,
+    person: Reader,
+    uow: UnitOfWorkDep,
+    topic_id: PathId,
+    evaluator_id: Text = "",
+) -> Response:
+    """第三方评估: ask an independent expert or supervisor to score the outcome."""
+    return await _act(
+        request,
+        uow,
+        person,
+        topic_id,
+        form="evaluations",
+        values={"evaluator_id": evaluator_id},
+        read=lambda: evaluations.AssignIn.model_validate({"evaluator_id": _id(evaluator_id)}),
+        run=lambda s, data: evaluations.assign(s, topic_id, data, by=person.id),
+        done="已指派第三方评估，评估人将收到通知。",
+    )
+
+
+@router.post(TOPIC_PAGE + "/evaluations/{evaluation_id}/withdraw")
+async def withdraw_evaluator(
+    request: Request,
+    person: Reader,
+    uow: UnitOfWorkDep,
+    topic_id: PathId,
+    evaluation_id: PathId,
+    reason: Text = "",
+) -> Response:
+    """Withdraw an assignment not yet submitted, with the reason the audit trail keeps."""
+    return await _act(
+        request,
+        uow,
+        person,
+        topic_id,
+        form="evaluations",
+        values={"reason": reason},
+        read=lambda: evaluations.WithdrawIn.model_validate({"reason": reason}),
+        run=lambda s, data: evaluations.withdraw(s, evaluation_id, data, by=person.id),
+        done="已撤回该项第三方评估指派。",
     )
 
 

@@ -2,7 +2,8 @@
 我的评估 lists the topic; the scoring form shows the rubric's guidance; a low score without its
 reason is refused beside the criterion (what was typed kept); the evaluation is submitted with
 a one-time message and is final. Over HTTP: the form carries the session's CSRF token and
-another expert is refused."""
+another expert is refused; the office assigns and withdraws (with a reason) on its topic
+page."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from models.tables import Evaluation, Notification
 from tests.conftest import ANONYMOUS
 from tests.factories import LoopBuilder
 from tests.pages.conftest import PASSWORD, sign_in, sign_in_client
+from tests.pages.test_admin_pages import prefect_down  # noqa: F401  (a fixture)
 
 LOGIN = "wugong"
 TITLE = "老旧小区加装电梯"
@@ -112,3 +114,37 @@ def test_the_form_needs_its_csrf_token_and_its_own_evaluator(client, loop, sessi
     client.cookies.clear()
     sign_in_client(client, session, other, "zheng")
     assert client.get(url, headers=ANONYMOUS).status_code == 403
+
+
+@pytest.mark.usefixtures("prefect_down")
+def test_the_office_assigns_and_withdraws_on_its_topic_page(client, loop, session):  # type: ignore[no-untyped-def]
+    c = loop.cast
+    topic = loop.advance(loop.topic(title=TITLE), to=Stage.ASSESSMENT, start=True)
+    session.commit()
+    csrf = sign_in_client(client, session, c.admin, "wangmin")
+    address = f"/admin/topics/{topic.id}"
+
+    def post(path: str, **data: str):  # type: ignore[no-untyped-def]
+        return client.post(
+            f"{address}{path}",
+            data={"csrf_token": csrf, **data},
+            headers=ANONYMOUS,
+            follow_redirects=False,
+        )
+
+    shown = client.get(address, headers=ANONYMOUS)
+    assert shown.status_code == 200 and "指派第三方评估" in shown.text
+    assert f'<option value="{c.expert.id}">吴工（专家）</option>' in shown.text
+    assert "孙立" not in shown.text.split('id="evaluations"')[1].split("</form>")[0]
+    member = post("/evaluations", evaluator_id=str(c.member.id))
+    assert member.status_code == 422 and "只能指派专家或监督员" in member.text
+    assert post("/evaluations", evaluator_id=str(c.expert.id)).status_code == 303
+    listed = client.get(address, headers=ANONYMOUS).text
+    assert "吴工" in listed and "待评分" in listed
+    (e,) = session.exec(select(Evaluation).where(Evaluation.topic_id == topic.id)).all()
+    blank = post(f"/evaluations/{e.id}/withdraw", reason=" ")
+    assert blank.status_code == 422 and "撤回理由" in blank.text
+    assert post(f"/evaluations/{e.id}/withdraw", reason="专家因病无法评估").status_code == 303
+    session.expire_all()
+    assert session.get(Evaluation, e.id).withdraw_reason == "专家因病无法评估"
+    assert "已撤回：专家因病无法评估" in client.get(address, headers=ANONYMOUS).text
