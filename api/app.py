@@ -11,7 +11,7 @@ from sqlmodel import Session
 from api import auth, errors, idempotency, limits, pages, versions
 from api.deps import IfMatch
 from api.launcher import installation_id
-from api.routes import actions, admin, dispatch, evidence, links, people, topics
+from api.routes import actions, admin, dispatch, evaluations, evidence, links, people, topics
 from api.routes.bulletins import router as bulletins_router
 from api.routes.calendar import router as calendar_router
 from api.routes.chain import router as chain_router
@@ -42,6 +42,7 @@ def create_app() -> FastAPI:
         topics.router,
         actions.router,
         evidence.router,
+        evaluations.router,
         admin.router,
         dispatch.router,
         calendar_router,

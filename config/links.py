@@ -47,6 +47,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "plan.review": ("GET", "/admin/plans/{plan_id}"),
     "topic.participants": ("GET", "/admin/topics/{topic_id}"),
     "topic.items": ("GET", "/admin/topics/{topic_id}"),
+    # The evaluator scores a topic on his own page (api/pages/evaluations.py).
+    "evaluation.submit": ("GET", "/my/evaluations/{evaluation_id}"),
     # Where a person reads a record when a message asks for no action on it.
     "topic.view": ("GET", MY_TOPICS + "/{topic_id}"),
     "item.view": ("GET", "/work/items/{item_id}"),

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     extension_working_days: int = Field(
         default=2, ge=1, description="协商办审批延期申请的期限（工作日）"
     )
+    evaluation_working_days: int = Field(
+        default=10, ge=1, description="受指派的专家、监督员提交第三方评估的期限（工作日）"
+    )
     # Evidence files (佐证材料): stored under the data directory, never in the database.
     evidence_max_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="单个佐证材料文件的大小上限（字节）"

@@ -15,6 +15,7 @@ from models.case import ROLE_NAMES, require_role
 from models.enums import Role
 from models.errors import Forbidden, NotFound
 from models.tables import (
+    Evaluation,
     Participant,
     Person,
     RectificationItem,
@@ -60,6 +61,8 @@ class Can(StrEnum):
     RECHECK = "recheck"  # 回头看
     IMPORT_LEDGER = "import_ledger"  # 导入台账（协商办任一单位，单位本单位）
     READ_EVIDENCE = "read_evidence"  # 下载佐证材料（本单位事项、协商办、审定人）
+    ASSIGN_EVALUATOR = "assign_evaluator"  # 指派、撤回第三方评估
+    SCORE = "score"  # 按评估标准提交第三方评估（受指派的本人）
     SUPERVISE_ITEM = (
         "supervise_item"  # 事项督办页：改派、裁定、方案审核、延期审批、调整期限、回头看
     )
@@ -85,6 +88,8 @@ POLICY: dict[Can, frozenset[Role]] = {
     Can.RECHECK: frozenset({ADMIN, MEMBER, SUPERVISOR}),
     Can.IMPORT_LEDGER: frozenset({ADMIN}) | DEPARTMENT_ROLES,
     Can.READ_EVIDENCE: frozenset({ADMIN, APPROVER}) | DEPARTMENT_ROLES,
+    Can.ASSIGN_EVALUATOR: frozenset({ADMIN}),
+    Can.SCORE: frozenset({EXPERT, SUPERVISOR}),
     # Everyone some decision on an item belongs to (the page shows each only its own forms).
     Can.SUPERVISE_ITEM: frozenset({ADMIN, APPROVER, MEMBER, SUPERVISOR}),
 }
@@ -109,6 +114,8 @@ ACTION_LABELS: dict[Can, str] = {
     Can.IMPORT_LEDGER: "导入台账",
     Can.READ_EVIDENCE: "下载佐证材料",
     Can.SUPERVISE_ITEM: "督办整改事项",
+    Can.ASSIGN_EVALUATOR: "指派第三方评估",
+    Can.SCORE: "提交第三方评估",
 }
 
 
@@ -139,6 +146,12 @@ def topic_filter(person: Person):  # type: ignore[no-untyped-def]
         col(Topic.id).in_(select(Participant.topic_id).where(Participant.person_id == person.id)),
         col(Topic.id).in_(select(ResearchTask.topic_id).where(ResearchTask.owner_id == person.id)),
     ]
+    if person.role in POLICY[Can.SCORE]:  # an evaluator sees the topics he was asked to score
+        mine.append(
+            col(Topic.id).in_(
+                select(Evaluation.topic_id).where(Evaluation.evaluator_id == person.id)
+            )
+        )
     if person.role in DEPARTMENT_ROLES and person.department_id is not None:
         mine.append(
             col(Topic.id).in_(

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from config.settings import get_settings
 from models import action_links
+from models import evaluation as evaluations
 from models import kpis as kpi_module
 from models.access import Can, require
 from models.base import Body, Page, utcnow
@@ -225,6 +226,7 @@ def close(session: Session, topic_id: int, data: AssessmentClose, *, by: int | N
         raise Conflict(
             f"尚有 {reworking} 项经回头看发现反弹、已重新交办的整改事项未办结，不能办结评估"
         )
+    evaluations.refuse_close_while_outstanding(session, topic_id)
     now = utcnow()
     result = Assessment(
         topic_id=topic_id,

@@ -53,6 +53,7 @@ ENTITY_LABELS: dict[str, str] = {
     "Plan": "整改方案",
     "ItemExtension": "延期申请",
     "EvidenceFile": "佐证材料",
+    "Evaluation": "第三方评估",
 }
 
 

@@ -2,7 +2,7 @@
 
 One read model, a fixed number of queries whatever the topic's size (one per kind of record,
 never one per record): opinion → suggestion → item → plan → progress → evidence → rating →
-re-check. Every record carries the ids of its parents and of its children, so the chain can be
+re-check → third-party evaluation (which scores the outcome of every item of the topic). Every record carries the ids of its parents and of its children, so the chain can be
 walked both ways. The three lists (问题清单, 任务清单, 责任清单) are rows derived from the same
 chain, with the links as columns, ready for XLSX or CSV.
 """
@@ -21,12 +21,15 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from config.settings import get_settings
+from models import evaluation as evaluations
+from models import rubric
 from models.case import get
 from models.enums import ADOPTION_LABELS, PLAN_STATUS_LABELS
 from models.rectification import ITEM_STATUS_LABELS
 from models.tables import (
     ConsultationSession,
     Department,
+    Evaluation,
     Opinion,
     Person,
     Plan,
@@ -49,6 +52,7 @@ class Kind(StrEnum):
     EVIDENCE = "evidence"
     RATING = "rating"
     RECHECK = "recheck"
+    EVALUATION = "evaluation"
 
 
 class ChainNode(BaseModel):
@@ -74,6 +78,7 @@ class ChainPublic(BaseModel):
     evidence: list[ChainNode]
     rating: list[ChainNode]
     recheck: list[ChainNode]
+    evaluation: list[ChainNode]
 
 
 @dataclass
@@ -87,13 +92,14 @@ class Records:
     plans: list[Plan]
     progress: list[ProgressUpdate]
     ratings: list[Rating]
+    evaluations: list[Evaluation]
     departments: dict[int, str]
     people: dict[int, str]
 
 
 def load(session: Session, topic_id: int) -> Records:
-    """Eight queries for any topic: topic, opinions, suggestions, items, plans, progress,
-    ratings, and the names of the departments and people they mention."""
+    """Nine queries for any topic: topic, opinions, suggestions, items, plans, progress,
+    ratings, evaluations, and the names of the departments and people they mention."""
     topic = get(session, Topic, topic_id)
     opinions = session.exec(
         select(Opinion)
@@ -121,8 +127,15 @@ def load(session: Session, topic_id: int) -> Records:
     ratings = session.exec(
         select(Rating).where(Rating.topic_id == topic_id).order_by(Rating.id)  # type: ignore[arg-type]
     ).all()
+    evaluations = session.exec(
+        select(Evaluation).where(Evaluation.topic_id == topic_id).order_by(Evaluation.id)  # type: ignore[arg-type]
+    ).all()
     departments = {d.id: d.name for d in session.exec(select(Department)).all() if d.id}
-    people_ids = {i.officer_id for i in items} | {p.responsible_id for p in plans}
+    people_ids = (
+        {i.officer_id for i in items}
+        | {p.responsible_id for p in plans}
+        | {e.evaluator_id for e in evaluations}
+    )
     people = (
         {
             p.id: p.name
@@ -140,6 +153,7 @@ def load(session: Session, topic_id: int) -> Records:
         list(plans),
         list(progress),
         list(ratings),
+        list(evaluations),
         departments,
         people,
     )
@@ -212,6 +226,9 @@ def build(records: Records) -> ChainPublic:
             links.add((Kind.ITEM, r.item_id), (Kind.RATING, r.id))  # type: ignore[arg-type]
             if r.item_id in rechecked:
                 links.add((Kind.RATING, r.id), (Kind.RECHECK, r.item_id))  # type: ignore[arg-type]
+    for e in records.evaluations:  # an evaluation scores the outcome of every item
+        for i in records.items:
+            links.add((Kind.ITEM, i.id), (Kind.EVALUATION, e.id))  # type: ignore[arg-type]
     depts, people = records.departments, records.people
     return ChainPublic(
         topic_id=records.topic.id,  # type: ignore[arg-type]
@@ -305,7 +322,28 @@ def build(records: Records) -> ChainPublic:
             for i in records.items
             if i.recheck_due_at or i.rechecked_at
         ],
+        evaluation=[
+            links.node(
+                Kind.EVALUATION,
+                e.id,  # type: ignore[arg-type]
+                _evaluation_text(e, people.get(e.evaluator_id, "")),
+                evaluator=people.get(e.evaluator_id, ""),
+                status=evaluations.status_of(e),
+                overall=e.overall,
+                band=rubric.band(e.overall),
+                scores=e.scores,
+                at=local(e.submitted_at),
+            )
+            for e in records.evaluations
+        ],
     )
+
+
+def _evaluation_text(e: Evaluation, evaluator: str) -> str:
+    status = evaluations.status_of(e)
+    if status == "submitted":
+        return f"{evaluator}第三方评估：{e.overall} 分（{rubric.band(e.overall)}）"
+    return f"{evaluator}第三方评估：{evaluations.STATUS_LABELS[status]}"
 
 
 def _recheck_text(item: RectificationItem) -> str:

@@ -227,6 +227,7 @@ class Obligation(StrEnum):
     SCREENING = "screening"  # 协商办确认初筛提示（排除或合并）
     EMERGENCY_CONVERSION = "emergency_conversion"  # 应急议题限期转入常规协商流程
     EXTENSION = "extension"  # 协商办审批责任单位的延期申请
+    EVALUATION = "evaluation"  # 受指派的专家、监督员提交第三方评估
 
 
 class FollowUpStep(StrEnum):

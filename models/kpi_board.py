@@ -34,6 +34,7 @@ from models.kpis import COUNTS, KPIS, Source, Window
 from models.rectification import ITEM_STATUS_LABELS
 from models.tables import (
     Department,
+    Evaluation,
     FollowUp,
     ItemBounce,
     Person,
@@ -279,6 +280,22 @@ def _records_of(key: str, window: Window, scope: Scope) -> Any:
             .outerjoin(Person, Person.id == FollowUp.owed_by_id)
             .where(*cond)
         )
+    if source is Source.EVALUATION:
+        cols = {
+            "record_id": Evaluation.id,
+            "topic_id": Evaluation.topic_id,
+            "topic_title": Topic.title,
+            "at": Evaluation.submitted_at,
+            "score": Evaluation.overall,
+            "text": Person.name,  # who evaluated
+        }
+        return (
+            select(*_columns(source, cols))
+            .select_from(Evaluation)
+            .join(Topic, Topic.id == Evaluation.topic_id)
+            .join(Person, Person.id == Evaluation.evaluator_id)
+            .where(*cond)
+        )
     cols = {
         "record_id": Suggestion.id,
         "topic_id": Suggestion.topic_id,
@@ -307,7 +324,7 @@ class KpiRecord(BaseModel):
 
     kind: Source = Field(
         description="记录类别：item 整改事项、bounce 退回、rating 评价、suggestion 建议、"
-        "rating_request 评价邀请"
+        "rating_request 评价邀请、evaluation 第三方评估"
     )
     kind_label: str
     record_id: int
@@ -343,6 +360,7 @@ KIND_LABELS = {
     Source.RATING: "评价",
     Source.SUGGESTION: "意见建议",
     Source.RATING_REQUEST: kpis.LABELS["rating_requests"],
+    Source.EVALUATION: "第三方评估",
 }
 
 
@@ -384,7 +402,7 @@ def _record(row: Any) -> KpiRecord:
     )
 
 
-_DATED = (Source.RATING, Source.BOUNCE, Source.RATING_REQUEST)
+_DATED = (Source.RATING, Source.BOUNCE, Source.RATING_REQUEST, Source.EVALUATION)
 _ANSWERS = {"answered": "已评价", "waiting": "未评价"}
 
 
@@ -509,8 +527,11 @@ class KpiValue(BaseModel):
 
     key: str
     label: str
-    value: float | None = Field(description="比率（0–1，保留四位小数）；分母为 0 时为空")
+    value: float | None = Field(
+        description="比率（0–1，保留四位小数），以“分”计的指标为平均分（0–100）；分母为 0 时为空"
+    )
     value_text: str
+    bar: float | None = Field(description="条形图长度（0–1）：比率本身，或平均分占满分的比例")
     numerator: int
     numerator_label: str
     denominator: int = Field(description="样本量（分母）")
@@ -541,7 +562,8 @@ def kpi_values(counts: dict[str, Any], keys: list[str] | None = None) -> list[Kp
                 key=key,
                 label=kpi.label,
                 value=kpi.rate(counts),
-                value_text=kpis.pct(kpi.rate(counts)),
+                value_text=kpis.shown(key, kpi.rate(counts)),
+                bar=None if kpi.rate(counts) is None else (kpi.rate(counts) or 0) / kpi.full,
                 numerator=counts[kpi.numerator],
                 numerator_label=kpis.LABELS[kpi.numerator],
                 denominator=counts[kpi.denominator],

@@ -43,7 +43,11 @@ Where these differ from DOMAIN.md's table, on purpose:
 * public reach (民意收集覆盖率、平台活跃用户占比) is not computed yet: the case file records
   neither the targeted groups nor the population. It is absent, not shown as zero;
 * bounce rate (退回率, issue 9: bounces are a KPI) is not in DOMAIN.md's table and has no
-  target there: lower is better, none is named.
+  target there: lower is better, none is named;
+* the third-party score (第三方评估得分, DOMAIN.md stage 8 "third-party scores") is a mean, not
+  a rate: the overall scores (out of 100, models.rubric) of the evaluations submitted in the
+  window over their number, each evaluation weighing the same (a topic with one evaluator, the
+  usual case, weighs as its score). Shown in 分; DOMAIN.md names no target.
 """
 
 from __future__ import annotations
@@ -61,7 +65,9 @@ from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models.enums import Adoption, ExtensionDecision, ItemStatus, Obligation
+from models.rubric import FULL_MARKS
 from models.tables import (
+    Evaluation,
     FollowUp,
     ItemBounce,
     ItemExtension,
@@ -116,6 +122,7 @@ class Source(StrEnum):
     BOUNCE = "bounce"  # item_bounce rows, by the department that returned the item
     # Who was asked to rate (a follow_up row of the rating obligation: one per person and topic)
     RATING_REQUEST = "rating_request"
+    EVALUATION = "evaluation"  # submitted third-party evaluations (evaluation rows)
     DERIVED = "derived"  # the sum of other counts (`parts`), once they are all known
 
 
@@ -318,6 +325,14 @@ COUNTS: dict[str, Count] = {
         ),
         Count("rating_requests", "评价邀请", Source.RATING_REQUEST, _all),
         Count("rating_requests_answered", "已评价的邀请", Source.RATING_REQUEST, _request_answered),
+        Count("evaluations", "第三方评估份数", Source.EVALUATION, _all),
+        Count(
+            "evaluation_points",
+            "第三方评估总分合计",
+            Source.EVALUATION,
+            _all,
+            value=lambda _: Evaluation.overall,
+        ),
         Count("ratings", "评价数", Source.RATING, _all),
         Count("ratings_satisfied", "满意评价", Source.RATING, lambda _: Rating.satisfied.is_(True)),  # type: ignore[attr-defined]
     )
@@ -349,6 +364,8 @@ class Kpi:
     denominator: str
     target: float | None = None
     direction: Direction = Direction.AT_LEAST
+    unit: str = "%"  # a rate (shown as a percentage), or a mean in this unit ("分")
+    full: float = 1.0  # the value of a full bar (a rate: 1; a score: its full marks)
 
     def fraction(self, counts: Mapping[str, Any]) -> Fraction | None:
         den = counts[self.denominator]
@@ -380,6 +397,8 @@ class Kpi:
         if self.target is None:
             return None
         sign = "≥" if self.direction is Direction.AT_LEAST else "≤"
+        if self.unit != "%":
+            return f"{sign}{self.target:g} {self.unit}"
         return f"{sign}{self.target:.0%}"
 
 
@@ -432,6 +451,15 @@ KPIS: dict[str, Kpi] = {
         ),
         Kpi("response_rate", "响应率", "响应率", "items_acknowledged_on_time", "items_transferred"),
         Kpi("bounce_rate", "退回率", "退回率", "bounces", "transfers", None, Direction.AT_MOST),
+        Kpi(
+            "evaluation_score",
+            "第三方评估得分",
+            "评估得分",
+            "evaluation_points",
+            "evaluations",
+            unit="分",
+            full=FULL_MARKS,
+        ),
     )
 }
 RATE_KEYS = list(KPIS)
@@ -461,7 +489,10 @@ def pct(value: float | None) -> str:
 
 
 def shown(key: str, value: Any) -> str:
-    """A value as people read it: rates as percentages, nothing as a dash."""
+    """A value as people read it: rates as percentages, a mean score in its unit, nothing as a
+    dash."""
+    if key in KPIS and KPIS[key].unit != "%":
+        return "—" if value is None else f"{value:.1f} {KPIS[key].unit}"
     if key in KPIS:
         return pct(value)
     return "—" if value is None else str(value)
@@ -515,18 +546,21 @@ def base(source: Source, window: Window) -> list[ColumnElement[bool]]:
         return [window.contains(ItemBounce.at)]
     if source is Source.RATING_REQUEST:
         return [FollowUp.obligation == Obligation.RATING, window.contains(FollowUp.created_at)]  # type: ignore[list-item]
+    if source is Source.EVALUATION:
+        return [window.contains(Evaluation.submitted_at)]
     return []
 
 
 # Where a source's record belongs: its topic, and its department (items: the lead department;
 # ratings: the rated item's; bounces: the department that returned the item). Suggestions
-# and rating requests (made per topic) belong to no department. The bulletin groups by these, the drill-down filters by them.
+# rating requests (made per topic) and evaluations (of a topic) belong to no department. The bulletin groups by these, the drill-down filters by them.
 TOPIC_OF: dict[Source, Any] = {
     Source.ITEM: _it.topic_id,
     Source.RATING: Rating.topic_id,
     Source.BOUNCE: _it.topic_id,
     Source.SUGGESTION: Suggestion.topic_id,
     Source.RATING_REQUEST: FollowUp.topic_id,
+    Source.EVALUATION: Evaluation.topic_id,
 }
 DEPARTMENT_OF: dict[Source, Any] = {
     Source.ITEM: _it.lead_department_id,
@@ -623,10 +657,11 @@ def bounce_counts(
 def unit_counts(
     session: Session, source: Source, window: Window, where: Iterable[Any] = ()
 ) -> dict[str, int]:
-    """The counts of a source that has no department (suggestions, rating requests): one row."""
+    """The counts of a source that has no department (suggestions, rating requests,
+    evaluations): one row."""
     keys = [k for k, c in COUNTS.items() if c.source is source]
     r = session.exec(
-        select(*(_sum(COUNTS[k].condition(window), k) for k in keys)).where(
+        select(*(_sum(COUNTS[k].condition(window), k, _value(k, window)) for k in keys)).where(
             *base(source, window), *where
         )
     ).one()
@@ -646,7 +681,7 @@ def request_counts_by_topic(session: Session, window: Window) -> dict[Any, dict[
 
 
 def compute(session: Session, window: Window, *, topic_id: int | None = None) -> dict[str, Any]:
-    """Every count and rate for one topic (or all topics) over the window: five queries."""
+    """Every count and rate for one topic (or all topics) over the window: six queries."""
 
     def of(source: Source) -> list[Any]:
         return [TOPIC_OF[source] == topic_id] if topic_id is not None else []
@@ -656,4 +691,6 @@ def compute(session: Session, window: Window, *, topic_id: int | None = None) ->
     ratings = rating_counts(session, window, where=of(Source.RATING))
     suggestions = unit_counts(session, Source.SUGGESTION, window, where=of(Source.SUGGESTION))
     requests = unit_counts(session, Source.RATING_REQUEST, window, where=of(Source.RATING_REQUEST))
-    return with_rates({**items[None], **bounces[None], **suggestions, **ratings[None], **requests})
+    evaluations = unit_counts(session, Source.EVALUATION, window, where=of(Source.EVALUATION))
+    counts = {**items[None], **bounces[None], **suggestions, **ratings[None], **requests}
+    return with_rates(counts | evaluations)

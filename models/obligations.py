@@ -28,6 +28,7 @@ from models.enums import (
     TopicStatus,
 )
 from models.tables import (
+    Evaluation,
     FollowUp,
     ItemExtension,
     Participant,
@@ -252,6 +253,22 @@ SPECS: dict[Obligation, ObligationSpec] = {
             fulfilled=lambda: exists().where(
                 ItemExtension.id == FollowUp.subject_id,  # type: ignore[arg-type]
                 ItemExtension.decision != ExtensionDecision.PENDING,  # type: ignore[arg-type]
+            ),
+        ),
+        ObligationSpec(
+            Obligation.EVALUATION,
+            "提交第三方评估",
+            ((FollowUpStep.DUE_SOON, -2), (FollowUpStep.DUE, 0), (FollowUpStep.ESCALATE_ADMIN, 1)),
+            "请在协商平台按评估标准逐项评分并提交（打开 "
+            f"{action('evaluation.submit', evaluation_id='{subject_id}')}）",
+            "evaluation_due",
+            # Met when he submits, or the office withdraws the assignment.
+            fulfilled=lambda: exists().where(
+                Evaluation.id == FollowUp.subject_id,  # type: ignore[arg-type]
+                or_(
+                    Evaluation.submitted_at.is_not(None),  # type: ignore[union-attr]
+                    Evaluation.withdrawn_at.is_not(None),  # type: ignore[union-attr]
+                ),
             ),
         ),
         ObligationSpec(

@@ -648,6 +648,33 @@ class Assessment(AssessmentRecord, table=True):
     closed_by_id: int = Field(foreign_key="person.id")
 
 
+class EvaluationRecord(SQLModel):
+    """第三方评估: the office assigns an expert or supervisor to score a topic's outcome against
+    the rubric (models.rubric); he submits once, and it is final. An assignment the office
+    withdraws keeps its reason. The overall score is derived from the scores (rubric.overall)
+    when they are submitted and stored beside them."""
+
+    topic_id: int = Field(foreign_key="topic.id", index=True)
+    evaluator_id: int = Field(foreign_key="person.id", index=True)
+    assigned_by_id: int = Field(foreign_key="person.id")
+    assigned_at: dt.datetime = _ts(nullable=False, default_now=True)
+    due_at: dt.datetime = _ts(nullable=False)
+    # {criterion key: score}, {criterion key: reason for a low score}
+    scores: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    notes: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    comment: str | None = Field(default=None, max_length=2000, sa_type=sa.Text)
+    overall: int | None = None
+    submitted_at: dt.datetime | None = _ts(index=True)
+    withdrawn_at: dt.datetime | None = _ts()
+    withdrawn_by_id: int | None = Field(default=None, foreign_key="person.id")
+    withdraw_reason: str | None = Field(default=None, max_length=500)
+
+
+class Evaluation(EvaluationRecord, table=True):
+    __tablename__ = "evaluation"
+    id: int | None = Field(default=None, primary_key=True)
+
+
 class FollowUp(SQLModel, table=True):
     """A deadline as data: what is owed, by whom, due when, which rung of the ladder."""
 

@@ -39,6 +39,7 @@ DEMO_KPIS = [
     "rebound_rate",
     "response_rate",
     "bounce_rate",
+    "evaluation_score",
 ]
 
 

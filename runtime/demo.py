@@ -462,8 +462,24 @@ def run_loop(
     as_(resident).post(f"/topics/{tid}/ratings", {"score": 5, "item_id": again["id"]})
     for who, score in ((resident2, 4), (member, 5)):
         as_(who).post(f"/topics/{tid}/ratings", {"score": score})
-    # The expert rates as a third party (第三方评估).
+    # The expert rates as a third party, and the office asks him for an independent
+    # evaluation against the rubric (第三方评估), which he scores criterion by criterion.
     as_(expert).post(f"/topics/{tid}/ratings", {"score": 4, "comment": "第三方评估：整改到位"})
+    evaluation = c.post(f"/topics/{tid}/evaluations", {"evaluator_id": expert["id"]})
+    as_(expert).post(
+        f"/evaluations/{evaluation['id']}/submit",
+        {
+            "scores": {
+                "problem_solved": 4,
+                "satisfaction": 5,
+                "measures": 4,
+                "mechanism": 5,
+                "timeliness": 2,
+            },
+            "notes": {"timeliness": "补偿事项经回头看反弹后返工，整体超出原定期限"},
+            "comment": "电梯加装与补偿均已落实，形成了长效办法；返工拖长了工期。",
+        },
+    )
     c.post(f"/topics/{tid}/assessment/close", {"summary": "议题办结，结果向社会公开。"})
 
     kpis = c.get(f"/topics/{tid}/kpis")

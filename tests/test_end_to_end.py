@@ -104,6 +104,8 @@ def test_case_file_holds_items_report_and_kpis(stack, loop_result, office):
     # Solved: the first (its 回头看 held) and the rework (rated satisfied), not the rebound.
     assert kpis["items_solved"] == 2 and kpis["problem_solved_rate"] == 0.6667
     assert kpis["ratings"] == 4 and kpis["satisfaction_rate"] == 1.0 and kpis["mean_score"] == 4.5
+    # The expert's evaluation: 4·25/5 + 5·20/5 + 4·20/5 + 5·20/5 + 2·15/5 = 20+20+16+20+6.
+    assert kpis["evaluations"] == 1 and kpis["evaluation_score"] == 82.0
     stages = office.http.get(f"/topics/{tid}/stages").json()["data"]
     assert [s["state"] for s in stages] == ["done"] * 8
 

@@ -11,6 +11,7 @@ from api.pages import (
     approvals,
     bulletins,
     calendar,
+    evaluations,
     items,
     kpis,
     member,
@@ -30,6 +31,7 @@ def install(app: FastAPI) -> None:
     app.include_router(admin.router)
     app.include_router(act.router)  # after the API's /act/{token} (JSON), which passes pages by
     app.include_router(member.router)
+    app.include_router(evaluations.router)
     app.include_router(notifications.router)
     app.include_router(office_items.router)
     app.include_router(kpis.router)

@@ -37,6 +37,7 @@ from models import (
     screening,
     subject,
 )
+from models import evaluation as evaluations
 from models import report as reports
 from models import topic as topics
 from models.access import Can
@@ -95,6 +96,8 @@ LABELS = {
     "justification": "理由",
     "minutes": "会议纪要",
     "note": "审核意见",
+    "evaluator_id": "评估人",
+    "reason": "撤回理由",
 }
 
 
@@ -120,9 +123,16 @@ def board_page(
     return page(request, "admin_board.html", person=person, title="议题总览", board=found)
 
 
-def _read(
-    uow: UnitOfWork, topic_id: int
-) -> tuple[board.TopicBoard, screening.ScreeningPublic | None, prestudy.SummaryPublic | None]:
+Read = tuple[
+    board.TopicBoard,
+    screening.ScreeningPublic | None,
+    prestudy.SummaryPublic | None,
+    list[evaluations.EvaluationPublic],
+    list[tuple[str, str]],
+]
+
+
+def _read(uow: UnitOfWork, topic_id: int) -> Read:
     with uow() as session:
         found = board.topic_board(session, topic_id)
         try:
@@ -131,7 +141,8 @@ def _read(
             screened = None
         summary = prestudy.summary_of(session, topic_id)
         shown = prestudy.SummaryPublic.model_validate(summary) if summary else None
-        return found, screened, shown
+        evaluated = evaluations.of_topic(session, topic_id)
+        return found, screened, shown, evaluated, evaluations.evaluator_choices(session)
 
 
 async def _runs(uow: UnitOfWork, topic_id: int) -> tuple[list[launcher.FlowRunPublic], str | None]:
@@ -157,7 +168,9 @@ async def _render(
     errors: Mapping[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    view, screened, summary = await anyio.to_thread.run_sync(_read, uow, topic_id)
+    view, screened, summary, evaluated, evaluators = await anyio.to_thread.run_sync(
+        _read, uow, topic_id
+    )
     runs, runs_error = await _runs(uow, topic_id)
     by_id = {run.id: run for run in runs}
     return page(
@@ -169,6 +182,8 @@ async def _render(
         topic=view,
         screening=screened,
         summary=summary,
+        evaluations=evaluated,
+        evaluator_choices=evaluators,
         rule_choices=list(screening.rule_choices()),
         rule_labels=dict(screening.rule_choices()),
         merge_choices=[
@@ -698,6 +713,51 @@ async def add_item(
         ),
         run=lambda s, data: rectification.create_item(s, topic_id, data),
         done="已建立整改事项。",
+    )
+
+
+@router.post(TOPIC_PAGE + "/evaluations")
+async def assign_evaluator(
+    request: Request,
+    person: Reader,
+    uow: UnitOfWorkDep,
+    topic_id: PathId,
+    evaluator_id: Text = "",
+) -> Response:
+    """第三方评估: ask an independent expert or supervisor to score the outcome."""
+    return await _act(
+        request,
+        uow,
+        person,
+        topic_id,
+        form="evaluations",
+        values={"evaluator_id": evaluator_id},
+        read=lambda: evaluations.AssignIn.model_validate({"evaluator_id": _id(evaluator_id)}),
+        run=lambda s, data: evaluations.assign(s, topic_id, data, by=person.id),
+        done="已指派第三方评估，评估人将收到通知。",
+    )
+
+
+@router.post(TOPIC_PAGE + "/evaluations/{evaluation_id}/withdraw")
+async def withdraw_evaluator(
+    request: Request,
+    person: Reader,
+    uow: UnitOfWorkDep,
+    topic_id: PathId,
+    evaluation_id: PathId,
+    reason: Text = "",
+) -> Response:
+    """Withdraw an assignment not yet submitted, with the reason the audit trail keeps."""
+    return await _act(
+        request,
+        uow,
+        person,
+        topic_id,
+        form="evaluations",
+        values={"reason": reason},
+        read=lambda: evaluations.WithdrawIn.model_validate({"reason": reason}),
+        run=lambda s, data: evaluations.withdraw(s, evaluation_id, data, by=person.id),
+        done="已撤回该项第三方评估指派。",
     )
 
 

@@ -51,6 +51,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("工作日日历", "/admin/calendar", POLICY[Can.RUN_LOOP]),
     NavEntry("调度与通报", "/admin/bulletins", POLICY[Can.RUN_LOOP]),
     NavEntry("我参与的议题", "/my/topics", frozenset({Role.MEMBER, Role.EXPERT, Role.RESIDENT})),
+    NavEntry("我的评估", "/my/evaluations", POLICY[Can.SCORE]),
 )
 
 

@@ -139,7 +139,8 @@ def test_topic_page_and_bulletin_agree_over_the_same_window(session):
     page = assessment.kpis(session, topic_id=t1, window=OCTOBER.window)
     shared = [k for k in row if k in kpis.LABELS]
     assert {k: page[k] for k in shared} == {k: row[k] for k in shared}
-    assert {*kpis.RATE_KEYS} - {"adoption_rate"} <= set(shared)
+    # The bulletin's topic rows count neither suggestions nor third-party evaluations.
+    assert {*kpis.RATE_KEYS} - {"adoption_rate", "evaluation_score"} <= set(shared)
     # The whole district: the bulletin's overall row and GET /kpis over October.
     everything = assessment.kpis(session, window=OCTOBER.window)
     overall = data["overall"]
@@ -170,6 +171,7 @@ def test_every_kpi_is_declared_once():
         "rebound_rate",
         "response_rate",
         "bounce_rate",
+        "evaluation_score",
     }
     for kpi in kpis.KPIS.values():
         assert kpi.numerator in kpis.COUNTS and kpi.denominator in kpis.COUNTS

@@ -1,6 +1,6 @@
 """Every message template, produced by the real operations of a whole loop (with the ladder
-swept as time passes, a weekly dispatch, an extension, a reassignment, an arbitration and a
-rebound), delivered by e-mail and by JSON webhook to the local receivers, and read there: the
+swept as time passes, a weekly dispatch, an extension, a reassignment, an arbitration, a
+rebound and a third-party evaluation), delivered by e-mail and by JSON webhook to the local receivers, and read there: the
 lines arrive as lines, the link where the person acts is there, the Chinese text is intact.
 
 Set XS_RECEIVER_LOG=<file> to keep what the receivers got, for reading."""
@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from config.db import engine_for
 from config.links import base_url
 from models import dispatch, extensions, followup, prestudy, rectification, screening
+from models import evaluation as evaluations
 from models import report as reports
 from models import topic as topics
 from models.enums import DeclineCode, ScreeningRule, Stage, TopicSource
@@ -204,7 +205,12 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
         session, first.id, rectification.RecheckIn(rebound=True, note="电梯停运"), by=c.admin.id
     )
     loop.run_stage(topic, Stage.ASSESSMENT)
+    # The office asks the expert for a third-party evaluation; he is reminded before it is due.
+    evaluations.assign(
+        session, topic.id, evaluations.AssignIn(evaluator_id=c.expert.id), by=c.admin.id
+    )
     later(10)  # the residents' ratings are due
+    later(5)  # the evaluation is due soon, then due
     session.flush()
 
 
