@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import Session
 
 from api import auth
-from api.deps import PathId, SessionDep
+from api.deps import PathId, ReadSessionDep, SessionDep
 from api.pages.forms import submit
 from api.pages.render import PageRoute, page, require
 from api.pages.routes import Reader
@@ -42,7 +42,7 @@ Fields = Annotated[dict[str, str], Depends(form_fields)]
 
 
 @router.get(MINE)
-def list_mine(request: Request, session: SessionDep, person: Reader) -> Response:
+def list_mine(request: Request, session: ReadSessionDep, person: Reader) -> Response:
     """What this evaluator was asked to score: the open ones first."""
     require(person, Can.SCORE)
     rows = evaluations.assigned_to(session, person.id)  # type: ignore[arg-type]
@@ -97,7 +97,7 @@ def _render(
 
 @router.get(MINE + "/{evaluation_id}")
 def evaluation_page(
-    request: Request, session: SessionDep, person: Reader, evaluation_id: PathId
+    request: Request, session: ReadSessionDep, person: Reader, evaluation_id: PathId
 ) -> Response:
     """Where the assignment's message points: the scoring form, or the evaluation as given."""
     require(person, Can.SCORE)
