@@ -145,7 +145,7 @@ def main() -> None:
         "setup": {
             "prefect_server": "PostgreSQL",
             "case_file": "PostgreSQL",
-            "workers": {"stages": settings.stage_run_limit, "background": 1},
+            "workers": {"stages": 1, "background": 1},
             "runs_per_batch": args.runs,
             "stage_run_limit": settings.stage_run_limit,
         },
