@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         default=None, description="应用数据库，默认数据目录下的 SQLite"
     )
     prefect_api_url: str | None = Field(default=None, description="Prefect API；默认本机服务")
+    prefect_database_url: str | None = Field(
+        default=None,
+        description="规模扩展模式（xieshang up --scale-out）下本机 Prefect 服务所用的 PostgreSQL 数据库"
+        "（postgresql+asyncpg://…）；默认与应用数据库同一服务器上的 xs_prefect，不存在则创建",
+    )
     apprise_config: Path | None = Field(default=None, description="Apprise 通知渠道配置文件")
     timezone: str = "Asia/Shanghai"
     environment: Literal["development", "production"] = Field(

@@ -55,15 +55,36 @@ def kpi_lines(kpis: dict) -> list[str]:
 
 
 @app.command()
-def up() -> None:
-    """Start the embedded stack (Prefect server, API and every deployment) until Ctrl-C."""
+def up(
+    scale_out: bool = typer.Option(
+        False,
+        "--scale-out",
+        help="规模扩展：Prefect 服务用 PostgreSQL，API 单独一个进程，"
+        "工作池 xieshang-pool 的两个 worker（stages、background 各一）运行全部流程",
+    ),
+) -> None:
+    """Start the embedded stack (Prefect server, API and every deployment) until Ctrl-C; with
+    --scale-out the PostgreSQL-backed setup of runtime/scale_out.py instead."""
     from config.db import migrate
     from runtime.stack import Stack
 
     settings = get_settings()
-    migrate()
-    stack = Stack(settings)
-    typer.echo("正在启动 Prefect 服务与协商平台……")
+    if scale_out:
+        from runtime.scale_out import ScaleOutStack, prefect_database_url
+
+        try:
+            stack: Stack = ScaleOutStack(settings)
+        except ValueError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from exc
+        migrate()
+        typer.echo("正在启动 Prefect 服务（PostgreSQL）、部署流程、两个 worker 与 API……")
+        if not settings.prefect_api_url:
+            typer.echo(f"Prefect 数据库：{prefect_database_url(settings).split('@')[-1]}")
+    else:
+        migrate()
+        stack = Stack(settings)
+        typer.echo("正在启动 Prefect 服务与协商平台……")
     stack.start()
     typer.echo(f"协商平台：  {sign_in_url()}（登录后进入我的待办）")
     typer.echo(f"群众出题：  {propose_url()}（无需登录）")
@@ -89,11 +110,16 @@ def up() -> None:
 
 
 @app.command()
-def serve() -> None:
-    """Serve the API and all deployments in this process (what `up` runs beside Prefect)."""
+def serve(
+    api_only: bool = typer.Option(
+        False, "--api-only", help="只提供 API，不运行任何流程（规模扩展时流程由 worker 运行）"
+    ),
+) -> None:
+    """Serve the API and all deployments in this process (what `up` runs beside Prefect), or
+    with --api-only the API alone (what `up --scale-out` runs beside the workers)."""
     from runtime.serve import main
 
-    main()
+    main(api_only=api_only)
 
 
 @app.command()

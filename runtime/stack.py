@@ -49,8 +49,9 @@ class Stack:
         self.log_dir = log_dir or settings.data_dir / "logs"
         self.processes: list[tuple[str, subprocess.Popen]] = []
         self.started_prefect = False
-        # How each child is started again (arguments, health URL) and its restart record.
-        self._specs: dict[str, tuple[list[str], str]] = {}
+        # How each child is started again (arguments, its own environment on top of env())
+        # and its restart record.
+        self._specs: dict[str, tuple[list[str], dict[str, str]]] = {}
         self._restarts: dict[str, Restart] = {}
 
     @property
@@ -80,18 +81,21 @@ class Stack:
             env["XS_APPRISE_CONFIG"] = str(self.settings.apprise_config)
         return env
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(
+        self, name: str, args: list[str], extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
         proc = subprocess.Popen(
             args,
-            env=self.env(),
+            env=self.env() | (extra_env or {}),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         self.processes.append((name, proc))
+        self._specs[name] = (args, extra_env or {})
         return proc
 
     def _wait(self, name: str, proc: subprocess.Popen, url: str, timeout: float) -> None:
@@ -105,6 +109,11 @@ class Stack:
         tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
         self.stop()
         raise RuntimeError(f"{name} 未能启动（日志 {self.log_dir / (name + '.log')}）：\n{tail}")
+
+    def prefect_server_env(self) -> dict[str, str]:
+        """What the Prefect server this stack starts needs beyond env(): nothing for the
+        embedded default (SQLite under PREFECT_HOME)."""
+        return {}
 
     def start(self, timeout: float = 120) -> Stack:
         self.start_prefect(timeout)
@@ -124,9 +133,9 @@ class Stack:
                     *["--host", "127.0.0.1", "--port", port, "--log-level", "WARNING"],
                     "--analytics-off",
                 ],
+                self.prefect_server_env(),
             )
             self.started_prefect = True
-            self._specs["prefect-server"] = (proc.args, health)  # type: ignore[assignment]
             self._wait("prefect-server", proc, health, timeout)
         elif not healthy(health):
             raise RuntimeError(f"配置的 Prefect 服务 {self.prefect_api_url} 无法访问")
@@ -134,7 +143,6 @@ class Stack:
     def start_app(self, timeout: float = 120) -> None:
         """The API and every deployment, in one process; ready once Prefect lists them all."""
         proc = self._spawn("xieshang", [sys.executable, "-m", "runtime.serve"])
-        self._specs["xieshang"] = (proc.args, f"{self.api_url}/ready")  # type: ignore[assignment]
         self._wait("xieshang", proc, f"{self.api_url}/ready", timeout)
 
     def supervise(self, say: Callable[[str], None] = print) -> None:
@@ -157,9 +165,9 @@ class Stack:
                     f"（连续第 {record.count + 1} 次；日志 {self.log_dir / (name + '.log')}）"
                 )
             if now >= record.due:
-                args, _health = self._specs[name]
+                args, extra_env = self._specs[name]
                 self.processes.pop(index)
-                self._spawn(name, args)
+                self._spawn(name, args, extra_env)
                 record.count += 1
                 record.due = 0.0
                 record.started = now

@@ -169,6 +169,42 @@ def running_stack(
 
 
 @contextmanager
+def running_scale_out(
+    base: Path, database_url: str, *, apprise_url: str | None = None, **settings: Any
+) -> Iterator[Any]:
+    """The scale-out setup of `xieshang up --scale-out` on this (PostgreSQL) case file: its
+    own Prefect server on a throw-away PostgreSQL database, the deployments of prefect.yaml,
+    one worker per queue and the API alone. Everything is stopped and the Prefect database
+    dropped afterwards, also when starting fails half-way."""
+    from config.settings import Settings, get_settings
+    from runtime.scale_out import ScaleOutStack
+
+    defaults = get_settings()
+    if apprise_url is not None:
+        apprise_yaml = base / "apprise.yml"
+        apprise_yaml.write_text(f"urls:\n  - {apprise_url}:\n      tag: always\n", "utf-8")
+        settings.setdefault("apprise_config", apprise_yaml)
+    settings.setdefault("follow_up_interval_seconds", 3600)
+    with fresh_postgres("xs_prefect") as prefect_db:
+        running = ScaleOutStack(
+            Settings(
+                data_dir=base / "data",
+                database_url=database_url,
+                prefect_database_url=prefect_db.replace("+psycopg", "+asyncpg"),
+                api_port=defaults.api_port,
+                prefect_port=_free_port(),
+                **settings,
+            ),
+            log_dir=base / "logs",
+        )
+        try:
+            running.start()
+            yield running
+        finally:
+            running.stop()
+
+
+@contextmanager
 def sql_statements(bind: Session | Engine) -> Iterator[list[str]]:
     """The SQL statements sent inside the block, through a session's engine or an engine: what
     the query-count tests compare (a page must not send more as the data grows)."""

@@ -1,5 +1,7 @@
-"""The same stack as `xieshang up` (Prefect server, one process serving the API and every
-deployment), started once, and the whole loop driven through the HTTP API."""
+"""The whole loop driven through the HTTP API, twice: on the embedded stack of `xieshang up`
+(Prefect server, one process serving the API and every deployment) with a SQLite case file, and
+on the scale-out setup of `xieshang up --scale-out` with a PostgreSQL case file (Prefect server
+on PostgreSQL, the deployments of prefect.yaml run by the work pool's workers, the API alone)."""
 
 from __future__ import annotations
 
@@ -13,17 +15,19 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from config.db import engine_for
+from config.deployments import STAGE_QUEUE, WORK_POOL
 from models.enums import NotificationStatus
 from models.tables import Notification
 from runtime.demo import STAGES, Client, run_loop, wait_for_run
-from tests.conftest import empty_case_file, running_stack
+from tests.conftest import empty_case_file, running_scale_out, running_stack
 from tests.factories import stack_client
 from tests.receivers import HttpReceiver
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def case_file(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[str]:
-    """The stack's case file: a SQLite file, then a fresh PostgreSQL database."""
+    """The stack's case file: a SQLite file (embedded stack), then a fresh PostgreSQL database
+    (scale-out setup)."""
     with empty_case_file(request.param, tmp_path_factory.mktemp("e2e-db"), "e2e") as url:
         yield url
 
@@ -40,12 +44,17 @@ def stack(
     prefect_server: str, inbox: HttpReceiver, case_file: str, tmp_path_factory
 ) -> Iterator[str]:
     base: Path = tmp_path_factory.mktemp("e2e")
-    with running_stack(base, case_file, apprise_url=inbox.url()) as running:
+    scale_out = case_file.startswith("postgresql")
+    start = running_scale_out if scale_out else running_stack
+    with start(base, case_file, apprise_url=inbox.url()) as running:
         _DATABASES[running.api_url] = running.settings.resolved_database_url
+        _PREFECT[running.api_url] = (running.prefect_api_url, scale_out, running.log_dir)
         yield running.api_url
 
 
 _DATABASES: dict[str, str] = {}
+# The stack's Prefect API, whether it is the scale-out setup, and its log directory.
+_PREFECT: dict[str, tuple[str, bool, Path]] = {}
 
 
 def stack_db(api_url: str) -> str:
@@ -76,6 +85,75 @@ def test_every_stage_ran_as_a_completed_prefect_run_in_order(stack, loop_result,
     assert starts == sorted(starts)
     assert {r["id"] for r in runs} == {s["flow_run_id"] for s in loop_result["stages"]}
     assert all(r["state_type"] == "COMPLETED" for r in runs)
+
+
+def test_stage_runs_were_executed_by_the_workers_at_scale_and_by_serve_embedded(stack, loop_result):
+    """Scale-out: every stage run went through the work pool's `stages` queue and was
+    executed by its worker (Prefect's `prefect.worker.executed-flow-run` event names the
+    worker), and no deployment is served by a runner. Embedded: the same runs were served by
+    `serve`, outside any work pool, and no worker executed any."""
+    prefect, scale_out, log_dir = _PREFECT[stack]
+    ids = [s["flow_run_id"] for s in loop_result["stages"]]
+    runs = httpx.post(
+        f"{prefect}/flow_runs/filter", json={"flow_runs": {"id": {"any_": ids}}}, timeout=30
+    ).json()
+    executed_by = _executed_by(prefect, ids, expect=len(ids) if scale_out else 0)
+    deployments = httpx.post(f"{prefect}/deployments/filter", json={}, timeout=30).json()
+    assert len(runs) == 8
+    if scale_out:
+        assert all(r["infrastructure_pid"] for r in runs)
+        assert {(r["work_pool_name"], r["work_queue_name"]) for r in runs} == {
+            (WORK_POOL, STAGE_QUEUE)
+        }
+        assert executed_by == dict.fromkeys(ids, f"prefect.worker.process.xieshang-{STAGE_QUEUE}")
+        assert deployments and {d["work_pool_name"] for d in deployments} == {WORK_POOL}
+        names = {p.stem for p in log_dir.glob("*.log")}
+        assert {"worker-stages", "worker-background", "xieshang-api"} <= names
+        assert "xieshang" not in names  # no process serving deployments
+    else:
+        assert {r["work_pool_name"] for r in runs} == {None} and executed_by == {}
+
+
+def _executed_by(prefect: str, ids: list[str], expect: int) -> dict[str, str]:
+    """{flow run id: the worker that executed it} from Prefect's events, waiting (up to 60 s)
+    for `expect` of them: the server stores events a moment after the run has ended."""
+    deadline = time.monotonic() + 60
+    while True:
+        events = httpx.post(
+            f"{prefect}/events/filter",
+            json={
+                "filter": {
+                    "event": {"name": ["prefect.worker.executed-flow-run"]},
+                    "related": {"id": [f"prefect.flow-run.{i}" for i in ids]},
+                },
+                "limit": 50,
+            },
+            timeout=30,
+        ).json()["events"]
+        found = {
+            related["prefect.resource.id"].removeprefix("prefect.flow-run."): event["resource"][
+                "prefect.resource.id"
+            ]
+            for event in events
+            for related in event["related"]
+            if related["prefect.resource.id"].startswith("prefect.flow-run.")
+        }
+        if len(found) >= expect or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
+
+
+def test_no_process_met_a_locked_database(stack, loop_result):
+    """At scale, every log of the setup's processes (the flow runs' output included)."""
+    _prefect, scale_out, log_dir = _PREFECT[stack]
+    if not scale_out:
+        pytest.skip("the embedded stack's SQLite case file is not the claim here")
+    locked = [
+        p.name
+        for p in log_dir.glob("*.log")
+        if "database is locked" in p.read_text(errors="replace")
+    ]
+    assert locked == []
 
 
 def test_case_file_holds_items_report_and_kpis(stack, loop_result, office):
@@ -172,13 +250,13 @@ def test_notifications_went_out_through_apprise_once(stack, loop_result, inbox, 
 
 
 async def test_a_cancelled_stage_run_is_replaced_by_a_new_one(stack, office):
-    from prefect.client.orchestration import get_client
+    from prefect.client.orchestration import PrefectClient
     from prefect.states import Cancelled
 
     async with httpx.AsyncClient(base_url=stack, timeout=30, headers=office.headers) as http:
         topic = (await http.post("/topics", json={"title": "河道保洁", "source": "member"})).json()
         first = (await http.post(f"/topics/{topic['id']}/stages/topic")).json()
-        async with get_client() as prefect:
+        async with PrefectClient(api=_PREFECT[stack][0]) as prefect:
             await prefect.set_flow_run_state(first["flow_run_id"], Cancelled(), force=True)
         again = await http.post(f"/topics/{topic['id']}/stages/topic")
         assert again.status_code == 202 and again.json()["created"] is True
