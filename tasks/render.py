@@ -14,12 +14,13 @@ import base64
 import datetime as dt
 import io
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, cast
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from models import pdf as pdf_text
 from models.bulletin import (
     COMPLETION,
     COMPLETION_TARGET,
@@ -468,29 +469,12 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
     pdf = Bulletin(orientation="L", unit="mm", format="A4")
     pdf.set_margins(12, 10, 12)
     pdf.set_auto_page_break(True, margin=12)
-    pdf.add_font(FONT_FAMILY, "", str(font_path()), collection_font_number=FONT_FACE)
-    pdf.set_title(data["title"])
-    pdf.set_author("协商 Xieshang")
+    pdf_text.prepare(pdf, title=data["title"])
     pdf.set_subject(f"{data['label']}整改工作情况")
-    pdf.set_lang("zh-CN")
-    pdf.set_creator("xieshang")
-    pdf.alias_nb_pages()
     pdf.add_page()
     heads = FontFace(emphasis=None, fill_color=(236, 240, 241))
-
-    def text(
-        s: str, size: float = 10, h: float = 6, color: tuple[int, int, int] = (0, 0, 0)
-    ) -> None:
-        pdf.set_font(FONT_FAMILY, size=size)
-        pdf.set_text_color(*color)
-        pdf.multi_cell(0, h, s, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.set_text_color(0, 0, 0)
-
-    def heading(s: str) -> None:
-        if pdf.will_page_break(30):
-            pdf.add_page()
-        pdf.ln(3)
-        text(s, size=14, h=9, color=(120, 20, 20))
+    text = partial(pdf_text.text, pdf, size=10, h=6)
+    heading = partial(pdf_text.heading, pdf, keep=30)
 
     def table(
         header: list[str], rows: list[list[str]], widths: Sequence[float] | None = None
