@@ -224,6 +224,31 @@ def test_a_deadline_or_a_finished_item_is_not_changed_through_a_sheet(session, l
     assert refused.reason == "事项当前为“待转交”，只有整改中的事项可以报送进展"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 9 point 10 / DOMAIN.md step 6: an item a department imports into a topic "
+    "whose transfer stage has already run is created 待转交 and nothing ever transfers it "
+    "(rectification.transfer runs only while that stage is under way): no 签收 clock, not "
+    "counted by any KPI, and the department's next progress row is refused",
+)
+def test_an_item_imported_after_the_transfer_stage_is_handed_to_its_department(session, loop):
+    from models import kpis
+    from models.enums import ItemStatus
+
+    c = case(loop)  # the topic is in implementation: its transfer stage is done
+    counted = kpis.compute(session, kpis.Window.as_of(dt.datetime.now(dt.UTC)))["items"]
+    apply(session, loop, sheet(new_row(c, "JT-20", 进度="10", 进展情况="已进场勘察")))
+    item = session.exec(
+        select(RectificationItem).where(RectificationItem.external_id == "JT-20")
+    ).one()
+    # The 签收 clock starts when the item reaches its department (point 6) ...
+    assert item.status is ItemStatus.TRANSFERRED and item.transferred_at is not None
+    assert item.ack_due_at is not None
+    # ... and from then on it is one of the department's items in every KPI.
+    now = kpis.Window.as_of(dt.datetime.now(dt.UTC))
+    assert kpis.compute(session, now)["items"] == counted + 1
+
+
 def test_xlsx_with_date_cells_and_a_sheet_without_its_header(session, loop):
     from openpyxl import Workbook
 
