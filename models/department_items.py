@@ -359,7 +359,7 @@ def department_people(session: Session, item_id: int) -> list[tuple[int, str]]:
 
 def _under_way(topic: Topic, stage: Stage, item: RectificationItem) -> bool:
     try:
-        ensure_item_work(topic, stage, "办理", reopened=item.reopened_from_id is not None)
+        ensure_item_work(topic, stage, "办理", item=item)
     except DomainError:
         return False
     return True
