@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from models.base import PAGE_SIZE, utcnow
+from models.base import PAGE_SIZE, page_count, utcnow
 from models.calendar import calendar_for
 from models.case import get
 from models.deadlines import WorkdayCounter, format_local, local_today
@@ -222,7 +222,7 @@ def _page(
                 sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
             ).scalar_one()
         )
-    return ApprovalPage(lines, count, page, -(-count // page_size) if count else 0)
+    return ApprovalPage(lines, count, page, page_count(count, page_size))
 
 
 def awaiting_topics(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from models.base import PAGE_SIZE, utcnow
+from models.base import PAGE_SIZE, page_count, utcnow
 from models.calendar import calendar_for
 from models.case import ROLE_NAMES, get
 from models.consultation import FORM_LABELS
@@ -260,7 +260,7 @@ def board(
         lines=lines,
         count=count,
         page=page,
-        pages=-(-count // page_size),
+        pages=page_count(count, page_size),
         stage=stage,
         stages=[StageCount(s, s.label, per_stage.get(s, (0, 0))[0]) for s in SPECS],
         late_only=late_only,

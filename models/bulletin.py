@@ -67,25 +67,25 @@ MEDIA_TYPES = {
 
 QUARTER_NAMES = "一二三四"
 
-# The columns the bulletin shows, in order; labels, targets and formulas are models.kpis'.
-BULLETIN_KEYS = [
+# The counts a bulletin row shows as its sample, before its rates; the rates are every KPI of
+# models.kpis (labels, targets and formulas are its declarations), so a new KPI is a new column.
+SAMPLE_KEYS = [
     "items",
     "items_due",
     "items_completed",
     "items_overdue",
-    "completion_rate",
-    "on_time_rate",
-    "on_time_rate_original",
     "extensions_approved",
-    "problem_solved_rate",
-    "long_term_mechanism_rate",
-    "response_rate",
-    "satisfaction_rate",
-    "mean_score",
-    "rebound_rate",
+    "bounces",
 ]
+BULLETIN_KEYS = [*SAMPLE_KEYS, *kpis.RATES_SHOWN]
+# What each table can show: a department has no suggestions and no rating requests.
+DEPARTMENT_KEYS = kpis.available(BULLETIN_KEYS, kpis.DEPARTMENT_OF)
+TOPIC_KEYS = kpis.available(BULLETIN_KEYS, kpis.TOPIC_OF)
+OVERALL_KEYS = [*BULLETIN_KEYS, "ratings", "rating_requests", "transfers"]
 KPI_LABELS: dict[str, str] = {k: kpis.LABELS[k] for k in BULLETIN_KEYS}
 RATE_KEYS = kpis.RATE_KEYS
+# The rates a spreadsheet formats as percentages (a mean score is shown in its own unit).
+PERCENT_KEYS = frozenset(k for k in RATE_KEYS if kpis.KPIS[k].unit == "%")
 COMPLETION_TARGET = kpis.target("completion_rate")
 COMPLETION = kpis.KPIS["completion_rate"]
 
@@ -354,18 +354,27 @@ def department_rows(session: Session, w: kpis.Window) -> list[dict[str, Any]]:
 
 
 def topic_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
-    """Per topic: four grouped queries (items, all ratings of the topic, its returns, and who
-    was asked to rate it)."""
+    """Per topic: six grouped queries (items, all ratings of the topic, its returns, who was
+    asked to rate it, its third-party evaluations, and its suggestions)."""
     w = period.window
     rows = _rows(
         kpis.item_counts(session, w, RectificationItem.topic_id),
         kpis.rating_counts(session, w, Rating.topic_id),
         kpis.bounce_counts(session, w, RectificationItem.topic_id),
-        kpis.request_counts_by_topic(session, w),
+        kpis.unit_counts_by_topic(session, kpis.Source.RATING_REQUEST, w),
+        kpis.unit_counts_by_topic(session, kpis.Source.EVALUATION, w),
     )
-    for row in rows.values():  # a topic nobody was asked to rate: none asked, none answered
-        for key in kpis.REQUEST_KEYS:
-            row.setdefault(key, 0)
+    # Suggestions carry no decision time, so they would list every topic in every period:
+    # they join the topics that have something in this one.
+    suggestions = kpis.unit_counts_by_topic(session, kpis.Source.SUGGESTION, w, topic_ids=rows)
+    for (
+        topic_id,
+        row,
+    ) in rows.items():  # a topic nobody was asked to rate: none asked, none answered
+        for source in (kpis.Source.RATING_REQUEST, kpis.Source.EVALUATION, kpis.Source.SUGGESTION):
+            for key in kpis.keys_of(source):
+                row.setdefault(key, 0)
+        row.update(suggestions.get(topic_id, {}))
     titles = dict(session.exec(select(Topic.id, Topic.title).where(Topic.id.in_(list(rows)))).all())  # type: ignore[union-attr]
     result = [
         {"topic_id": t, "topic": titles.get(t, str(t)), **kpis.with_rates(row)}
@@ -375,14 +384,8 @@ def topic_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
 
 
 def overall_kpis(session: Session, period: Period) -> dict[str, Any]:
-    w = period.window
-    return kpis.with_rates(
-        {
-            **kpis.item_counts(session, w)[None],
-            **kpis.rating_counts(session, w)[None],
-            **kpis.bounce_counts(session, w)[None],
-        }
-    )
+    """Every count and rate over all topics: what GET /kpis reports over the same window."""
+    return kpis.compute(session, period.window)
 
 
 def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int, list[dict]]:

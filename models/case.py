@@ -369,6 +369,37 @@ def schedule_follow_ups(
 
     A `Deadline` counted in working days is recorded with how it was counted (counted_from,
     working_days), so loading an official schedule later can count it again."""
+    rows = [
+        FollowUp(**row)
+        for row in ladder_rows(
+            session,
+            obligation=obligation,
+            subject_id=subject_id,
+            topic_id=topic_id,
+            owed_by_id=owed_by_id,
+            deadline=deadline,
+            provisional=provisional,
+            now=now,
+        )
+    ]
+    session.add_all(rows)
+    return rows
+
+
+def ladder_rows(
+    session: Session,
+    *,
+    obligation: Obligation,
+    subject_id: int,
+    topic_id: int,
+    owed_by_id: int | None,
+    deadline: dt.datetime | Deadline,
+    provisional: bool = False,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The rungs of an obligation's ladder as column values, written nowhere: what
+    `schedule_follow_ups` adds one by one and a bulk operation (the 台账 import) inserts
+    for a whole batch in one statement."""
     from config.settings import get_settings
 
     now = now or utcnow()
@@ -388,21 +419,22 @@ def schedule_follow_ups(
         if step is FollowUpStep.DUE_SOON and due_at <= now:
             continue  # a "due soon" reminder after the fact says nothing
         rows.append(
-            FollowUp(
-                topic_id=topic_id,
-                obligation=obligation,
-                subject_id=subject_id,
-                owed_by_id=owed_by_id,
-                step=step,
-                deadline=deadline,
-                due_at=due_at,
-                rung_offset=offset,
-                counted_from=counted_from,
-                working_days=working_days,
-                provisional=provisional or unsure,
-            )
+            {
+                "topic_id": topic_id,
+                "obligation": obligation,
+                "subject_id": subject_id,
+                "owed_by_id": owed_by_id,
+                "step": step,
+                "deadline": deadline,
+                "due_at": due_at,
+                "rung_offset": offset,
+                "counted_from": counted_from,
+                "working_days": working_days,
+                "provisional": provisional or unsure,
+                "status": FollowUpStatus.OPEN,
+                "created_at": utcnow(),
+            }
         )
-    session.add_all(rows)
     return rows
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from models.access import POLICY, Can, see_item
-from models.base import PAGE_SIZE, utcnow
+from models.base import PAGE_SIZE, page_count, utcnow
 from models.calendar import calendar_for
 from models.case import department_name, get
 from models.deadlines import WorkdayCounter, format_local, local_today
@@ -211,7 +211,7 @@ def department_items(
         overdue_count=overdue_count,
         overdue_only=overdue_only,
         page=page,
-        pages=-(-count // page_size),
+        pages=page_count(count, page_size),
     )
 
 
@@ -359,7 +359,7 @@ def department_people(session: Session, item_id: int) -> list[tuple[int, str]]:
 
 def _under_way(topic: Topic, stage: Stage, item: RectificationItem) -> bool:
     try:
-        ensure_item_work(topic, stage, "办理", reopened=item.reopened_from_id is not None)
+        ensure_item_work(topic, stage, "办理", item=item)
     except DomainError:
         return False
     return True

@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from config.settings import get_settings
 from models import bulletin, kpis
-from models.base import PAGE_SIZE, utcnow
+from models.base import PAGE_SIZE, page_count, utcnow
 from models.chain import ADOPTION_LABELS
 from models.deadlines import format_local
 from models.enums import DECLINE_CODE_LABELS, Adoption, DeclineCode, ItemStatus
@@ -505,7 +505,7 @@ def records(
         department=department,
         count=total,
         page=page,
-        pages=max(1, -(-total // page_size)),
+        pages=page_count(total, page_size),
         data=[_record(r) for r in rows],
     )
 

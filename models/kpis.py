@@ -337,6 +337,13 @@ COUNTS: dict[str, Count] = {
         Count("ratings_satisfied", "满意评价", Source.RATING, lambda _: Rating.satisfied.is_(True)),  # type: ignore[attr-defined]
     )
 }
+
+
+def keys_of(source: Source) -> list[str]:
+    """The counts taken from one source, in declared order."""
+    return [k for k, c in COUNTS.items() if c.source is source]
+
+
 ITEM_KEYS = [k for k, c in COUNTS.items() if c.source is Source.ITEM]
 RATING_KEYS = [k for k, c in COUNTS.items() if c.source is Source.RATING]
 BOUNCE_KEYS = [k for k, c in COUNTS.items() if c.source is Source.BOUNCE]
@@ -366,6 +373,8 @@ class Kpi:
     direction: Direction = Direction.AT_LEAST
     unit: str = "%"  # a rate (shown as a percentage), or a mean in this unit ("分")
     full: float = 1.0  # the value of a full bar (a rate: 1; a score: its full marks)
+    # How it is counted, where the label alone would mislead (the bulletin's 指标口径).
+    note: str | None = None
 
     def fraction(self, counts: Mapping[str, Any]) -> Fraction | None:
         den = counts[self.denominator]
@@ -406,15 +415,31 @@ KPIS: dict[str, Kpi] = {
     k.key: k
     for k in (
         Kpi("completion_rate", "整改完成率", "完成率", "items_completed", "items_due", 0.8),
-        Kpi("on_time_rate", "按时完成率", "按时率", "items_on_time", "items_on_time_base"),
+        Kpi(
+            "on_time_rate",
+            "按时完成率",
+            "按时率",
+            "items_on_time",
+            "items_on_time_base",
+            note="分母含已超过期限仍未办结的事项，逾期未办结不算按时",
+        ),
         Kpi(
             "on_time_rate_original",
             "按原定期限完成率",
             "原期限按时率",
             "items_on_time_original",
             "items_on_time_base_original",
+            note="按转交时的期限计算，获批延期不改变此项",
         ),
-        Kpi("problem_solved_rate", "问题解决率", "解决率", "items_solved", "items_due", 0.9),
+        Kpi(
+            "problem_solved_rate",
+            "问题解决率",
+            "解决率",
+            "items_solved",
+            "items_due",
+            0.9,
+            note="已解决须经确认：回头看未反弹，或群众对该事项的评价为满意；分母为应办结事项",
+        ),
         Kpi(
             "adoption_rate",
             "建议采纳率",
@@ -439,6 +464,7 @@ KPIS: dict[str, Kpi] = {
             "参与率",
             "rating_requests_answered",
             "rating_requests",
+            note="本期发出的评价邀请中已评价的比例，与满意度并列看",
         ),
         Kpi(
             "rebound_rate",
@@ -448,9 +474,19 @@ KPIS: dict[str, Kpi] = {
             "items_rechecked",
             0.05,
             Direction.AT_MOST,
+            note="本期回头看的事项中整改反弹的比例，越低越好",
         ),
         Kpi("response_rate", "响应率", "响应率", "items_acknowledged_on_time", "items_transferred"),
-        Kpi("bounce_rate", "退回率", "退回率", "bounces", "transfers", None, Direction.AT_MOST),
+        Kpi(
+            "bounce_rate",
+            "退回率",
+            "退回率",
+            "bounces",
+            "transfers",
+            None,
+            Direction.AT_MOST,
+            note="退单计入退回的单位；分母为本期转交给该单位的事项加其退回的次数，越低越好",
+        ),
         Kpi(
             "evaluation_score",
             "第三方评估得分",
@@ -463,6 +499,11 @@ KPIS: dict[str, Kpi] = {
     )
 }
 RATE_KEYS = list(KPIS)
+# Every rate in its declared order, the mean score read beside the satisfaction: the order in
+# which the CLI and the bulletin's files list them.
+RATES_SHOWN: list[str] = [
+    k for key in RATE_KEYS for k in ((key, MEAN_SCORE) if key == "satisfaction_rate" else (key,))
+]
 
 # One label table for every renderer: counts, the mean score, rates.
 LABELS: dict[str, str] = {
@@ -470,6 +511,25 @@ LABELS: dict[str, str] = {
     MEAN_SCORE: "平均评分",
     **{k: r.label for k, r in KPIS.items()},
 }
+
+
+def sources_of(key: str) -> set[Source]:
+    """Which sources a count, a rate or the mean score is computed from."""
+    if key == MEAN_SCORE:
+        return {Source.RATING}
+    if key in KPIS:
+        return sources_of(KPIS[key].numerator) | sources_of(KPIS[key].denominator)
+    count = COUNTS[key]
+    if count.source is Source.DERIVED:
+        return set().union(*(sources_of(p) for p in count.parts))
+    return {count.source}
+
+
+def available(keys: Iterable[str], sources: Iterable[Source]) -> list[str]:
+    """The keys a group can show whose records come only from `sources` (a department has
+    no suggestions and no rating requests: TOPIC_OF / DEPARTMENT_OF say which it has)."""
+    have = set(sources)
+    return [k for k in keys if sources_of(k) <= have]
 
 
 def target(key: str) -> float:
@@ -552,8 +612,9 @@ def base(source: Source, window: Window) -> list[ColumnElement[bool]]:
 
 
 # Where a source's record belongs: its topic, and its department (items: the lead department;
-# ratings: the rated item's; bounces: the department that returned the item). Suggestions
-# rating requests (made per topic) and evaluations (of a topic) belong to no department. The bulletin groups by these, the drill-down filters by them.
+# ratings: the rated item's; bounces: the department that returned the item). Suggestions,
+# rating requests (made per topic) and evaluations (of a topic) belong to no department. The
+# bulletin groups by these, the drill-down filters by them.
 TOPIC_OF: dict[Source, Any] = {
     Source.ITEM: _it.topic_id,
     Source.RATING: Rating.topic_id,
@@ -659,7 +720,7 @@ def unit_counts(
 ) -> dict[str, int]:
     """The counts of a source that has no department (suggestions, rating requests,
     evaluations): one row."""
-    keys = [k for k, c in COUNTS.items() if c.source is source]
+    keys = keys_of(source)
     r = session.exec(
         select(*(_sum(COUNTS[k].condition(window), k, _value(k, window)) for k in keys)).where(
             *base(source, window), *where
@@ -668,13 +729,17 @@ def unit_counts(
     return {k: int(r._mapping[k] or 0) for k in keys}
 
 
-def request_counts_by_topic(session: Session, window: Window) -> dict[Any, dict[str, int]]:
-    """Who was asked to rate in the window and who did, per topic (the bulletin's topic rows)."""
-    keys = REQUEST_KEYS
-    group = TOPIC_OF[Source.RATING_REQUEST]
+def unit_counts_by_topic(
+    session: Session, source: Source, window: Window, topic_ids: Iterable[Any] | None = None
+) -> dict[Any, dict[str, int]]:
+    """The counts of a per-topic source (suggestions, rating requests, evaluations) over the
+    window, one row per topic (only `topic_ids` when given): the bulletin's topic rows."""
+    keys = keys_of(source)
+    group = TOPIC_OF[source]
+    where = [] if topic_ids is None else [group.in_(list(topic_ids))]
     rows = session.exec(
-        select(group, *(_sum(COUNTS[k].condition(window), k) for k in keys))
-        .where(*base(Source.RATING_REQUEST, window))
+        select(group, *(_sum(COUNTS[k].condition(window), k, _value(k, window)) for k in keys))
+        .where(*base(source, window), *where)
         .group_by(group)
     ).all()
     return {r[0]: {k: int(r._mapping[k] or 0) for k in keys} for r in rows}

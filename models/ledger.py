@@ -7,6 +7,12 @@ it creates items the department lists under a new external id, records new progr
 items it already has, and leaves everything else as it is. Rows are matched on the item's
 external id (外部编号, unique per department), so importing the same file again changes nothing.
 
+A new item reaches its department as the topic's stage allows (`Handover`): before the
+transfer stage it waits as 待转交 for that stage; after, the department's own import is its
+签收 (the item owes its plan and deadline ladder once the implementation has started), and the
+office's import on its behalf transfers it, the 签收 clock running from the import and each
+officer told once of all his items.
+
 The sheet (first worksheet of an XLSX, or a CSV in UTF-8 / GB18030, header in the first row):
 
 | 列 | 必填 | 说明 |
@@ -43,13 +49,15 @@ from sqlmodel import Session, select
 from config.settings import get_settings
 from models.access import Can, require
 from models.base import Page, utcnow
-from models.case import audit, get
-from models.deadlines import end_of_day, local_today
-from models.enums import Adoption, ItemStatus, Role, TopicStatus
+from models.case import audit, get, ladder_rows, queue
+from models.deadlines import Deadline, end_of_day, format_local, local_today, working_days_after
+from models.enums import Adoption, ItemStatus, Obligation, Role, Stage, TopicStatus
 from models.errors import Conflict, Forbidden, Invalid, NotFound
 from models.rectification import ITEM_STATUS_LABELS
+from models.stages import is_done, under_way
 from models.tables import (
     Department,
+    FollowUp,
     LedgerImport,
     LedgerImportRecord,
     LedgerImportStatus,
@@ -63,6 +71,7 @@ from models.tables import (
 # Core handles on the two tables a batch writes: set-based statements, no ORM object per row.
 _ITEM: Any = RectificationItem.__table__  # type: ignore[attr-defined]
 _PROGRESS: Any = ProgressUpdate.__table__  # type: ignore[attr-defined]
+_FOLLOW_UP: Any = FollowUp.__table__  # type: ignore[attr-defined]
 BATCH = 1000  # rows decided and applied together: one set of prefetch queries per batch
 
 
@@ -121,6 +130,24 @@ ACTION_LABELS = {
     Action.UPDATE: "更新",
     Action.UNCHANGED: "无变化",
     Action.REJECTED: "拒绝",
+}
+
+
+class Handover(StrEnum):
+    """How a new item reaches its department. Before the topic's transfer stage it waits as
+    待转交 for that stage to transfer it; once the stage has started, the department's own
+    import is its 签收 (the ledger is its own), and the office's import on its behalf transfers
+    the item to it with the 签收 clock running from the import."""
+
+    DRAFT = "draft"
+    ACKNOWLEDGE = "acknowledge"
+    TRANSFER = "transfer"
+
+
+CREATE_LABELS = {
+    Handover.DRAFT: "新建（待转交）",
+    Handover.ACKNOWLEDGE: "新建（签收）",
+    Handover.TRANSFER: "新建（转交）",
 }
 STATUS_LABELS = {
     LedgerImportStatus.CHECKED: "已试导入，待确认",
@@ -371,13 +398,21 @@ class Decision:
     bind_external: bool = False
     percent: int | None = None
     note: str | None = None
+    handover: Handover = Handover.DRAFT
+    ask_plan: bool = False  # the topic's implementation has started: the plan is owed now
+
+    @property
+    def label(self) -> str:
+        if self.action is Action.CREATE:
+            return CREATE_LABELS[self.handover]
+        return ACTION_LABELS[self.action]
 
     def public(self) -> dict[str, Any]:
         return {
             "row": self.row,
             "external_id": self.external_id,
             "action": self.action.value,
-            "action_label": ACTION_LABELS[self.action],
+            "action_label": self.label,
             "item_id": self.item_id,
             "column": self.column,
             "reason": self.reason,
@@ -400,10 +435,14 @@ class Importer:
     officers: dict[str, int]  # name → person id (officers and heads of the department)
     default_officer: int | None
     known_departments: set[str] = field(default_factory=set)
+    by_office: bool = False  # the office imports on the department's behalf
 
 
-def department_context(session: Session, department_id: int) -> Importer:
-    """Two queries, once per import: the department with its people, and every department name."""
+def department_context(
+    session: Session, department_id: int, *, by: Person | None = None
+) -> Importer:
+    """Two queries, once per import: the department with its people, and every department name.
+    `by` is who imports: the office (on the department's behalf) or its own staff."""
     department = get(session, Department, department_id)
     people = session.exec(
         select(Person)
@@ -416,7 +455,14 @@ def department_context(session: Session, department_id: int) -> Importer:
     officers = {p.name: p.id for p in people if p.id is not None}
     default = next((p.id for p in people if p.role == Role.OFFICER), None)
     names = set(session.exec(select(Department.name)).all())
-    return Importer(department.id, department.name, officers, default, names)  # type: ignore[arg-type]
+    return Importer(
+        department.id,  # type: ignore[arg-type]
+        department.name,
+        officers,
+        default,
+        names,
+        by_office=by is not None and by.role == Role.ADMINISTRATOR,
+    )
 
 
 @dataclass
@@ -587,6 +633,7 @@ def _decide_new(
         officer = dept.default_officer
     if row.percent is not None and row.note is None:
         return _rejected(row.row, row.external_id, Column.NOTE, "报送进度时须填写进展情况")
+    handover = handover_for(topic, by_office=dept.by_office)
     return Decision(
         row.row,
         row.external_id,
@@ -600,7 +647,23 @@ def _decide_new(
         },
         percent=row.percent,
         note=row.note,
+        handover=handover,
+        ask_plan=handover is Handover.ACKNOWLEDGE and implementing(topic),
     )
+
+
+def handover_for(topic: Topic, *, by_office: bool) -> Handover:
+    """Draft until the topic's transfer stage starts (that stage transfers it); after, the
+    office's import transfers the item and the department's own import signs for it."""
+    if not (under_way(topic, Stage.TRANSFER) or is_done(topic, Stage.TRANSFER)):
+        return Handover.DRAFT
+    return Handover.TRANSFER if by_office else Handover.ACKNOWLEDGE
+
+
+def implementing(topic: Topic) -> bool:
+    """The implementation has started: a signed item owes its plan and its deadline ladder
+    now (before, `rectification.start_implementation` asks for them)."""
+    return under_way(topic, Stage.IMPLEMENTATION) or is_done(topic, Stage.IMPLEMENTATION)
 
 
 def decide_batch(
@@ -719,9 +782,12 @@ class Tally:
         return [d.public() for d in self.decisions if d.action is Action.REJECTED]
 
 
-def dry_run(session: Session, department_id: int, content: bytes, fmt: str) -> Tally:
-    """Every row's decision, writing nothing."""
-    dept = department_context(session, department_id)
+def dry_run(
+    session: Session, department_id: int, content: bytes, fmt: str, *, by: Person | None = None
+) -> Tally:
+    """Every row's decision, writing nothing; `by` (the importer) decides how new items are
+    handed over (see `Handover`), and each row's label says which."""
+    dept = department_context(session, department_id, by=by)
     tally, seen = Tally(), {}  # type: ignore[var-annotated]
     for chunk in batches(read_rows(content, fmt)):
         tally.add(decide_batch(session, dept, chunk, seen), raws=len(chunk))
@@ -732,28 +798,26 @@ def dry_run(session: Session, department_id: int, content: bytes, fmt: str) -> T
 
 
 def apply_batch(
-    session: Session, dept: Importer, decisions: Sequence[Decision], *, by_id: int, import_id: int
+    session: Session,
+    dept: Importer,
+    decisions: Sequence[Decision],
+    *,
+    by_id: int,
+    import_id: int,
+    now: dt.datetime | None = None,
 ) -> dict[Action, int]:
-    """Write one batch's decisions set-based: one INSERT of the new items, one UPDATE of the
-    bound external ids and progress, one INSERT of the progress rows, one audit event per topic.
-    Nothing is deleted. Never commits."""
-    now = utcnow()
+    """Write one batch's decisions set-based: one INSERT of the new items, one INSERT of the
+    follow-ups they owe, one UPDATE of the bound external ids and progress, one INSERT of the
+    progress rows, one audit event per topic. Nothing is deleted. Never commits.
+
+    `now` is the import's apply time: when its signed items were signed for and its
+    transferred items' 签收 clock started (the same for every batch of one import)."""
+    now = now or utcnow()
     item = _ITEM
     creates = [d for d in decisions if d.action is Action.CREATE]
     if creates:
-        values = [
-            {
-                **(d.new_item or {}),
-                "lead_department_id": dept.id,
-                "co_department_ids": [],
-                "external_id": d.external_id,
-                "status": ItemStatus.DRAFT,
-                "deadline_provisional": False,
-                "progress_percent": d.percent,
-                "version": 1,
-            }
-            for d in creates
-        ]
+        handed = _Handed(session, now)
+        values = [handed.item_values(d, dept=dept, by_id=by_id) for d in creates]
         session.execute(sa.insert(item), values)
         ids = dict(
             session.execute(
@@ -765,6 +829,7 @@ def apply_batch(
         )
         for d in creates:
             d.item_id = ids[d.external_id]
+        handed.insert_follow_ups(creates)
     updates = [d for d in decisions if d.action is Action.UPDATE]
     binds = [d for d in updates if d.bind_external]
     if binds:
@@ -824,6 +889,7 @@ def _audit_batch(
             by_topic.setdefault(topics[item_id], {"created": [], "updated": []})[kind].append(
                 item_id
             )
+    handovers = {topics[int(d.item_id or 0)]: d.handover.value for d in creates}
     for topic_id, ids in sorted(by_topic.items()):
         audit(
             session,
@@ -832,7 +898,100 @@ def _audit_batch(
             import_id=import_id,
             created=ids["created"],
             updated=ids["updated"],
+            handover=handovers.get(topic_id),
         )
+
+
+class _Handed:
+    """What new items owe once handed to their department, counted once per batch: a signed
+    item its plan and its deadline ladder (once the implementation has started), a transferred
+    one its 签收. Rows are column values for one INSERT, the rungs of one deadline counted once
+    (ten thousand items share a handful of deadlines)."""
+
+    def __init__(self, session: Session, now: dt.datetime) -> None:
+        settings = get_settings()
+        self.session, self.now = session, now
+        self.ack_due = working_days_after(session, now, settings.ack_working_days)
+        self.plan_due = working_days_after(session, now, settings.plan_working_days)
+        self._rungs: dict[tuple[Obligation, Deadline], list[dict[str, Any]]] = {}
+        self._owed: list[tuple[Decision, list[tuple[Obligation, Deadline]]]] = []
+
+    def _ladder(self, obligation: Obligation, deadline: Deadline) -> list[dict[str, Any]]:
+        key = (obligation, deadline)
+        if key not in self._rungs:
+            self._rungs[key] = ladder_rows(
+                self.session,
+                obligation=obligation,
+                subject_id=0,
+                topic_id=0,
+                owed_by_id=None,
+                deadline=deadline,
+                now=self.now,
+            )
+        return self._rungs[key]
+
+    def item_values(self, d: Decision, *, dept: Importer, by_id: int) -> dict[str, Any]:
+        """The new item's columns, as the handover leaves it."""
+        new = d.new_item or {}
+        values: dict[str, Any] = {
+            **new,
+            "lead_department_id": dept.id,
+            "co_department_ids": [],
+            "external_id": d.external_id,
+            "status": ItemStatus.DRAFT,
+            "deadline_provisional": False,
+            "progress_percent": d.percent,
+            "version": 1,
+        }
+        if d.handover is Handover.DRAFT:
+            return values
+        deadline: dt.datetime = new["deadline"]
+        values |= {
+            "transferred_at": self.now,
+            "original_deadline": deadline,
+            "ack_due_at": self.ack_due.at,
+        }
+        owed: list[tuple[Obligation, Deadline]] = []
+        if d.handover is Handover.TRANSFER:
+            values["status"] = ItemStatus.TRANSFERRED
+            owed.append((Obligation.ACKNOWLEDGEMENT, self.ack_due))
+        else:
+            # A row with progress is an item under way (整改中); without, a signed one (已签收).
+            values |= {
+                "status": ItemStatus.IN_PROGRESS if d.note is not None else ItemStatus.ACKNOWLEDGED,
+                "acknowledged_at": self.now,
+                "acknowledged_by_id": by_id,
+            }
+            if d.ask_plan:
+                plan_due = self.plan_due
+                if plan_due.at > deadline:  # never later than the item (as _ask_for_plan)
+                    plan_due = Deadline(deadline, provisional=False)
+                values["plan_due_at"] = plan_due.at
+                owed += [
+                    (Obligation.PLAN, plan_due),
+                    (Obligation.ITEM_DEADLINE, Deadline(deadline, provisional=False)),
+                ]
+        rungs = [r for obligation, due in owed for r in self._ladder(obligation, due)]
+        values["deadline_provisional"] = any(r["provisional"] for r in rungs)
+        self._owed.append((d, owed))
+        return values
+
+    def insert_follow_ups(self, creates: Sequence[Decision]) -> None:
+        """One INSERT of every rung the batch's handed items owe (after their ids are known)."""
+        topic_of = {id(d): (d.new_item or {})["topic_id"] for d in creates}
+        rows = [
+            rung
+            | {
+                "subject_id": d.item_id,
+                "topic_id": topic_of[id(d)],
+                "owed_by_id": (d.new_item or {})["officer_id"],
+            }
+            for d, owed in self._owed
+            for key in owed
+            for rung in self._rungs[key]
+        ]
+        if rows:
+            self.session.execute(sa.insert(_FOLLOW_UP), rows)
 
 
 # --- the import record ----------------------------------------------------------------------
@@ -896,7 +1055,7 @@ def upload(
     data directory and stage its import row with the dry run's counts. Never commits."""
     check_importer(session, by, department_id)
     fmt = file_format(filename)
-    tally = dry_run(session, department_id, content, fmt)
+    tally = dry_run(session, department_id, content, fmt, by=by)
     if tally.rows == 0:
         raise Invalid("台账中没有数据行", field="file")
     digest = hashlib.sha256(content).hexdigest()
@@ -937,7 +1096,8 @@ def queue_apply(session: Session, import_id: int, *, by: Person) -> LedgerImport
     if row.status not in (LedgerImportStatus.CHECKED, LedgerImportStatus.FAILED):
         raise Conflict(f"该台账导入当前为“{STATUS_LABELS[row.status]}”，不能再次导入")
     row.status = LedgerImportStatus.QUEUED
-    row.applied_at = utcnow()
+    # Kept from a failed attempt: its applied batches were signed or transferred at that time.
+    row.applied_at = row.applied_at or utcnow()
     row.failure = None
     return row
 
@@ -956,6 +1116,8 @@ def begin(session: Session, import_id: int) -> LedgerImport | None:
         return None
     row.status = LedgerImportStatus.RUNNING
     row.failure = None
+    if row.applied_at is None:  # fixed once: the time its items are signed for or transferred
+        row.applied_at = utcnow()
     return row
 
 
@@ -991,6 +1153,7 @@ def finish(session: Session, import_id: int) -> LedgerImport:
         )
     row.status = LedgerImportStatus.DONE
     row.finished_at = utcnow()
+    _tell_transferred(session, row)
     audit(
         session,
         action="ledger_import_finished",
@@ -1005,6 +1168,62 @@ def finish(session: Session, import_id: int) -> LedgerImport:
     return row
 
 
+def _tell_transferred(session: Session, row: LedgerImport) -> None:
+    """One message per officer listing the items the office's import transferred to him
+    (not one per item), asking for their 签收. The items are found by their transfer, which is
+    the import's apply time; the key makes a rerun of the close send nothing again."""
+    if row.applied_at is None:
+        return
+    item = _ITEM.c
+    found = session.execute(
+        sa.select(
+            item.id, item.officer_id, item.title, item.deadline, item.topic_id, item.ack_due_at
+        )
+        .where(
+            item.lead_department_id == row.department_id,
+            item.status == ItemStatus.TRANSFERRED,
+            item.transferred_at == row.applied_at,
+            item.external_id.is_not(None),
+        )
+        .order_by(item.officer_id, item.id)
+    ).all()
+    if not found:
+        return
+    by_officer: dict[int, list[Any]] = {}
+    for line in found:
+        by_officer.setdefault(line.officer_id, []).append(line)
+    department = get(session, Department, row.department_id)
+    due = found[0].ack_due_at  # every item of one import shares its 签收 deadline
+    people = {
+        p.id: p
+        for p in session.exec(
+            select(Person).where(Person.id.in_(list(by_officer)))  # type: ignore[union-attr]
+        ).all()
+    }
+    for officer_id, lines in sorted(by_officer.items()):
+        officer = people[officer_id]
+        queue(
+            session,
+            event_key=f"ledger_import:{row.id}:transfer:{officer_id}",
+            recipients=[officer.tag],
+            template="ledger_transfer",
+            topic_id=lines[0].topic_id if len({ln.topic_id for ln in lines}) == 1 else None,
+            salutation=f"{department.name}、{officer.name}",
+            department=department.name,
+            filename=row.filename,
+            count=len(lines),
+            items=[
+                {"id": ln.id, "title": ln.title, "deadline": format_local(ln.deadline)}
+                for ln in lines[:LISTED]
+            ],
+            more=max(0, len(lines) - LISTED),
+            ack_deadline=format_local(due),
+        )
+
+
+LISTED = 20  # items a transfer message lists by name; the rest are counted
+
+
 def fail(session: Session, import_id: int, reason: str) -> None:
     row = session.get(LedgerImport, import_id)
     if row is not None:
@@ -1017,16 +1236,17 @@ def apply_file(session: Session, import_id: int) -> Iterator[LedgerImport]:
     (a task) commits it and the progress count shows. Re-deciding at apply time keeps the
     result true to the case file as it is now, not as it was at the dry run."""
     row = get(session, LedgerImport, import_id)
-    dept = department_context(session, row.department_id)
-    content = stored_content(row)
-    _reset(row)
-    seen: dict[str, int] = {}
     by_id = row.created_by_id
     if by_id is None:
         raise Conflict("台账导入没有记录导入人")
+    dept = department_context(session, row.department_id, by=get(session, Person, by_id))
+    content = stored_content(row)
+    _reset(row)
+    seen: dict[str, int] = {}
+    now = row.applied_at or utcnow()
     for chunk in batches(read_rows(content, row.file_format)):
         decisions = decide_batch(session, dept, chunk, seen)
-        counts = apply_batch(session, dept, decisions, by_id=by_id, import_id=import_id)
+        counts = apply_batch(session, dept, decisions, by_id=by_id, import_id=import_id, now=now)
         record_batch(
             session,
             import_id,
@@ -1066,7 +1286,14 @@ def template_xlsx() -> bytes:
     notes.append(
         ["", "已有事项只接受“进度”“进展情况”；期限与系统不一致的行将被拒绝（延期须申请）。"]
     )
-    notes.append(["", "新建的事项为“待转交”，由协商办在转交环节交办。"])
+    notes.append(
+        [
+            "",
+            "议题尚未进入转交办理环节时，新建事项为“待转交”，由转交环节交办；"
+            "已进入该环节后，本单位导入即视为签收（填写进展的为“整改中”），"
+            "协商办代为导入的则转交本单位签收。",
+        ]
+    )
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, func, select
 
 from models.access import POLICY, Can, own_or_office, see_topic
-from models.base import PAGE_SIZE, utcnow
+from models.base import PAGE_SIZE, page_count, utcnow
 from models.case import get
 from models.consultation import FORM_LABELS, ensure_window_open
 from models.deadlines import format_local
@@ -75,7 +75,7 @@ def my_topics(session: Session, person: Person, *, page: int = 1) -> MyTopics:
         )
         for p, topic in rows
     ]
-    return MyTopics(topics, count, page, max(1, -(-count // PAGE_SIZE)))
+    return MyTopics(topics, count, page, page_count(count))
 
 
 @dataclass(frozen=True)

@@ -320,7 +320,7 @@ def _item(
 ) -> tuple[RectificationItem, Topic]:
     item = get(session, RectificationItem, item_id, for_update=True)
     topic = get(session, Topic, item.topic_id, for_update=True)
-    ensure_item_work(topic, stage, doing, reopened=item.reopened_from_id is not None)
+    ensure_item_work(topic, stage, doing, item=item)
     return item, topic
 
 
@@ -347,7 +347,8 @@ def acknowledge(session: Session, item_id: int, *, by: int | None) -> Rectificat
         session, obligation=Obligation.ACKNOWLEDGEMENT, subject_ids=[item_id], outcome="已签收"
     )
     audit(session, action="item_acknowledged", topic_id=topic.id, actor=person, item_id=item_id)
-    if item.reopened_from_id is not None:  # no stage start is coming to ask for its plan
+    if item.plan_due_at is None and topic.stage in (Stage.IMPLEMENTATION, Stage.ASSESSMENT):
+        # Reopened, or transferred by a 台账 import: no stage start is coming to ask for its plan
         _ask_for_plan(session, topic, item, now=utcnow())
     settle(session, topic)
     return item
@@ -576,13 +577,16 @@ def _hand_over(
 
 
 def start_implementation(session: Session, topic_id: int, *, now: dt.datetime | None = None) -> int:
-    """Ask for one plan per item and put every item deadline on its ladder (once per item)."""
+    """Ask for one plan per item and put every item deadline on its ladder (once per item).
+    Signed items include those a department's 台账 import brought in under way (整改中)."""
     now = now or utcnow()
     topic = get(session, Topic, topic_id)
     items = session.exec(
         select(RectificationItem).where(
             RectificationItem.topic_id == topic_id,
-            RectificationItem.status == ItemStatus.ACKNOWLEDGED,
+            RectificationItem.status.in_(  # type: ignore[attr-defined]
+                [ItemStatus.ACKNOWLEDGED, ItemStatus.IN_PROGRESS]
+            ),
             RectificationItem.plan_due_at.is_(None),  # type: ignore[union-attr]
         )
     ).all()

@@ -16,16 +16,18 @@ import io
 import zipfile
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from models import access
+from models import pdf as pdf_text
 from models.case import get
 from models.deadlines import format_local
 from models.enums import VersionDecision
-from models.fonts import FONT_FACE, FONT_FAMILY, font_path
+from models.fonts import FONT_FAMILY
 from models.report import AUTOMATIC, DECISION_LABELS, version
 from models.tables import Person, Report, ReportVersion
 
@@ -220,7 +222,7 @@ def _fixed_zip(data: bytes) -> bytes:
 def build_pdf(s: Sheet) -> bytes:
     """A4 portrait; the CJK face is embedded (subset) so any PDF reader shows the text."""
     from fpdf import FPDF
-    from fpdf.enums import WrapMode, XPos, YPos
+    from fpdf.enums import XPos, YPos
 
     class Report(FPDF):
         def footer(self) -> None:
@@ -232,28 +234,11 @@ def build_pdf(s: Sheet) -> bytes:
     pdf = Report(orientation="P", unit="mm", format="A4")
     pdf.set_margins(20, 18, 20)
     pdf.set_auto_page_break(True, margin=18)
-    pdf.add_font(FONT_FAMILY, "", str(font_path()), collection_font_number=FONT_FACE)
-    pdf.set_title(f"{s.heading}：{s.subtitle}")
-    pdf.set_author("协商 Xieshang")
-    pdf.set_lang("zh-CN")
-    pdf.set_creator("xieshang")
+    pdf_text.prepare(pdf, title=f"{s.heading}：{s.subtitle}")
     pdf.set_creation_date(s.created.astimezone(dt.UTC))
-    pdf.alias_nb_pages()
     pdf.add_page()
-
-    def text(
-        line: str, size: float = 11, h: float = 7, color: tuple[int, int, int] = (0, 0, 0)
-    ) -> None:
-        pdf.set_font(FONT_FAMILY, size=size)
-        pdf.set_text_color(*color)
-        pdf.multi_cell(0, h, line, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.set_text_color(0, 0, 0)
-
-    def heading(line: str, size: float = 14) -> None:
-        if pdf.will_page_break(25):
-            pdf.add_page()
-        pdf.ln(3)
-        text(line, size=size, h=9, color=(120, 20, 20))
+    text = partial(pdf_text.text, pdf, size=11, h=7)
+    heading = partial(pdf_text.heading, pdf)
 
     pdf.set_font(FONT_FAMILY, size=22)
     pdf.cell(0, 14, s.heading, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

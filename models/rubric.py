@@ -27,7 +27,7 @@ CRITERIA: tuple[Criterion, ...] = (
         "协商议定的问题是否真正解决，群众反映的症结是否消除；回头看有无反弹。",
         25,
     ),
-    Criterion(  # not "群众满意度": that is the KPI's label, spelt only in models/kpis.py
+    Criterion(  # named apart from the satisfaction KPI, whose label only models/kpis.py spells
         "satisfaction",
         "群众满意与参与",
         "群众和利益相关方是否充分参与协商和评价，满意度评价是否认可整改成效。",

@@ -74,13 +74,19 @@ def ensure_in_stage(topic: Topic, stage: Stage, doing: str) -> None:
         )
 
 
-def ensure_item_work(topic: Topic, stage: Stage, doing: str, *, reopened: bool) -> None:
+def ensure_item_work(topic: Topic, stage: Stage, doing: str, *, item: RectificationItem) -> None:
     """An item's work belongs to its stage (签收 to the transfer, plan to completion to the
-    implementation). The rework of an item a failed 回头看 reopened is done in whichever of the
-    two last stages the topic is in: the topic does not go back for it."""
-    if reopened and topic.stage in (Stage.IMPLEMENTATION, Stage.ASSESSMENT):
+    implementation). An item that reached its department after the transfer stage — reopened
+    by a failed 回头看, or brought in by a 台账 import — is worked in whichever of the two last
+    stages the topic is in: the topic does not go back for it."""
+    if reached_late(item) and topic.stage in (Stage.IMPLEMENTATION, Stage.ASSESSMENT):
         stage = topic.stage
     ensure_in_stage(topic, stage, doing)
+
+
+def reached_late(item: RectificationItem) -> bool:
+    """Reopened after a 回头看, or listed in a department's 台账 (its external id)."""
+    return item.reopened_from_id is not None or item.external_id is not None
 
 
 STATE_LABELS = {

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from config.links import ADDRESS
-from models.base import PAGE_SIZE, utcnow
+from models.base import PAGE_SIZE, page_count, utcnow
 from models.calendar import calendar_for
 from models.deadlines import WorkdayCounter, format_local, local_today
 from models.enums import FollowUpStatus, Obligation, Role, TopicStatus
@@ -197,7 +197,7 @@ def my_work(
     if not rows and page > 1:
         # Past the last page: the count is still wanted for the pager.
         return WorkPage([], _count(session, person), page, 0)
-    pages = -(-count // page_size) if count else 0
+    pages = page_count(count, page_size)
     return WorkPage(lines, count, page, pages)
 
 

@@ -26,31 +26,16 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 
-# The KPIs the demo prints, in this order; labels and formatting are models.kpis'.
-DEMO_KPIS = [
-    "completion_rate",
-    "on_time_rate",
-    "problem_solved_rate",
-    "adoption_rate",
-    "long_term_mechanism_rate",
-    "satisfaction_rate",
-    "mean_score",
-    "ratings",
-    "rebound_rate",
-    "response_rate",
-    "bounce_rate",
-    "evaluation_score",
-]
-
 
 def kpi_lines(kpis: dict) -> list[str]:
-    """The demo's KPIs as printed: each value, and the target beside it where DOMAIN.md names
-    one, met or not."""
-    from models.kpis import LABELS, against_target, shown
+    """The demo's KPIs as printed: every rate in its declared order (models.kpis) and the
+    ratings counted, each value with the target beside it where DOMAIN.md names one, met
+    or not."""
+    from models.kpis import LABELS, RATES_SHOWN, against_target, shown
 
     return [
         f"  {LABELS[key]}：{shown(key, kpis.get(key))}{against_target(key, kpis)}"
-        for key in DEMO_KPIS
+        for key in [*RATES_SHOWN, "ratings"]
     ]
 
 

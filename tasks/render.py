@@ -14,15 +14,25 @@ import base64
 import datetime as dt
 import io
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, cast
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from models.bulletin import COMPLETION, COMPLETION_TARGET, KPI_LABELS, RATE_KEYS, TREND_KEYS
+from models import pdf as pdf_text
+from models.bulletin import (
+    COMPLETION,
+    COMPLETION_TARGET,
+    DEPARTMENT_KEYS,
+    OVERALL_KEYS,
+    PERCENT_KEYS,
+    RATE_KEYS,
+    TOPIC_KEYS,
+    TREND_KEYS,
+)
 from models.fonts import FONT_FACE, FONT_FAMILY, font_path
-from models.kpis import LABELS, pct, short_label
+from models.kpis import KPIS, LABELS, pct, short_label, shown
 
 KIND_COLORS = {"red": (200, 30, 30), "black": (40, 40, 40)}
 
@@ -31,14 +41,12 @@ KIND_COLORS = {"red": (200, 30, 30), "black": (40, 40, 40)}
 
 Column = tuple[str, str]  # (key, zh label)
 
+# Every table's columns come from models.bulletin's keys, which come from models.kpis.
 DEPARTMENT_COLUMNS: list[Column] = [
     ("department", "单位"),
-    *((k, v) for k, v in KPI_LABELS.items() if k != "mean_score"),
+    *((k, LABELS[k]) for k in DEPARTMENT_KEYS),
 ]
-TOPIC_COLUMNS: list[Column] = [
-    ("topic", "议题"),
-    *((k, v) for k, v in KPI_LABELS.items() if k != "mean_score"),
-]
+TOPIC_COLUMNS: list[Column] = [("topic", "议题"), *((k, LABELS[k]) for k in TOPIC_KEYS)]
 RANK_COLUMNS: list[Column] = [
     ("rank", "名次"),
     ("department", "单位"),
@@ -55,13 +63,38 @@ OVERDUE_COLUMNS: list[Column] = [
     ("level_label", "催办等级"),
     ("completed_after", "期后办结日期"),
 ]
-OVERALL_KEYS = [k for k in KPI_LABELS if k != "items"] + ["ratings"]
 OVERALL_LABELS = LABELS
+
+
+def kpi_notes(keys: Sequence[str]) -> list[tuple[str, str]]:
+    """(label, how it is counted) for the shown KPIs whose declaration carries a note."""
+    return [(LABELS[k], note) for k in keys if k in KPIS and (note := KPIS[k].note)]
+
+
+def notes_text(keys: Sequence[str]) -> str:
+    """指标口径 in one paragraph: each shown KPI's label and note, joined by "；"."""
+    return "指标口径：" + "；".join(f"{label}：{note}" for label, note in kpi_notes(keys)) + "。"
+
+
+def overall_pairs(data: dict) -> list[tuple[str, str]]:
+    """The overview's (label, value) pairs, in OVERALL_KEYS order."""
+    return [
+        (relabel(data, OVERALL_LABELS[k]), cell_text(k, data["overall"][k])) for k in OVERALL_KEYS
+    ]
+
+
+def column_groups(columns: Sequence[Column], most: int = 9) -> list[list[Column]]:
+    """A table too wide for the page as tables of at most `most` columns beside its first
+    (name) column, each repeating it; the columns keep their order and are shared evenly."""
+    name, rest = columns[0], list(columns[1:])
+    parts = -(-len(rest) // most)  # ceiling
+    size = -(-len(rest) // parts)
+    return [[name, *rest[i : i + size]] for i in range(0, len(rest), size)]
 
 
 def cell_text(key: str, value: Any) -> str:
     if key in RATE_KEYS:
-        return pct(value)
+        return shown(key, value)  # a percentage, or a score in its unit
     if value is None:
         return "—"
     return str(value)
@@ -386,10 +419,8 @@ def build_html(data: dict, charts: dict[str, bytes], *, embed_font: bool = True)
         "black_rows": table_rows(data["ranking"]["black"], RANK_COLUMNS),
         "overdue_columns": columns_for(data, OVERDUE_COLUMNS),
         "overdue_rows": table_rows(data["overdue"]["items"], OVERDUE_COLUMNS),
-        "overall": [
-            (relabel(data, OVERALL_LABELS[k]), cell_text(k, data["overall"][k]))
-            for k in OVERALL_KEYS
-        ],
+        "overall": overall_pairs(data),
+        "notes": kpi_notes(OVERALL_KEYS),
         "charts": [
             (CHARTS[name][0], base64.b64encode(png).decode()) for name, png in charts.items()
         ],
@@ -439,29 +470,12 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
     pdf = Bulletin(orientation="L", unit="mm", format="A4")
     pdf.set_margins(12, 10, 12)
     pdf.set_auto_page_break(True, margin=12)
-    pdf.add_font(FONT_FAMILY, "", str(font_path()), collection_font_number=FONT_FACE)
-    pdf.set_title(data["title"])
-    pdf.set_author("协商 Xieshang")
+    pdf_text.prepare(pdf, title=data["title"])
     pdf.set_subject(f"{data['label']}整改工作情况")
-    pdf.set_lang("zh-CN")
-    pdf.set_creator("xieshang")
-    pdf.alias_nb_pages()
     pdf.add_page()
     heads = FontFace(emphasis=None, fill_color=(236, 240, 241))
-
-    def text(
-        s: str, size: float = 10, h: float = 6, color: tuple[int, int, int] = (0, 0, 0)
-    ) -> None:
-        pdf.set_font(FONT_FAMILY, size=size)
-        pdf.set_text_color(*color)
-        pdf.multi_cell(0, h, s, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        pdf.set_text_color(0, 0, 0)
-
-    def heading(s: str) -> None:
-        if pdf.will_page_break(30):
-            pdf.add_page()
-        pdf.ln(3)
-        text(s, size=14, h=9, color=(120, 20, 20))
+    text = partial(pdf_text.text, pdf, size=10, h=6)
+    heading = partial(pdf_text.heading, pdf, keep=30)
 
     def table(
         header: list[str], rows: list[list[str]], widths: Sequence[float] | None = None
@@ -483,6 +497,27 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
                 for c in row:
                     r.cell(c)
 
+    def grid(pairs: list[tuple[str, str]], per_row: int = 5) -> None:
+        """Label and value side by side, `per_row` pairs a line: the overview's many numbers
+        without a column per number."""
+        pdf.set_font(FONT_FAMILY, size=8.5)
+        label_w = pdf.epw / per_row * 0.62
+        value_w = pdf.epw / per_row - label_w
+        with pdf.table(
+            col_widths=[label_w, value_w] * per_row,
+            first_row_as_headings=False,
+            wrapmode=WrapMode.CHAR,
+            text_align="CENTER",
+            line_height=5,
+            padding=1,
+        ) as t:
+            for i in range(0, len(pairs), per_row):
+                r = t.row()
+                line = pairs[i : i + per_row]
+                for label, value in line + [("", "")] * (per_row - len(line)):
+                    r.cell(label, style=heads)
+                    r.cell(value)
+
     pdf.set_font(FONT_FAMILY, size=20)
     pdf.cell(0, 12, data["title"], align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     text(f"{period_text(data)}　　{generated_text(data)}", size=10)
@@ -490,10 +525,8 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
         text(notice, size=11, color=KIND_COLORS["red"])
     heading("一、总体情况")
     text(summary_sentence(data))
-    pairs = [
-        (relabel(data, OVERALL_LABELS[k]), cell_text(k, data["overall"][k])) for k in OVERALL_KEYS
-    ]
-    table([p[0] for p in pairs], [[p[1] for p in pairs]])
+    grid(overall_pairs(data))
+    text(notes_text(OVERALL_KEYS), size=8.5, h=5, color=(90, 90, 90))
 
     heading("二、红黑榜")
     rank_header = [label for _, label in columns_for(data, RANK_COLUMNS)]
@@ -527,22 +560,25 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
         )
         pdf.ln(2)
 
-    heading("四、各单位整改指标")
     name_w = 34.0
-    rest = (pdf.epw - name_w) / (len(DEPARTMENT_COLUMNS) - 1)
-    widths = [name_w] + [rest] * (len(DEPARTMENT_COLUMNS) - 1)
-    table(
-        [c[1] for c in columns_for(data, DEPARTMENT_COLUMNS)],
-        table_rows(data["departments"], DEPARTMENT_COLUMNS),
-        widths,
-    )
 
+    def kpi_table(columns: Sequence[Column], rows: Sequence[dict]) -> None:
+        """A name column and one equal column per key, across the page; more keys than fit
+        go on in a second table under the first, the names repeated."""
+        for n, group in enumerate(column_groups(columns)):
+            if n:
+                pdf.ln(2)
+            rest = (pdf.epw - name_w) / (len(group) - 1)
+            table(
+                [c[1] for c in columns_for(data, group)],
+                table_rows(rows, group),
+                [name_w] + [rest] * (len(group) - 1),
+            )
+
+    heading("四、各单位整改指标")
+    kpi_table(DEPARTMENT_COLUMNS, data["departments"])
     heading("五、各议题整改指标")
-    table(
-        [c[1] for c in columns_for(data, TOPIC_COLUMNS)],
-        table_rows(data["topics"], TOPIC_COLUMNS),
-        widths,
-    )
+    kpi_table(TOPIC_COLUMNS, data["topics"])
 
     section = 6
     if "trend" in data:
@@ -561,7 +597,7 @@ def build_pdf(data: dict, charts: dict[str, bytes]) -> bytes:
     table(
         [c[1] for c in columns_for(data, OVERDUE_COLUMNS)],
         table_rows(overdue["items"], OVERDUE_COLUMNS),
-        [0.24, 0.18, 0.13, 0.08, 0.1, 0.09, 0.1, 0.08],
+        [0.2, 0.18, 0.12, 0.12, 0.1, 0.09, 0.09, 0.1],
     )
     return bytes(pdf.output())
 
@@ -612,7 +648,7 @@ def build_xlsx(data: dict) -> bytes:
         return [[r.get(k) for k, _ in columns] for r in rows]
 
     def rates(columns: Sequence[Column]) -> set[int]:
-        return {i for i, (k, _) in enumerate(columns, start=1) if k in RATE_KEYS}
+        return {i for i, (k, _) in enumerate(columns, start=1) if k in PERCENT_KEYS}
 
     ws = cast(Worksheet, wb.active)  # a new Workbook always has its first sheet
     ws.title = "概览"
@@ -624,9 +660,11 @@ def build_xlsx(data: dict) -> bytes:
         ws["B3"].font = Font(bold=True, color="C81E1E")
     ws.append(["生成时间", generated_text(data)])
     ws.append([])
+    notes = dict(kpi_notes(OVERALL_KEYS))
     for k in OVERALL_KEYS:
-        ws.append([OVERALL_LABELS[k], data["overall"][k]])
-        if k in RATE_KEYS:
+        label = relabel(data, OVERALL_LABELS[k])
+        ws.append([label, data["overall"][k], *([notes[label]] if label in notes else [])])
+        if k in PERCENT_KEYS:
             ws.cell(ws.max_row, 2).number_format = "0.0%"
     ws.append([f"{data.get('overdue_label', '期末逾期')}未办结", data["overdue"]["total"]])
     ws.append([])
@@ -690,7 +728,7 @@ def build_xlsx(data: dict) -> bytes:
             3 + i * len(keys) + j
             for i in range(len(months))
             for j, k in enumerate(keys)
-            if k in RATE_KEYS
+            if k in PERCENT_KEYS
         }
         sheet("月度趋势", header, rows, rate_idx)
     buf = io.BytesIO()

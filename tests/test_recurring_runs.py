@@ -32,7 +32,8 @@ from runtime.stack import Stack
 from tests.conftest import _free_port, fresh_postgres, require_postgres
 from tests.factories import stack_client
 from tests.receivers import HttpReceiver
-from tests.reports.dataset import build
+from tests.reports import files
+from tests.reports.dataset import OCTOBER_DEPARTMENTS, build
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKGROUND_SLOTS = 2  # the capacity test holds one with a blocked bulletin; sweeps use the other
@@ -241,6 +242,11 @@ def test_cli_bulletin_runs_on_the_configured_prefect_server(tmp_path, committed_
         assert f"127.0.0.1:{port}" in done.stdout
         paths = re.findall(r"^\s+(?:PDF|HTML|XLSX)\s+(/\S+)$", done.stdout, re.M)
         assert len(paths) == 3 and all(Path(p).is_file() for p in paths), done.stdout
+        # The file the command wrote carries every hand-computed number of every department.
+        (xlsx,) = [Path(p) for p in paths if p.endswith(".xlsx")]
+        assert files.xlsx_table(xlsx.read_bytes(), "单位指标") == {
+            name: files.by_label(golden) for name, golden in OCTOBER_DEPARTMENTS.items()
+        }
         # The golden numbers, as the office reads them on the command line.
         assert "应办结 16 项，已办结 12 项，整改完成率 75.0%，期末逾期 4 项" in done.stdout, (
             done.stdout

@@ -67,8 +67,9 @@ def upload(
     department_id: Annotated[int, Form(ge=1, le=MAX_ID, description="导入的责任单位")],
     dry_run: Annotated[bool, Query(description="试导入：只检查、不修改；须为 true")] = True,
 ) -> ledger.DryRunPublic:
-    """Dry run: every row's decision (新建 / 更新 / 无变化 / 拒绝, with row, column and reason);
-    nothing but the import record is written. Apply it with POST /imports/{id}/apply."""
+    """Dry run: every row's decision (新建（签收 / 转交 / 待转交）/ 更新 / 无变化 / 拒绝, with
+    row, column and reason); nothing but the import record is written. Apply it with
+    POST /imports/{id}/apply."""
     if not dry_run:
         raise Invalid(
             "须先试导入（dry_run=true）并核对结果，再以 POST /imports/{id}/apply 正式导入",

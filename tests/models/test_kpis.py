@@ -51,6 +51,17 @@ T1_AS_OF = {
     "satisfaction_rate": 0.75,  # 3 / 4
     "rebound_rate": 0.5,  # 1 / 2
     "response_rate": 0.8889,  # 8 / 9
+    # b3: transferred with 10-20, moved to 11-30 on 10-15, completed 10-31
+    "extensions_approved": 1,
+    "items_on_time_original": 3,  # a1 b1 b2 (b3 late against 10-20)
+    "items_on_time_base_original": 8,  # 6 completed + a3 a6 open past their deadline
+    "on_time_rate_original": 0.375,  # 3 / 8
+    "bounces": 1,  # 城南街道 returned a4 on 10-06
+    "transfers": 10,  # 9 transferred + 1 returned
+    "bounce_rate": 0.1,  # 1 / 10
+    "rating_requests": 4,  # 居民甲乙丙 (10-10) and 居民丁 (09-20)
+    "rating_requests_answered": 2,  # 甲 (10-15) and 丁 (10-12); 丙 rated only on 11-03
+    "rating_response_rate": 0.5,  # 2 / 4
 }
 
 # All topics as of the same moment: T1 above plus T2 (c1-c4, g1-g4, d1, e1, f1).
@@ -76,6 +87,13 @@ ALL_AS_OF = {
     "mean_score": 3.75,
     "rebound_rate": 0.5,  # 1 / 2
     "response_rate": 0.95,  # 19 / 20
+    "extensions_approved": 1,  # b3
+    "items_on_time_original": 9,  # 10 on time less b3
+    "on_time_rate_original": 0.5,  # 9 / 18
+    "bounces": 2,  # a4 (10-06) and c4 (09-02)
+    "transfers": 22,  # 20 + 2
+    "bounce_rate": 0.0909,  # 2 / 22
+    "rating_response_rate": 0.5,  # only T1 asked: 2 / 4
 }
 
 # Topic T1 in October [10-01, 11-01): a5 was completed before it began, so it is out.
@@ -96,6 +114,14 @@ T1_OCTOBER = {
     "rebound_rate": 0.5,
     "satisfaction_rate": 0.75,
     "mean_score": 3.75,
+    "adoption_rate": 0.75,  # 3 / 4 decided (suggestions count in every window)
+    "extensions_approved": 1,  # b3, decided 10-15
+    "on_time_rate_original": 0.4286,  # a1 b1 b2 / (5 + 2)
+    "bounces": 1,  # a4 on 10-06
+    "bounce_rate": 0.3333,  # 1 / (a4 a6 transferred + 1 returned)
+    "rating_requests": 3,  # 甲乙丙 asked 10-10 (丁 on 09-20, before October)
+    "rating_requests_answered": 1,  # 甲; 丙 rated in November
+    "rating_response_rate": 0.3333,
 }
 
 
@@ -139,8 +165,7 @@ def test_topic_page_and_bulletin_agree_over_the_same_window(session):
     page = assessment.kpis(session, topic_id=t1, window=OCTOBER.window)
     shared = [k for k in row if k in kpis.LABELS]
     assert {k: page[k] for k in shared} == {k: row[k] for k in shared}
-    # The bulletin's topic rows count neither suggestions nor third-party evaluations.
-    assert {*kpis.RATE_KEYS} - {"adoption_rate", "evaluation_score"} <= set(shared)
+    assert set(kpis.RATE_KEYS) <= set(shared)
     # The whole district: the bulletin's overall row and GET /kpis over October.
     everything = assessment.kpis(session, window=OCTOBER.window)
     overall = data["overall"]
@@ -222,5 +247,8 @@ def test_the_demo_prints_each_kpi_against_its_target(session):
     assert "  反弹率：50.0%（目标 ≤5%，未达标）" in lines  # 1 / 2, lower is better
     assert "  响应率：88.9%" in lines  # no target in DOMAIN.md: none shown
     assert "  平均评分：3.75" in lines
+    assert "  按原定期限完成率：37.5%" in lines  # 3 / 8: b3 was late against 10-20
+    assert "  评价参与率：50.0%" in lines  # 2 of the 4 asked rated
+    assert "  退回率：10.0%" in lines  # 1 return / (9 transferred + 1)
     nothing = kpi_lines(kpis.zero())
     assert "  整改完成率：—（目标 ≥80%，无数据）" in nothing

@@ -14,9 +14,17 @@ from sqlalchemy import event, func
 from sqlmodel import Session, select
 
 from models import ledger
-from models.enums import Stage
+from models.enums import FollowUpStatus, ItemStatus, Obligation, Stage
 from models.errors import Invalid
-from models.tables import LedgerImport, LedgerImportStatus, ProgressUpdate, RectificationItem
+from models.tables import (
+    FollowUp,
+    LedgerImport,
+    LedgerImportStatus,
+    Notification,
+    Person,
+    ProgressUpdate,
+    RectificationItem,
+)
 from tests.factories import LoopBuilder
 
 HEADER = [c.value for c in ledger.Column]
@@ -61,7 +69,11 @@ def decisions(session: Session, loop: LoopBuilder, content: bytes) -> ledger.Tal
 
 
 def apply(
-    session: Session, loop: LoopBuilder, content: bytes, name: str = "台账.csv"
+    session: Session,
+    loop: LoopBuilder,
+    content: bytes,
+    name: str = "台账.csv",
+    by: Person | None = None,
 ) -> LedgerImport:
     """Upload (dry run), then apply batch by batch as the flow's task does, then finish."""
     row, _ = ledger.upload(
@@ -69,7 +81,7 @@ def apply(
         department_id=loop.cast.dept_id,
         filename=name,
         content=content,
-        by=loop.cast.officer,
+        by=by or loop.cast.officer,
     )
     session.flush()
     assert ledger.begin(session, row.id) is not None
@@ -221,7 +233,144 @@ def test_a_deadline_or_a_finished_item_is_not_changed_through_a_sheet(session, l
         )
     )[2]
     assert (refused.action, refused.column) == (ledger.Action.REJECTED, "进度")
-    assert refused.reason == "事项当前为“待转交”，只有整改中的事项可以报送进展"
+    # Signed for by the import, it takes progress once it is under way (its plan first).
+    assert refused.reason == "事项当前为“已签收”，只有整改中的事项可以报送进展"
+
+
+def imported(session: Session, external: str) -> RectificationItem:
+    return session.exec(
+        select(RectificationItem).where(RectificationItem.external_id == external)
+    ).one()
+
+
+def owed(session: Session, item_id: int) -> dict[Obligation, int]:
+    """Open follow-ups of an item, by obligation."""
+    rows = session.exec(
+        select(FollowUp.obligation).where(
+            FollowUp.subject_id == item_id,
+            FollowUp.status == FollowUpStatus.OPEN,
+            FollowUp.obligation.in_(  # type: ignore[attr-defined]
+                [Obligation.ACKNOWLEDGEMENT, Obligation.PLAN, Obligation.ITEM_DEADLINE]
+            ),
+        )
+    ).all()
+    return {o: rows.count(o) for o in set(rows)}
+
+
+def test_a_departments_own_import_after_the_transfer_stage_is_its_signature(session, loop):
+    """Issue 9 point 10 / DOMAIN.md step 6: the department's own ledger is its 签收; its
+    items then owe their plan and deadline ladder, count in the KPIs and take progress."""
+    from models import kpis
+
+    c = case(loop)  # the topic is in implementation: its transfer stage is done
+    counted = kpis.compute(session, kpis.Window.as_of(dt.datetime.now(dt.UTC)))["items"]
+    content = sheet(
+        new_row(c, "JT-20", 进度="10", 进展情况="已进场勘察"), new_row(c, "JT-21", 责任人="赵磊")
+    )
+    labels = [d.public()["action_label"] for d in decisions(session, loop, content).decisions]
+    assert labels == ["新建（签收）", "新建（签收）"]
+    done = apply(session, loop, content)
+    under_way, signed = imported(session, "JT-20"), imported(session, "JT-21")
+    assert under_way.status is ItemStatus.IN_PROGRESS and signed.status is ItemStatus.ACKNOWLEDGED
+    for item in (under_way, signed):
+        assert item.acknowledged_at == done.applied_at == item.transferred_at
+        assert item.acknowledged_by_id == loop.cast.officer.id
+        assert item.original_deadline == item.deadline and item.plan_due_at is not None
+        # What a signed item owes in implementation: its plan and the deadline ladder.
+        assert set(owed(session, item.id)) == {Obligation.PLAN, Obligation.ITEM_DEADLINE}
+    assert signed.officer_id == loop.cast.head.id
+    # One of the department's items in every KPI ...
+    now = kpis.Window.as_of(dt.datetime.now(dt.UTC))
+    assert kpis.compute(session, now)["items"] == counted + 2
+    # ... and its next progress row is taken.
+    again = by_row(
+        decisions(
+            session,
+            loop,
+            sheet({"外部编号": "JT-20", "责任单位": "区住建局", "进度": "40", "进展情况": "开工"}),
+        )
+    )[2]
+    assert again.action is ledger.Action.UPDATE
+
+
+def test_an_office_import_transfers_the_items_with_one_message_per_officer(session, loop):
+    from config.settings import get_settings
+    from models.deadlines import working_days_after
+
+    c = case(loop)
+    admin = loop.cast.admin
+    content = sheet(
+        new_row(c, "BG-1"),
+        new_row(c, "BG-2", 事项="背街小巷路灯维修"),
+        new_row(c, "BG-3", 责任人="赵磊"),
+    )
+    tally = ledger.dry_run(session, loop.cast.dept_id, content, "csv", by=admin)
+    assert [d.public()["action_label"] for d in tally.decisions] == ["新建（转交）"] * 3
+    before = session.exec(select(func.count(Notification.id))).one()
+    done = apply(session, loop, content, by=admin)
+    assert done.created == 3
+    due = working_days_after(session, done.applied_at, get_settings().ack_working_days).at
+    items = [imported(session, e) for e in ("BG-1", "BG-2", "BG-3")]
+    for item in items:
+        assert item.status is ItemStatus.TRANSFERRED and item.acknowledged_at is None
+        assert item.transferred_at == done.applied_at and item.ack_due_at == due
+        assert set(owed(session, item.id)) == {Obligation.ACKNOWLEDGEMENT}
+    messages = session.exec(
+        select(Notification).where(Notification.template == "ledger_transfer")
+    ).all()
+    assert session.exec(select(func.count(Notification.id))).one() == before + 2
+    by_tag = {m.recipient: m for m in messages}
+    assert set(by_tag) == {loop.cast.officer.tag, loop.cast.head.tag}
+    officer = by_tag[loop.cast.officer.tag]
+    assert "请签收 2 项整改事项" in officer.title
+    assert "楼道照明线路更换" in officer.body and "背街小巷路灯维修" in officer.body
+    assert f"/work/items/{items[0].id}" in officer.body
+    # The department signs for one in implementation; it then owes its plan at once.
+    from models import rectification
+
+    signed = rectification.acknowledge(session, items[0].id, by=loop.cast.officer.id)
+    assert signed.status is ItemStatus.ACKNOWLEDGED and signed.plan_due_at is not None
+    assert set(owed(session, signed.id)) == {Obligation.PLAN, Obligation.ITEM_DEADLINE}
+
+
+def test_re_importing_the_same_file_writes_no_second_follow_up_or_message(session, loop):
+    c = case(loop)
+    content = sheet(new_row(c, "RE-1"), new_row(c, "RE-2", 进度="20", 进展情况="已招标"))
+
+    def written() -> tuple[int, int, int, int]:
+        return tuple(  # type: ignore[return-value]
+            session.exec(select(func.count(m.id))).one()  # type: ignore[arg-type]
+            for m in (RectificationItem, FollowUp, Notification, ProgressUpdate)
+        )
+
+    before = written()
+    apply(session, loop, content, by=loop.cast.admin)
+    first = written()
+    # The first import wrote the items, their 签收 rungs and the officer's one message ...
+    assert first[0] == before[0] + 2 and first[1] > before[1] and first[2] == before[2] + 1
+    second = apply(session, loop, content, name="再次导入.csv", by=loop.cast.admin)
+    # ... and the same file again, by the office or by the department, writes nothing more.
+    assert (second.created, second.unchanged) == (0, 2)
+    assert written() == first
+    apply(session, loop, content, name="本单位再导入.csv")
+    assert written() == first
+
+
+def test_before_the_transfer_stage_an_import_waits_for_it(session, loop):
+    topic = loop.advance(loop.topic(title="台账导入（未转交）"), to=Stage.TRANSFER)
+    suggestion = loop.items(topic)[0].suggestion_id
+    c = {"topic": topic, "suggestion": suggestion}
+    content = sheet(new_row(c, "DR-1"))
+    assert [d.public()["action_label"] for d in decisions(session, loop, content).decisions] == [
+        "新建（待转交）"
+    ]
+    apply(session, loop, content)
+    item = imported(session, "DR-1")
+    assert item.status is ItemStatus.DRAFT and item.transferred_at is None
+    assert owed(session, item.id) == {}
+    loop.run_stage(topic, Stage.TRANSFER)  # the stage transfers it with the others
+    session.refresh(item)
+    assert item.status is ItemStatus.TRANSFERRED and item.ack_due_at is not None
 
 
 def test_xlsx_with_date_cells_and_a_sheet_without_its_header(session, loop):

@@ -18,12 +18,12 @@ from sqlmodel import Session, select
 
 from config.db import engine_for
 from config.links import base_url
-from models import dispatch, extensions, followup, prestudy, rectification, screening
+from models import dispatch, extensions, followup, ledger, prestudy, rectification, screening
 from models import evaluation as evaluations
 from models import report as reports
 from models import topic as topics
 from models.enums import DeclineCode, ScreeningRule, Stage, TopicSource
-from models.tables import Notification, Report, ResearchTask
+from models.tables import Notification, RectificationItem, Report, ResearchTask
 from tasks.notify import deliver_notifications
 from tests.factories import LoopBuilder
 from tests.receivers import HttpReceiver, SmtpReceiver, use_apprise_config, write_apprise_yaml
@@ -152,8 +152,12 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     loop.finish(topic, Stage.TRANSFER)
 
     loop.run_stage(topic, Stage.IMPLEMENTATION)
+    # The office imports a department's 台账 on its behalf: its officers are asked to sign.
+    imported = _office_import(session, loop, topic)
+    for item in imported:
+        rectification.acknowledge(session, item.id, by=item.officer_id)
     later(9)  # 方案 overdue
-    for item in (first, second):
+    for item in (first, second, *imported):
         rectification.submit_plan(
             session,
             item.id,
@@ -198,7 +202,7 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     at(dispatch_day := now + dt.timedelta(days=(7 - now.weekday()) % 7 or 7))
     dispatch.weekly_dispatch(session, now=dispatch_day.replace(hour=9))
     now = dispatch_day
-    for item in (first, second):
+    for item in (first, second, *imported):
         loop.complete(item, rectification.CompletionIn(summary="加装完成 12 部"))
     later(35)  # 回头看 due
     rectification.recheck(
@@ -212,6 +216,29 @@ def _walk(session: Session, time_machine) -> None:  # type: ignore[no-untyped-de
     later(10)  # the residents' ratings are due
     later(5)  # the evaluation is due soon, then due
     session.flush()
+
+
+def _office_import(session: Session, loop: LoopBuilder, topic) -> list[RectificationItem]:  # type: ignore[no-untyped-def]
+    from tests.models.test_ledger import new_row, sheet
+
+    suggestion = loop.items(topic)[0].suggestion_id
+    c = {"topic": topic, "suggestion": suggestion}
+    row, _ = ledger.upload(
+        session,
+        department_id=loop.cast.dept_id,
+        filename="区住建局台账.csv",
+        content=sheet(new_row(c, "JT-1"), new_row(c, "JT-2", 事项="电梯井道施工围挡")),
+        by=loop.cast.admin,
+    )
+    ledger.begin(session, row.id)
+    for _ in ledger.apply_file(session, row.id):
+        session.flush()
+    ledger.finish(session, row.id)
+    return list(
+        session.exec(
+            select(RectificationItem).where(RectificationItem.external_id.in_(["JT-1", "JT-2"]))  # type: ignore[union-attr]
+        )
+    )
 
 
 def test_every_template_reads_correctly_by_email_and_webhook(

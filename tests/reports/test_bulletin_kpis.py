@@ -22,7 +22,14 @@ from models.tables import (
     Suggestion,
     Topic,
 )
-from tests.reports.dataset import at, build, deadline
+from tests.reports.dataset import (
+    OCTOBER_DEPARTMENTS,
+    OCTOBER_OVERALL,
+    OCTOBER_TOPICS,
+    at,
+    build,
+    deadline,
+)
 
 OCTOBER = bulletin.parse_period(BulletinKind.MONTHLY, "2026-10")
 
@@ -107,6 +114,20 @@ def test_department_kpis_match_hand_computed(session):
     for name, expected in EXPECTED.items():
         got = {k: rows[name][k] for k in expected}
         assert got == expected, name
+
+
+def test_every_column_of_october_is_the_hand_computed_value(session):
+    """The whole tables of dataset.py (returns, extensions and rating requests included),
+    as the files show them (tests/reports/test_bulletin_files.py reads them back)."""
+    build(session)
+    data = bulletin.compute(session, OCTOBER)
+    departments = {
+        r["department"]: {k: r[k] for k in bulletin.DEPARTMENT_KEYS} for r in data["departments"]
+    }
+    assert departments == OCTOBER_DEPARTMENTS
+    topics = {r["topic"]: {k: r[k] for k in bulletin.TOPIC_KEYS} for r in data["topics"]}
+    assert topics == OCTOBER_TOPICS
+    assert {k: data["overall"][k] for k in OCTOBER_OVERALL} == OCTOBER_OVERALL
 
 
 def test_topic_and_overall_kpis(session):
