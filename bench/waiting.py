@@ -29,6 +29,7 @@ import socket
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +116,10 @@ def measure(waiting_topics: int, postgres: bool) -> dict[str, Any]:
 
     stack = Stack(get_settings(), log_dir=tmp / "logs")
     try:
-        stack.start()
-        client = Client(stack.api_url).signed_in(*bootstrap_administrator("waiting", url))
+        stack.start(timeout=900)  # a loaded machine starts Prefect slowly
+        client = Client(stack.api_url).signed_in(
+            *bootstrap_administrator(f"waiting-{uuid.uuid4().hex[:6]}", url)
+        )
         run = client.post("/follow-ups/sweep", None)
         swept = wait_for_run(client, run["id"], timeout=600)
         serve = next(p for name, p in stack.processes if name == "xieshang")

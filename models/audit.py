@@ -266,7 +266,7 @@ def verify(
     # Columns, not objects, streamed in sequence order along the unique index on seq (a
     # server-side cursor on PostgreSQL): memory stays flat and no ORM object is built per row.
     rows = session.execute(
-        select(  # type: ignore[call-overload]
+        select(  # type: ignore[call-overload, misc]
             e.id, e.seq, e.topic_id, e.actor_id, e.actor, e.actor_role, e.action,
             e.detail, e.changes, e.at, e.prev_hash, e.hash,
         )

@@ -245,7 +245,16 @@ def insert_ignoring_duplicates(session: Session, model: type[SQLModel], rows: li
         stmt = sqlite.insert(table).on_conflict_do_nothing()
     else:  # pragma: no cover - only the two supported backends
         raise RuntimeError(f"unsupported database {dialect}")
-    session.execute(stmt, rows)
+    names = set(rows[0])
+    if any(set(r) != names for r in rows):  # rows naming different columns: one by one
+        session.execute(stmt, rows)
+        return
+    # One multi-row INSERT per chunk, not a statement per row (executemany): the 16,000
+    # reminders of a sweep are 9 statements. A chunk stays under SQLite's 32,766 and
+    # PostgreSQL's 65,535 parameters per statement.
+    size = max(1, 30_000 // len(names))
+    for start in range(0, len(rows), size):
+        session.execute(stmt.values(rows[start : start + size]))
 
 
 def notification_row(
