@@ -63,6 +63,7 @@ def cases_rows(title: str) -> Callable[[dict[str, Any]], list[Row]]:
 
     def rows(data: dict[str, Any]) -> list[Row]:
         cases = data.get("cases", [])
+        size = f" ({data['size']})" if data.get("size") else ""
         floor = next((c for c in cases if c["case"].startswith("floor")), None)
         out = []
         for c in cases:
@@ -78,7 +79,7 @@ def cases_rows(title: str) -> Callable[[dict[str, Any]], list[Row]]:
             )
             out.append(
                 {
-                    "benchmark": f"{title}: {c['case']}",
+                    "benchmark": f"{title}{size}: {c['case']}",
                     "figure": fig,
                     "baseline": base,
                     "ratio": c.get("ratio"),
@@ -196,9 +197,9 @@ class Bench:
 
 
 BENCHMARKS = [
-    Bench("kpis", "kpis.py", DATABASES, ("--size", "10k", "--runs", "3"), ("--size", "1m", "--runs", "5"), "kpis-????-??-??.json", cases_rows("monthly KPIs, 1M items")),
-    Bench("sweep", "sweep.py", DATABASES, ("--size", "10k", "--runs", "3"), ("--size", "1m", "--runs", "5"), "sweep-????-??-??.json", cases_rows("follow-up sweep, 10k due of 1M")),
-    Bench("audit_chain", "audit_chain.py", DATABASES, ("--size", "10k", "--runs", "2"), ("--size", "1m", "--runs", "3"), "audit_chain-????-??-??.json", cases_rows("audit chain verify, 1M events")),
+    Bench("kpis", "kpis.py", DATABASES, ("--size", "10k", "--runs", "3"), ("--size", "1m", "--runs", "5"), "kpis-????-??-??.json", cases_rows("monthly KPIs")),
+    Bench("sweep", "sweep.py", DATABASES, ("--size", "10k", "--runs", "3"), ("--size", "1m", "--runs", "5"), "sweep-????-??-??.json", cases_rows("follow-up sweep, 1 % due")),
+    Bench("audit_chain", "audit_chain.py", DATABASES, ("--size", "10k", "--runs", "2"), ("--size", "1m", "--runs", "3"), "audit_chain-????-??-??.json", cases_rows("audit chain verify")),
     Bench("waiting", "waiting.py", DATABASES, ("--counts", "20", "200"), ("--counts", "100", "10000"), "waiting-????-??-??.json", cases_rows("waiting topics")),
     Bench("api_reads", "run.py", DATABASES, ("--size", "10k", "--runs", "2", "--seconds", "2"), ("--size", "100k",), "api_reads-????-??-??.json", api_rows, takes_out=False),
     Bench("import_cost", "import_cost.py", ("—",), ("--repeat", "2", "--stages", "topic"), (), "import_cost-????-??-??.json", import_rows, takes_out=False),
