@@ -146,6 +146,9 @@ class Shape:
     mix: Mix = field(default_factory=Mix)
     now: dt.datetime = NOW
     seed: int = 42
+    # Item deadline rungs left open though due at `now` (the follow-up sweep's work): the
+    # first `due` open items with a past rung keep their latest past rung open, not sent.
+    due: int = 0
 
     @property
     def topic_count(self) -> int:
@@ -373,6 +376,7 @@ def generate(engine: Any, shape: Shape, *, show_progress: bool = True) -> Genera
         ])  # fmt: skip
         advance = progress(shape.items, f"{shape.items:,} 条整改事项", show_progress)
         created_of = {t["id"]: t["created_at"] for t in topics}
+        due_left = [shape.due]
         for start in range(0, shape.items, BATCH):
             batch = _item_batch(
                 rng,
@@ -382,6 +386,7 @@ def generate(engine: Any, shape: Shape, *, show_progress: bool = True) -> Genera
                 item_topics,
                 created_of,
                 officers,
+                due_left,
             )
             load(Suggestion.__table__, batch["suggestion"])
             load(RectificationItem.__table__, batch["item"])
@@ -425,18 +430,32 @@ def _item_batch(
     item_topics: list[int],
     created_of: dict[int, dt.datetime],
     officers: dict[int, list[int]],
+    due_left: list[int] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Items start+1 … end with their suggestions, plans, progress and ladder rows."""
+    """Items start+1 … end with their suggestions, plans, progress and ladder rows;
+    `due_left[0]` item deadline rungs are still left due (and counted down)."""
+    due_left = due_left if due_left is not None else [0]
     now = shape.now
     out: dict[str, list[dict[str, Any]]] = {
         k: [] for k in ("suggestion", "item", "plan", "progress", "follow_up")
     }
 
     def rungs(
-        topic: int, n: int, owner: int, obligation: str, due: dt.datetime, ladder: Any
+        topic: int,
+        n: int,
+        owner: int,
+        obligation: str,
+        due: dt.datetime,
+        ladder: Any,
+        chase: bool = False,
     ) -> None:
-        """Every rung already past as sent; the next one open (nothing due at `now`)."""
+        """Every rung already past as sent; the next one open (nothing due at `now`). With
+        `chase`, the latest past rung stays open instead: due, for the sweep to handle."""
         late = (now - due).days
+        past = [offset for offset, _step in ladder if offset <= late]
+        if chase and past and due_left[0] > 0:
+            due_left[0] -= 1
+            late = past[-2] if len(past) > 1 else min(past) - 1
         for offset, step in ladder:
             sent = offset <= late
             out["follow_up"].append(
@@ -510,7 +529,7 @@ def _item_batch(
                 "progress_percent": 100,
             }
         if status not in ("draft", "declined", "completed"):
-            rungs(topic, n, officer, "item_deadline", deadline, SENT_RUNGS)
+            rungs(topic, n, officer, "item_deadline", deadline, SENT_RUNGS, chase=True)
         if status == "transferred":
             rungs(topic, n, officer, "acknowledgement", row["ack_due_at"], ACK_RUNGS)
         if status == "acknowledged":
@@ -597,16 +616,96 @@ def bench_database(postgres: bool, *, keep: bool = False) -> Iterator[tuple[str,
             admin.dispose()
 
 
+def cache_dir() -> Path:
+    """Where kept case files live between benchmark runs (XS_BENCH_CACHE)."""
+    path = Path(os.environ.get("XS_BENCH_CACHE", Path(tempfile.gettempdir()) / "xs-bench-cache"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cached_database(
+    shape: Shape, postgres: bool, *, name: str, show_progress: bool = True
+) -> tuple[str, Generated]:
+    """A generated case file kept for reuse: generating 1M items takes minutes, every
+    benchmark of a run (and the next run) reads the same one. `name` says which shape it is;
+    the sidecar JSON (written last) says it is complete. `drop_cached` removes them all."""
+    from sqlalchemy import create_engine, text
+
+    from config.db import engine_for, migrate
+
+    key = f"{name}-{'postgres' if postgres else 'sqlite'}"
+    meta = cache_dir() / f"{key}.json"
+    if meta.exists():
+        saved = json.loads(meta.read_text())
+        made = Generated(**saved["generated"])
+        made.heads = {int(k): v for k, v in made.heads.items()}
+        made.officers = {int(k): v for k, v in made.officers.items()}
+        return saved["url"], made
+    if postgres:
+        admin_url = pg_admin_url()
+        db = f"xs_bench_cache_{name}".replace("-", "_")
+        url = admin_url.rsplit("/", 1)[0] + f"/{db}"
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{db}"'))
+        admin.dispose()
+    else:
+        path = cache_dir() / f"{key}.db"
+        for leftover in cache_dir().glob(f"{key}.db*"):
+            leftover.unlink()
+        url = f"sqlite:///{path}"
+    migrate(url)
+    made = generate(engine_for(url), shape, show_progress=show_progress)
+    meta.write_text(json.dumps({"url": url, "generated": made.__dict__}, ensure_ascii=False))
+    return url, made
+
+
+def case_file(size: str, postgres: bool, *, show_progress: bool = True) -> tuple[str, Generated]:
+    """The benchmarks' shared case file at a size: every status, and 1 % of the items with a
+    due deadline rung (10,000 at 1M) for the sweep; generated once and kept."""
+    items = SIZES[size]
+    shape = Shape(items=items, due=items // 100)
+    return cached_database(
+        shape, postgres, name=f"{size}-due{shape.due}", show_progress=show_progress
+    )
+
+
+def drop_cached() -> list[str]:
+    """Remove every kept case file (SQLite files and xs_bench_cache_* databases)."""
+    from sqlalchemy import create_engine, text
+
+    gone = []
+    for meta in cache_dir().glob("*.json"):
+        url = json.loads(meta.read_text())["url"]
+        if url.startswith("postgresql"):
+            admin = create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                db = url.rsplit("/", 1)[1]
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            admin.dispose()
+        meta.unlink()
+        gone.append(url)
+    for leftover in cache_dir().glob("*.db*"):
+        leftover.unlink()
+    return gone
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="10k")
     parser.add_argument("--postgres", action="store_true", help="XS_BENCH_PG_URL 指向的 PostgreSQL")
     parser.add_argument("--keep", action="store_true", help="保留生成的数据库")
+    parser.add_argument("--due", type=int, default=0, help="到期未处理的整改期限提醒条数")
+    parser.add_argument("--drop-cached", action="store_true", help="删除缓存的生成数据库")
     args = parser.parse_args()
+    if args.drop_cached:
+        print(json.dumps({"dropped": drop_cached()}))
+        return
     with bench_database(args.postgres, keep=args.keep) as (url, _work):
         from config.db import engine_for
 
-        made = generate(engine_for(url), Shape(items=SIZES[args.size]))
+        made = generate(engine_for(url), Shape(items=SIZES[args.size], due=args.due))
         print(json.dumps({"url": url, "seconds": round(made.seconds, 1), "rows": made.counts}))
 
 

@@ -383,17 +383,31 @@ def topic_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
     return sorted(result, key=lambda r: r["topic_id"])
 
 
-def overall_kpis(session: Session, period: Period) -> dict[str, Any]:
-    """Every count and rate over all topics: what GET /kpis reports over the same window."""
-    return kpis.compute(session, period.window)
+def overall_kpis(
+    session: Session, period: Period, *, departments: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Every count and rate over all topics: what GET /kpis reports over the same window. Given
+    the period's department rows, the item counts are their sums (every item has one lead
+    department, so the groups add up to the whole) and the items are not read a second time."""
+    items = (
+        {k: sum(d[k] for d in departments) for k in kpis.ITEM_KEYS}
+        if departments is not None
+        else None
+    )
+    return kpis.compute(session, period.window, items=items)
 
 
-def overdue_items(session: Session, period: Period, *, limit: int) -> tuple[int, list[dict]]:
+def overdue_items(
+    session: Session, period: Period, *, limit: int, total: int | None = None
+) -> tuple[int, list[dict]]:
     """Items overdue at the end of the period (an interim's moment), longest overdue first (at
-    most `limit`), each with its level (正常 / 即将到期 / 预警 / 督办) as its ladder stood then."""
+    most `limit`), each with its level (正常 / 即将到期 / 预警 / 督办) as its ladder stood then.
+    `total`, when the caller has it (the departments' 期末逾期 summed: the same items), spares
+    counting them again."""
     it = RectificationItem
     where = [it.status != ItemStatus.DECLINED, overdue_condition(period)]
-    total = session.exec(select(func.count()).select_from(it).where(*where)).one()
+    if total is None:
+        total = session.exec(select(func.count()).select_from(it).where(*where)).one()
     rows = session.exec(
         select(  # type: ignore[call-overload]
             it.id,
@@ -517,7 +531,12 @@ def compute(session: Session, period: Period, *, now: dt.datetime | None = None)
     )
     order = {r["department_id"]: r["rank"] for r in ranking["ranked"]}
     departments.sort(key=lambda r: (order.get(r["department_id"], len(order) + 1),))
-    total, overdue = overdue_items(session, period, limit=settings.bulletin_overdue_limit)
+    total, overdue = overdue_items(
+        session,
+        period,
+        limit=settings.bulletin_overdue_limit,
+        total=sum(d["items_overdue"] for d in departments),
+    )
     data: dict[str, Any] = {
         "kind": period.kind.value,
         "period": period.key,
@@ -531,7 +550,7 @@ def compute(session: Session, period: Period, *, now: dt.datetime | None = None)
         "mark": period.mark,
         "overdue_label": period.overdue_label,
         "generated_at": now.astimezone(settings.tz).isoformat(timespec="seconds"),
-        "overall": overall_kpis(session, period),
+        "overall": overall_kpis(session, period, departments=departments),
         "departments": departments,
         "topics": topic_kpis(session, period),
         "ranking": ranking,
@@ -553,10 +572,12 @@ def trend(session: Session, quarter: Period) -> dict[str, Any]:
     per_dept: dict[int, dict[str, Any]] = {}
     per_topic: dict[int, dict[str, Any]] = {}
     blank = dict.fromkeys(TREND_KEYS)
+    dept_rows: dict[int, list[dict[str, Any]]] = {}  # month → its department rows
     for i, month in enumerate(counted):
         if month is None:
             continue
-        for row in department_kpis(session, month):
+        dept_rows[i] = department_kpis(session, month)
+        for row in dept_rows[i]:
             entry = per_dept.setdefault(
                 row["department_id"],
                 {
@@ -577,11 +598,11 @@ def trend(session: Session, quarter: Period) -> dict[str, Any]:
             )
             entry["months"][i] = {k: row[k] for k in TREND_KEYS}
     overall = []
-    for month in counted:
+    for i, month in enumerate(counted):
         if month is None:
             overall.append(dict(blank))
             continue
-        o = overall_kpis(session, month)
+        o = overall_kpis(session, month, departments=dept_rows[i])
         overall.append({k: o[k] for k in TREND_KEYS})
     return {
         "months": [

@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select, text, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -55,6 +55,11 @@ def template_for(obligation: Obligation, step: FollowUpStep) -> str:
 def sweep(session: Session, *, now: dt.datetime | None = None, batch: int = 5000) -> dict[str, Any]:
     """Handle every rung that has come due: record 'nothing to do' or queue the reminder."""
     now = now or utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        # The settling UPDATE's EXISTS per obligation make the planner guess hundreds of
+        # thousands of due rows (cost ~10^7), so PostgreSQL JIT-compiles the sweep's statements:
+        # 3 s of compiling for 0.2 s of work over 1M items. This transaction does short work.
+        session.execute(text("SET LOCAL jit = off"))
     due = and_(FollowUp.status == FollowUpStatus.OPEN, FollowUp.due_at <= now)  # type: ignore[arg-type]
     settled = session.execute(  # type: ignore[attr-defined]
         update(FollowUp)

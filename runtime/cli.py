@@ -163,5 +163,22 @@ def demo(as_json: bool = typer.Option(False, "--json", help="最后一行输出 
         typer.echo(json.dumps(result, ensure_ascii=False))
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def bench(ctx: typer.Context) -> None:
+    """Every benchmark against its floor and the table in bench/README.md (bench/all.py, in
+    a checkout of the source; its options pass through: --quick, --only …, --help)."""
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "all.py"
+    if not script.exists():
+        typer.echo("基准测试只在源码目录中提供（bench/all.py）", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(subprocess.call([sys.executable, str(script), *ctx.args]))
+
+
 if __name__ == "__main__":
     app()
