@@ -386,7 +386,7 @@ def topic_kpis(session: Session, period: Period) -> list[dict[str, Any]]:
 def overall_kpis(
     session: Session, period: Period, *, departments: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """Every count and rate over all topics: what GET /kpis reports over the same window. Given
+    """Every count and rate over all topics: what the KPI API reports over the same window. Given
     the period's department rows, the item counts are their sums (every item has one lead
     department, so the groups add up to the whole) and the items are not read a second time."""
     items = (
