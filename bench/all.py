@@ -306,7 +306,7 @@ def table(runs: dict[str, dict[str, Any]]) -> list[Row]:
     return rows
 
 
-def markdown(rows: list[Row], *, load: list[float], quick: bool) -> str:
+def markdown(rows: list[Row], *, quick: bool) -> str:
     head = (
         f"Figures of `bench/all.py`{' --quick (10k items)' if quick else ''}, rewritten by it "
         f"({dt.date.today().isoformat()}, {os.cpu_count()} shared cores; each result file records "
@@ -375,9 +375,7 @@ def main() -> None:
         print("dropped:", drop_cached())
     if args.table_only or not args.quick or args.readme:
         rows = table({} if args.quick and not args.readme else runs)
-        rewrite_readme(
-            markdown(rows, load=[round(x, 1) for x in os.getloadavg()], quick=args.quick)
-        )
+        rewrite_readme(markdown(rows, quick=args.quick))
         print(f"→ {README} ({len(rows)} rows)")
     failed = [k for k, s in status.items() if not s.endswith(" s")]
     if failed:
